@@ -1,0 +1,57 @@
+# JobEngine: thin wrapper over CMake + Ninja.
+#   make        build build/jobengine
+#   make run    install missing packages, build, serve on 127.0.0.1:8440 with a demo tenant
+#   make test   install missing packages, build, run every test, again under ASan+UBSan, check format
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DATA       ?= jobengine-data
+LISTEN     ?= 127.0.0.1:8440
+CTEST_ARGS ?= --output-on-failure -j2
+
+.PHONY: all build deps run test test-plain test-asan fmt fmt-check clean bench
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+run: deps build
+	@mkdir -p $(DATA)
+	./$(BUILD)/jobengine serve --listen $(LISTEN) --store sqlite:$(DATA)/jobengine.db --demo
+
+test: deps
+	$(MAKE) test-plain
+	$(MAKE) test-asan
+	$(MAKE) fmt-check
+	@echo "make test: all tests passed, under ASan+UBSan too, and formatting is clean"
+
+test-plain: build
+	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJE_SANITIZE=ON
+
+test-asan: $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD)
+	cd $(ASAN_BUILD) && ctest $(CTEST_ARGS)
+
+FMT_FILES = $(shell find src tests bench -name '*.[ch]' 2>/dev/null)
+
+fmt:
+	clang-format -i $(FMT_FILES)
+
+fmt-check:
+	@clang-format --dry-run -Werror $(FMT_FILES) && echo "fmt-check: clean"
+
+bench: deps build
+	bash scripts/deps.sh --bench
+	bash bench/token_bench.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages JobEngine needs to build, run and test.
+# Idempotent: when everything is present it only asks dpkg and returns.
+set -euo pipefail
+
+PKGS=(
+  gcc make cmake ninja-build pkg-config clang-format
+  libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev
+  libcurl4-openssl-dev uuid-dev libcmocka-dev
+  sqlite3 curl python3 python3-jwt python3-cryptography
+)
+[ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light redis-server openssl)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y --no-install-recommends "${missing[@]}"

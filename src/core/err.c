@@ -1,0 +1,37 @@
+/* core/err.c: filling je_err values. */
+#include "core/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void je_err_clear(je_err *e) {
+    if (!e) return;
+    e->code = NULL;
+    e->message[0] = '\0';
+    e->field[0] = '\0';
+}
+
+static void err_vset(je_err *e, const char *code, const char *field, const char *fmt,
+                     va_list ap) {
+    e->code = code;
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    snprintf(e->field, sizeof e->field, "%s", field ? field : "");
+}
+
+int je_err_set(je_err *e, const char *code, const char *fmt, ...) {
+    if (!e) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, code, NULL, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int je_err_field(je_err *e, const char *code, const char *field, const char *fmt, ...) {
+    if (!e) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(e, code, field, fmt, ap);
+    va_end(ap);
+    return -1;
+}

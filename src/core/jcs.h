@@ -1,0 +1,18 @@
+/* core/jcs.h: RFC 8785 JSON Canonicalization Scheme over jansson values.
+ * Object members sorted by their names' UTF-16 code units, no whitespace, strings escaped as
+ * ECMAScript's JSON.stringify does, numbers in ECMAScript Number.prototype.toString form
+ * (integers as their decimal digits; reals in shortest round-trip form). */
+#ifndef JE_CORE_JCS_H
+#define JE_CORE_JCS_H
+
+#include <jansson.h>
+#include "core/buf.h"
+
+/* Appends the canonical form of v to out. Returns 0, or -1 when v holds a non-finite real or a
+ * string that is not valid UTF-8 (nothing useful is left in out then). */
+int je_jcs_append(const json_t *v, je_buf *out);
+
+/* Canonical form as a new malloc'd NUL-terminated string (len optional); NULL on error. */
+char *je_jcs_dumps(const json_t *v, size_t *len);
+
+#endif
