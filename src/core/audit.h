@@ -40,11 +40,11 @@ int je_audit_entry_hash(const json_t *entry, char out[JE_AUDIT_HASH_LEN + 1]);
 
 /* Incremental chain verification: feed entries in ascending order. */
 typedef struct je_audit_verifier {
-    int64_t next_sequence;            /* the sequence the next entry must carry */
+    int64_t next_sequence;                 /* the sequence the next entry must carry */
     char prev_hash[JE_AUDIT_HASH_LEN + 1]; /* the previousHash it must carry */
-    int64_t entries;                  /* entries accepted */
-    int valid;                        /* 1 until something is broken */
-    int64_t first_broken;             /* sequence where the chain first broke, 0 while valid */
+    int64_t entries;                       /* entries accepted */
+    int valid;                             /* 1 until something is broken */
+    int64_t first_broken;                  /* sequence where the chain first broke, 0 while valid */
 } je_audit_verifier;
 
 /* Start at from_sequence (1 for a whole chain) whose previousHash must be from_prev_hash. */

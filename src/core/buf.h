@@ -10,7 +10,8 @@ typedef struct je_buf {
     size_t cap;
 } je_buf;
 
-#define JE_BUF_INIT {NULL, 0, 0}
+#define JE_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 void je_buf_append(je_buf *b, const void *p, size_t n); /* aborts on out-of-memory */
 void je_buf_puts(je_buf *b, const char *s);

@@ -11,8 +11,7 @@ void je_err_clear(je_err *e) {
     e->field[0] = '\0';
 }
 
-static void err_vset(je_err *e, const char *code, const char *field, const char *fmt,
-                     va_list ap) {
+static void err_vset(je_err *e, const char *code, const char *field, const char *fmt, va_list ap) {
     e->code = code;
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     snprintf(e->field, sizeof e->field, "%s", field ? field : "");

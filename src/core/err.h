@@ -7,9 +7,9 @@
 #include <stdarg.h>
 
 typedef struct je_err {
-    const char *code;   /* static string: "VALIDATION_FAILED", "NOT_FOUND", "STORE", ... */
-    char message[512];  /* human-readable, never holds a secret */
-    char field[64];     /* offending field or parameter, "" when none */
+    const char *code;  /* static string: "VALIDATION_FAILED", "NOT_FOUND", "STORE", ... */
+    char message[512]; /* human-readable, never holds a secret */
+    char field[64];    /* offending field or parameter, "" when none */
 } je_err;
 
 void je_err_clear(je_err *e);

@@ -17,8 +17,8 @@
 
 #define JE_MAX_TENANTS 16
 #define JE_MAX_ROLES 8
-#define JE_ID_MAX 128     /* client ids: [A-Za-z0-9][A-Za-z0-9._:@-]{0,127} */
-#define JE_TENANT_MAX 64  /* tenant ids: [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
+#define JE_ID_MAX 128    /* client ids: [A-Za-z0-9][A-Za-z0-9._:@-]{0,127} */
+#define JE_TENANT_MAX 64 /* tenant ids: [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
 #define JE_MAX_KEYS 64
 
 typedef struct je_client {
@@ -45,8 +45,7 @@ typedef struct je_audit_filter {
 
 /* Visitor for audit entries; entry_json is the stored canonical JSON of the whole entry
  * (hash included). Return 0 to go on, non-zero to stop. */
-typedef int (*je_audit_visit_fn)(void *ctx, int64_t sequence, const char *entry_json,
-                                 size_t len);
+typedef int (*je_audit_visit_fn)(void *ctx, int64_t sequence, const char *entry_json, size_t len);
 typedef int (*je_client_visit_fn)(void *ctx, const je_client *c);
 typedef int (*je_jti_visit_fn)(void *ctx, const char *jti, int64_t exp_ms);
 
@@ -65,7 +64,7 @@ typedef struct je_store_ops {
     int (*client_get)(je_store *s, const char *id, je_client *out, je_err *err);
     int (*client_list)(je_store *s, je_client_visit_fn fn, void *ctx, je_err *err);
     int (*client_remove)(je_store *s, const char *id, je_err *err); /* 1 removed, 0 absent */
-    int64_t (*client_count)(je_store *s, je_err *err);               /* -1 on error */
+    int64_t (*client_count)(je_store *s, je_err *err);              /* -1 on error */
 
     /* Signing keys. key_add makes k the current key and every other key not current. */
     int (*key_add)(je_store *s, const je_key *k, je_err *err);
@@ -85,8 +84,8 @@ typedef struct je_store_ops {
     int (*audit_list)(je_store *s, const char *tenant, const je_audit_filter *filter,
                       je_audit_visit_fn fn, void *ctx, je_err *err);
     /* Every entry of tenant from from_sequence on, ascending (for verify and export). */
-    int (*audit_scan)(je_store *s, const char *tenant, int64_t from_sequence,
-                      je_audit_visit_fn fn, void *ctx, je_err *err);
+    int (*audit_scan)(je_store *s, const char *tenant, int64_t from_sequence, je_audit_visit_fn fn,
+                      void *ctx, je_err *err);
 } je_store_ops;
 
 struct je_store {

@@ -1,0 +1,80 @@
+/* api/routes.c: the one route table, and routing (404 / 405 before anything else). */
+#include "api/routes.h"
+
+#include <string.h>
+
+#include "core/scope.h"
+
+#define AUDIT_SCOPES (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE)
+
+const je_route je_routes[] = {
+    {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
+    {"GET", "/readyz", JE_ROUTE_PUBLIC, 0, je_api_readyz},
+    {"GET", "/.well-known/openid-configuration", JE_ROUTE_PUBLIC, 0, je_api_discovery},
+    {"GET", "/jwks", JE_ROUTE_PUBLIC, 0, je_api_jwks},
+    {"POST", "/token", JE_ROUTE_AUTHORITY, 0, je_api_token},
+    {"POST", "/introspect", JE_ROUTE_AUTHORITY, 0, je_api_introspect},
+    {"POST", "/revoke", JE_ROUTE_AUTHORITY, 0, je_api_revoke},
+    {"GET", "/jobengine/audit", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_list},
+    {"GET", "/jobengine/audit/verify", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_verify},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+/* Matches path against pattern; captures {x} segments into r->params. */
+static int route_match(const char *pattern, const char *path, je_req *r, int capture) {
+    size_t n = 0;
+    while (*pattern && *path) {
+        if (*pattern == '{') {
+            const char *pend = strchr(pattern, '}');
+            const char *send = strchr(path, '/');
+            size_t len = send ? (size_t)(send - path) : strlen(path);
+            if (len == 0 || n >= JE_HTTP_MAX_PARAMS) return 0;
+            if (capture) r->params[n] = je_arena_strndup(r->arena, path, len);
+            n++;
+            pattern = pend + 1;
+            path += len;
+            continue;
+        }
+        if (*pattern != *path) return 0;
+        pattern++;
+        path++;
+    }
+    if (*pattern || *path) return 0;
+    if (capture) r->n_params = n;
+    return 1;
+}
+
+static void reply_method_not_allowed(je_req *r) {
+    char allow[64] = "";
+    for (const je_route *rt = je_routes; rt->method; rt++) {
+        if (!route_match(rt->pattern, r->path, r, 0)) continue;
+        if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+        strncat(allow, rt->method, sizeof allow - strlen(allow) - 1);
+    }
+    je_reply_header(r, "Allow", je_arena_strdup(r->arena, allow));
+    je_reply_error(
+        r, 405, "METHOD_NOT_ALLOWED",
+        je_arena_printf(r->arena, "%s is not allowed here; allowed: %s", r->method, allow), NULL);
+}
+
+void je_app_handle(je_req *r, void *cls) {
+    je_app *app = cls;
+    r->app = app;
+    const je_route *found = NULL;
+    int path_known = 0;
+    for (const je_route *rt = je_routes; rt->method; rt++) {
+        if (!route_match(rt->pattern, r->path, r, 0)) continue;
+        path_known = 1;
+        if (strcmp(rt->method, r->method) == 0 ||
+            (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+            found = rt;
+            break;
+        }
+    }
+    if (!found && path_known) return reply_method_not_allowed(r);
+    if (!found) return je_reply_error(r, 404, "NOT_FOUND", "no such route", NULL);
+    route_match(found->pattern, r->path, r, 1);
+    r->route = found->pattern;
+    if (found->kind == JE_ROUTE_API && je_gate_admit(r, app, found) != 0) return;
+    found->fn(r, app);
+}

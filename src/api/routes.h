@@ -1,0 +1,43 @@
+/* api/routes.h: the route table and the handlers it names. Adding a route means adding one line
+ * to the table in routes.c, with the scopes that admit it; the gate (gate.c) runs before every
+ * handler of an API route, so no handler can forget tenant or scope. */
+#ifndef JE_API_ROUTES_H
+#define JE_API_ROUTES_H
+
+#include "api/app.h"
+#include "http/http.h"
+
+typedef enum je_route_kind {
+    JE_ROUTE_PUBLIC,    /* no token: health, discovery, keys */
+    JE_ROUTE_AUTHORITY, /* client-authenticated OAuth endpoints: RFC 6749 error form */
+    JE_ROUTE_API,       /* /jobengine/...: bearer token, tenant, scope */
+} je_route_kind;
+
+typedef void (*je_route_fn)(je_req *r, je_app *app);
+
+typedef struct je_route {
+    const char *method;
+    const char *pattern; /* "/jobengine/quotas/{quotaId}": {x} matches one path segment */
+    je_route_kind kind;
+    unsigned scopes; /* API routes: any one of these admits the caller */
+    je_route_fn fn;
+} je_route;
+
+extern const je_route je_routes[];
+
+/* Handlers. */
+void je_api_token(je_req *r, je_app *app);
+void je_api_introspect(je_req *r, je_app *app);
+void je_api_revoke(je_req *r, je_app *app);
+void je_api_discovery(je_req *r, je_app *app);
+void je_api_jwks(je_req *r, je_app *app);
+void je_api_healthz(je_req *r, je_app *app);
+void je_api_readyz(je_req *r, je_app *app);
+void je_api_audit_list(je_req *r, je_app *app);
+void je_api_audit_verify(je_req *r, je_app *app);
+
+/* The gate: authentication, tenant, scope, in the order of api.md §1. Returns 0 and sets
+ * r->principal when admitted; otherwise it has replied. */
+int je_gate_admit(je_req *r, je_app *app, const je_route *route);
+
+#endif

@@ -1,0 +1,50 @@
+/* cli/cli.h: what every subcommand shares (as git's builtin/ share parse-options): one option
+ * parser, one error form ("jobengine CMD: message" on stderr, exit 1; usage errors exit 2), and
+ * opening the store. */
+#ifndef JE_CLI_CLI_H
+#define JE_CLI_CLI_H
+
+#include <stddef.h>
+#include "store/store.h"
+
+#define JE_DEFAULT_STORE "sqlite:./jobengine-data/jobengine.db"
+#define JE_DEFAULT_URL "http://127.0.0.1:8440"
+
+typedef struct cli_optspec {
+    const char *name; /* without the leading "--" */
+    int has_value;
+} cli_optspec;
+
+typedef struct cli_args {
+    const char *cmd; /* "client add", for messages */
+    size_t n_pos;
+    const char *pos[16];
+    size_t n;
+    struct {
+        const char *name;
+        const char *value;
+    } o[64];
+} cli_args;
+
+/* Parses argv (after the subcommand words) against spec; --help is always allowed.
+ * Returns 0, or 2 after printing a usage error. */
+int cli_parse(const char *cmd, int argc, char **argv, const cli_optspec *spec, cli_args *a);
+const char *cli_get(const cli_args *a, const char *name); /* last value, or NULL */
+int cli_has(const cli_args *a, const char *name);
+size_t cli_all(const cli_args *a, const char *name, const char **out, size_t cap);
+/* Option, else environment variable, else fallback. */
+const char *cli_get_env(const cli_args *a, const char *name, const char *env, const char *fallback);
+
+/* Prints "jobengine CMD: message" to stderr; returns 1 (the exit status). */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens --store (or JOBENGINE_STORE, or the default), creating and migrating it. */
+je_store *cli_open_store(const cli_args *a);
+
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+
+#endif

@@ -1,0 +1,222 @@
+/* cli/cmd_serve.c: `jobengine serve`. Settings come from flags, then JOBENGINE_* environment
+ * variables, then an optional JSON config file, then defaults; --help lists them all. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "cli/cli.h"
+#include "cli/seed.h"
+#include "http/log.h"
+
+typedef struct setting {
+    const char *flag, *env, *key, *def, *help;
+} setting;
+
+static const setting settings[] = {
+    {"listen", "JOBENGINE_LISTEN", "listen", "127.0.0.1:8440", "HOST:PORT to serve on"},
+    {"store", "JOBENGINE_STORE", "store", JE_DEFAULT_STORE, "store URL (sqlite:PATH)"},
+    {"issuer", "JOBENGINE_ISSUER", "issuer", NULL, "token issuer URL (default http://LISTEN)"},
+    {"threads", "JOBENGINE_THREADS", "threads", "16", "HTTP worker threads (1-256)"},
+    {"token-ttl-seconds", "JOBENGINE_TOKEN_TTL_SECONDS", "tokenTtlSeconds", "3600",
+     "lifetime of ordinary tokens"},
+    {"elevated-token-ttl-seconds", "JOBENGINE_ELEVATED_TOKEN_TTL_SECONDS",
+     "elevatedTokenTtlSeconds", "600", "lifetime of orch:quota/backfill/operate tokens"},
+    {"bootstrap", "JOBENGINE_BOOTSTRAP", "bootstrap", NULL,
+     "JSON file of clients to add at start (see docs/operations.md)"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const cli_optspec serve_opts[] = {
+    {"listen", 1},
+    {"store", 1},
+    {"issuer", 1},
+    {"threads", 1},
+    {"token-ttl-seconds", 1},
+    {"elevated-token-ttl-seconds", 1},
+    {"bootstrap", 1},
+    {"config", 1},
+    {"demo", 0},
+    {NULL, 0},
+};
+
+static void serve_help(void) {
+    printf("usage: jobengine serve [--config FILE] [--demo] [options]\n\n"
+           "Serves the Authority and the JobEngine API. Each setting is taken from its flag,\n"
+           "else its environment variable, else the config file (JSON, key in brackets),\n"
+           "else the default.\n\n");
+    for (const setting *s = settings; s->flag; s++)
+        printf("  --%-28s %s\n  %-30s env %s [%s], default %s\n", s->flag, s->help, "", s->env,
+               s->key, s->def ? s->def : "(see above)");
+    printf("  --%-28s %s\n  --%-28s %s\n", "config FILE", "JSON config file (env JOBENGINE_CONFIG)",
+           "demo", "seed tenant 'demo' and four clients when the store has no client");
+}
+
+/* The value of a setting by precedence; NULL when nowhere given and no default. */
+static const char *setting_value(const cli_args *a, json_t *file, const setting *s, char *tmp,
+                                 size_t cap) {
+    const char *v = cli_get_env(a, s->flag, s->env, NULL);
+    if (v) return v;
+    json_t *j = file ? json_object_get(file, s->key) : NULL;
+    if (json_is_string(j)) return json_string_value(j);
+    if (json_is_integer(j)) {
+        snprintf(tmp, cap, "%lld", (long long)json_integer_value(j));
+        return tmp;
+    }
+    return s->def;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static json_t *load_config_file(const char *path) {
+    json_error_t jerr;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        cli_fail("serve", "config file %s: %s (line %d)", path, jerr.text, jerr.line);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        cli_fail("serve", "config file %s: must hold a JSON object", path);
+        json_decref(j);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        const setting *s = settings;
+        while (s->flag && strcmp(s->key, key) != 0) s++;
+        if (!s->flag || !(json_is_string(v) || json_is_integer(v))) {
+            cli_fail("serve", "config file %s: unknown key or wrong type: %s", path, key);
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into host and port. */
+static int split_listen(const char *listen, char *host, size_t cap, int *port) {
+    const char *colon = strrchr(listen, ':');
+    if (!colon) return -1;
+    const char *h = listen;
+    size_t hn = (size_t)(colon - listen);
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') h++, hn -= 2;
+    long p;
+    if (hn == 0 || hn >= cap || parse_int(colon + 1, 0, 65535, &p) != 0) return -1;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int build_config(const cli_args *a, json_t *file, je_config *c) {
+    char tmp[64];
+    const char *v[8];
+    for (int i = 0; settings[i].flag; i++) v[i] = setting_value(a, file, &settings[i], tmp, 64);
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "%s", v[0]);
+    snprintf(c->store_url, sizeof c->store_url, "%s", v[1]);
+    if (v[2])
+        snprintf(c->issuer, sizeof c->issuer, "%s", v[2]);
+    else
+        snprintf(c->issuer, sizeof c->issuer, "http://%s", c->listen);
+    snprintf(c->audience, sizeof c->audience, "jobengine");
+    long n;
+    if (parse_int(v[3], 1, 256, &n) != 0) return cli_fail("serve", "threads: 1 to 256");
+    c->threads = (unsigned)n;
+    if (parse_int(v[4], 1, 86400 * 7, &n) != 0)
+        return cli_fail("serve", "token-ttl-seconds: 1 to 604800");
+    c->token_ttl_s = n;
+    if (parse_int(v[5], 1, 86400 * 7, &n) != 0)
+        return cli_fail("serve", "elevated-token-ttl-seconds: 1 to 604800");
+    c->elevated_token_ttl_s = n;
+    return 0;
+}
+
+static void wait_for_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    je_log("info", "stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+}
+
+static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
+    char host[128];
+    int port;
+    if (split_listen(cfg->listen, host, sizeof host, &port) != 0)
+        return cli_fail("serve", "listen must be HOST:PORT, got '%s'", cfg->listen);
+    je_err err;
+    je_err_clear(&err);
+    je_store *store = je_store_open(cfg->store_url, &err);
+    if (!store) return cli_fail("serve", "cannot open store %s: %s", cfg->store_url, err.message);
+    int rc = 1;
+    je_app app;
+    je_http_server *srv = NULL;
+    if (bootstrap && je_seed_bootstrap(store, bootstrap, &err) != 0) {
+        cli_fail("serve", "bootstrap %s: %s", bootstrap, err.message);
+        goto out;
+    }
+    if (cli_has(a, "demo") && je_seed_demo(store, stdout, &err) != 0) {
+        cli_fail("serve", "demo: %s", err.message);
+        goto out;
+    }
+    if (je_app_init(&app, store, cfg, &err) != 0) {
+        cli_fail("serve", "%s", err.message);
+        goto out;
+    }
+    srv = je_http_start(host, port, cfg->threads, je_app_handle, &app, &err);
+    if (!srv) {
+        cli_fail("serve", "%s", err.message);
+        je_app_destroy(&app);
+        goto out;
+    }
+    je_log("info", "listening",
+           json_pack("{s:s, s:s, s:s, s:i}", "listen", cfg->listen, "store", store->ops->name,
+                     "issuer", cfg->issuer, "threads", (int)cfg->threads));
+    wait_for_signal();
+    je_http_stop(srv);
+    je_app_destroy(&app);
+    rc = 0;
+out:
+    je_store_close(store);
+    return rc;
+}
+
+int cmd_serve(int argc, char **argv) {
+    cli_args a;
+    if (cli_parse("serve", argc, argv, serve_opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return serve_help(), 0;
+    if (a.n_pos) return cli_fail("serve", "unexpected argument '%s'", a.pos[0]), 2;
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    const char *cfg_path = cli_get_env(&a, "config", "JOBENGINE_CONFIG", NULL);
+    json_t *file = cfg_path ? load_config_file(cfg_path) : NULL;
+    if (cfg_path && !file) return 1;
+    je_config cfg;
+    char tmp[64];
+    const char *bootstrap = setting_value(&a, file, &settings[6], tmp, sizeof tmp);
+    char *bootstrap_copy = bootstrap ? strdup(bootstrap) : NULL;
+    int rc = build_config(&a, file, &cfg);
+    json_decref(file);
+    if (rc == 0) rc = serve_run(&a, &cfg, bootstrap_copy);
+    free(bootstrap_copy);
+    return rc;
+}

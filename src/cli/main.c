@@ -1,0 +1,45 @@
+/* cli/main.c: the jobengine binary: one table of subcommands, as git's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *summary;
+} commands[] = {
+    {"serve", cmd_serve, "run the Authority and the API"},
+    {"migrate", cmd_migrate, "create or upgrade the store's schema"},
+    {"client", cmd_client, "add, list, remove clients; rotate a secret; bootstrap from a file"},
+    {"keys", cmd_keys, "rotate and list the signing keys"},
+    {"token", cmd_token, "get an access token from a running server"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: jobengine <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'jobengine <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("jobengine 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "jobengine: '%s' is not a command\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

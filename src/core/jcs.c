@@ -1,0 +1,234 @@
+/* core/jcs.c: RFC 8785 canonical JSON over jansson values. Owns member ordering by UTF-16 code
+ * units, ECMAScript JSON.stringify string escaping and Number.prototype.toString layout of reals.
+ * Pure: writes into the caller's je_buf only. */
+#include "core/jcs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/text.h"
+
+typedef struct jcs_member {
+    const char *key;
+    size_t len;
+    json_t *value;
+} jcs_member;
+
+static int jcs_value(const json_t *v, je_buf *out);
+
+/* Decodes one code point of valid UTF-8 at s[*i] and advances *i. */
+static unsigned utf8_next(const unsigned char *s, size_t *i) {
+    unsigned c = s[*i];
+    size_t n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    unsigned cp = n == 0 ? c : c & (0x3Fu >> n);
+    (*i)++;
+    for (size_t k = 0; k < n; k++, (*i)++) cp = (cp << 6) | (s[*i] & 0x3Fu);
+    return cp;
+}
+
+/* The first UTF-16 code unit of cp: itself in the BMP, its high surrogate above. */
+static unsigned utf16_lead(unsigned cp) {
+    return cp < 0x10000 ? cp : 0xD800 + ((cp - 0x10000) >> 10);
+}
+
+static int cmp_cp_utf16(unsigned a, unsigned b) {
+    if (a >= 0x10000 && b >= 0x10000) return a < b ? -1 : a > b;
+    unsigned ka = utf16_lead(a), kb = utf16_lead(b);
+    return ka < kb ? -1 : ka > kb;
+}
+
+static int member_cmp(const void *pa, const void *pb) {
+    const jcs_member *a = pa, *b = pb;
+    const unsigned char *sa = (const unsigned char *)a->key, *sb = (const unsigned char *)b->key;
+    size_t i = 0, j = 0;
+    while (i < a->len && j < b->len) {
+        int c = cmp_cp_utf16(utf8_next(sa, &i), utf8_next(sb, &j));
+        if (c) return c;
+    }
+    if (i < a->len) return 1;
+    return j < b->len ? -1 : 0;
+}
+
+static int jcs_string(const char *s, size_t len, je_buf *out) {
+    static const char hex[] = "0123456789abcdef";
+    if (!je_utf8_valid(s, len)) return -1;
+    je_buf_putc(out, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        switch (c) {
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        default:
+            break;
+        }
+        if (esc) {
+            je_buf_puts(out, esc);
+        } else if (c < 0x20) {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            je_buf_append(out, u, sizeof u);
+        } else {
+            je_buf_putc(out, (char)c);
+        }
+    }
+    je_buf_putc(out, '"');
+    return 0;
+}
+
+/* Shortest round-trip digits of d > 0 (finite) into digits, returning the decimal exponent e
+ * such that d = 0.d1d2... x 10^(e+1), i.e. d1.d2... x 10^e. */
+static int shortest_digits(double d, char *digits, size_t *ndigits) {
+    char tmp[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    size_t n = 0;
+    const char *q = tmp;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') digits[n++] = *q;
+    while (n > 1 && digits[n - 1] == '0') n--;
+    digits[n] = '\0';
+    *ndigits = n;
+    return *q == 'e' ? atoi(q + 1) : 0;
+}
+
+/* Lays out digits (k of them) with n = e + 1 per ECMA-262 Number::toString. */
+static void number_layout(const char *dg, int k, int n, je_buf *out) {
+    if (k <= n && n <= 21) {
+        je_buf_append(out, dg, (size_t)k);
+        for (int i = k; i < n; i++) je_buf_putc(out, '0');
+    } else if (0 < n && n <= 21) {
+        je_buf_append(out, dg, (size_t)n);
+        je_buf_putc(out, '.');
+        je_buf_append(out, dg + n, (size_t)(k - n));
+    } else if (-6 < n && n <= 0) {
+        je_buf_puts(out, "0.");
+        for (int i = 0; i < -n; i++) je_buf_putc(out, '0');
+        je_buf_append(out, dg, (size_t)k);
+    } else {
+        je_buf_putc(out, dg[0]);
+        if (k > 1) {
+            je_buf_putc(out, '.');
+            je_buf_append(out, dg + 1, (size_t)(k - 1));
+        }
+        je_buf_printf(out, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+    }
+}
+
+static int jcs_real(double d, je_buf *out) {
+    if (!isfinite(d)) return -1;
+    if (d == 0) {
+        je_buf_putc(out, '0');
+        return 0;
+    }
+    if (d < 0) {
+        je_buf_putc(out, '-');
+        d = -d;
+    }
+    char digits[32];
+    size_t k = 0;
+    int e = shortest_digits(d, digits, &k);
+    number_layout(digits, (int)k, e + 1, out);
+    return 0;
+}
+
+static int jcs_object(const json_t *v, je_buf *out) {
+    size_t n = json_object_size(v), i = 0;
+    jcs_member *m = n ? malloc(n * sizeof *m) : NULL;
+    if (n && !m) abort();
+    const char *key;
+    size_t klen;
+    json_t *val;
+    json_object_keylen_foreach((json_t *)v, key, klen, val) {
+        m[i++] = (jcs_member){key, klen, val};
+    }
+    for (i = 0; i < n; i++) {
+        if (!je_utf8_valid(m[i].key, m[i].len)) break;
+    }
+    int rc = i < n ? -1 : 0;
+    if (rc == 0 && n > 1) qsort(m, n, sizeof *m, member_cmp);
+    je_buf_putc(out, '{');
+    for (i = 0; rc == 0 && i < n; i++) {
+        if (i) je_buf_putc(out, ',');
+        rc = jcs_string(m[i].key, m[i].len, out);
+        je_buf_putc(out, ':');
+        if (rc == 0) rc = jcs_value(m[i].value, out);
+    }
+    je_buf_putc(out, '}');
+    free(m);
+    return rc;
+}
+
+static int jcs_array(const json_t *v, je_buf *out) {
+    je_buf_putc(out, '[');
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        if (i) je_buf_putc(out, ',');
+        if (jcs_value(json_array_get(v, i), out) != 0) return -1;
+    }
+    je_buf_putc(out, ']');
+    return 0;
+}
+
+static int jcs_value(const json_t *v, je_buf *out) {
+    if (!v) return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return jcs_object(v, out);
+    case JSON_ARRAY:
+        return jcs_array(v, out);
+    case JSON_STRING:
+        return jcs_string(json_string_value(v), json_string_length(v), out);
+    case JSON_INTEGER:
+        je_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 0;
+    case JSON_REAL:
+        return jcs_real(json_real_value(v), out);
+    case JSON_TRUE:
+        je_buf_puts(out, "true");
+        return 0;
+    case JSON_FALSE:
+        je_buf_puts(out, "false");
+        return 0;
+    case JSON_NULL:
+        je_buf_puts(out, "null");
+        return 0;
+    }
+    return -1;
+}
+
+int je_jcs_append(const json_t *v, je_buf *out) {
+    return jcs_value(v, out);
+}
+
+char *je_jcs_dumps(const json_t *v, size_t *len) {
+    je_buf b = JE_BUF_INIT;
+    if (jcs_value(v, &b) != 0) {
+        je_buf_free(&b);
+        return NULL;
+    }
+    if (!b.data) je_buf_append(&b, "", 0);
+    if (len) *len = b.len;
+    return b.data;
+}

@@ -1,0 +1,76 @@
+/* http/http.h: the HTTP server (libmicrohttpd underneath), the request object handlers see, and
+ * the reply helpers. A handler gets a fully read request and must reply exactly once; memory
+ * comes from the request's arena. Every reply carries X-Trace-Id. */
+#ifndef JE_HTTP_HTTP_H
+#define JE_HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "core/err.h"
+#include "http/arena.h"
+
+#define JE_HTTP_MAX_BODY (1024 * 1024)
+#define JE_HTTP_MAX_PARAMS 4
+#define JE_HTTP_MAX_EXTRA_HEADERS 12
+
+struct MHD_Connection;
+typedef struct je_principal je_principal;
+
+typedef struct je_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path; /* without the query string */
+    char *body;       /* NUL-terminated copy (may also hold NULs); NULL when empty */
+    size_t body_len;
+    int body_too_large;
+    je_arena *arena;
+    char trace_id[33];
+    int64_t started_ns;
+    /* set by routing and the gate */
+    const char *route; /* the matched pattern, for logs */
+    const char *params[JE_HTTP_MAX_PARAMS];
+    size_t n_params;
+    const je_principal *principal; /* NULL on public routes */
+    void *app;
+    /* reply state */
+    int status; /* 0 until replied */
+    size_t n_headers;
+    const char *headers[JE_HTTP_MAX_EXTRA_HEADERS][2];
+} je_req;
+
+typedef void (*je_http_handler)(je_req *r, void *cls);
+
+typedef struct je_http_server je_http_server;
+
+/* Starts serving on host:port with a pool of threads; handler runs on pool threads. */
+je_http_server *je_http_start(const char *host, int port, unsigned threads, je_http_handler handler,
+                              void *cls, je_err *err);
+void je_http_stop(je_http_server *s);
+
+/* Request accessors. Header names are case-insensitive. NULL when absent. */
+const char *je_req_header(je_req *r, const char *name);
+const char *je_req_query(je_req *r, const char *name);
+/* Query parameter, with an empty value treated as absent. */
+const char *je_req_query_nonempty(je_req *r, const char *name);
+
+/* Adds a header to the coming reply (name and value must outlive the request: use the arena). */
+void je_reply_header(je_req *r, const char *name, const char *value);
+/* Replies with body (stolen) as application/json. */
+void je_reply_json(je_req *r, int status, json_t *body);
+/* Replies with raw bytes and a content type. */
+void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len);
+void je_reply_empty(je_req *r, int status);
+/* The JobEngine error envelope {"error": {code, message, trace_id, details}}; details stolen. */
+void je_reply_error(je_req *r, int status, const char *code, const char *message, json_t *details);
+/* VALIDATION_FAILED (or another code) naming a field in details.field. */
+void je_reply_field_error(je_req *r, int status, const char *code, const char *field,
+                          const char *message);
+/* The Authority's RFC 6749 §5.2 form {"error", "error_description"}. */
+void je_reply_oauth_error(je_req *r, int status, const char *error, const char *description);
+
+/* Monotonic and wall clocks. */
+int64_t je_now_ms(void);
+int64_t je_mono_ns(void);
+
+#endif

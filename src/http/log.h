@@ -1,0 +1,13 @@
+/* http/log.h: structured logs, one JSON object per line on stderr. Never pass a secret or a
+ * token in fields: callers are responsible, and reviewers check. */
+#ifndef JE_HTTP_LOG_H
+#define JE_HTTP_LOG_H
+
+#include <jansson.h>
+
+/* level: "debug", "info", "warn", "error". fields (stolen, may be NULL) are merged in. */
+void je_log(const char *level, const char *msg, json_t *fields);
+/* Quiet mode for CLI commands that print their own output (only warn and error remain). */
+void je_log_set_quiet(int quiet);
+
+#endif

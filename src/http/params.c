@@ -1,0 +1,55 @@
+/* http/params.c: limit and continuation tokens. A token is base64url("c1:<position>"), opaque to
+ * clients; anything else is refused rather than guessed at. */
+#include "http/params.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/b64url.h"
+
+int je_params_limit(je_req *r, int *limit) {
+    const char *v = je_req_query_nonempty(r, "limit");
+    *limit = JE_LIMIT_DEFAULT;
+    if (!v) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || end == v || v[0] == '+' || v[0] == ' ' || n < 1 || n > JE_LIMIT_MAX) {
+        je_reply_field_error(r, 400, "VALIDATION_FAILED", "limit",
+                             "limit must be an integer from 1 to 500");
+        return -1;
+    }
+    *limit = (int)n;
+    return 0;
+}
+
+int je_params_continuation(je_req *r, int64_t *after) {
+    const char *v = je_req_query_nonempty(r, "continuationToken");
+    *after = 0;
+    if (!v) return 0;
+    unsigned char raw[64];
+    size_t n = strlen(v), len = 0;
+    char text[64];
+    if (n < 64 && je_b64url_decode(v, n, raw, &len) == 0 && len < sizeof text) {
+        memcpy(text, raw, len);
+        text[len] = '\0';
+        char *end;
+        if (strncmp(text, "c1:", 3) == 0 && text[3] >= '0' && text[3] <= '9') {
+            long long pos = strtoll(text + 3, &end, 10);
+            if (!*end && pos >= 0) {
+                *after = pos;
+                return 0;
+            }
+        }
+    }
+    je_reply_field_error(r, 400, "VALIDATION_FAILED", "continuationToken",
+                         "continuationToken is not one this server issued");
+    return -1;
+}
+
+void je_params_continuation_make(int64_t after, char out[64]) {
+    char text[32];
+    int n = snprintf(text, sizeof text, "c1:%" PRId64, after);
+    je_b64url_encode((const unsigned char *)text, (size_t)n, out);
+}

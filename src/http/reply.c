@@ -1,0 +1,60 @@
+/* http/reply.c: building and queueing replies; the error envelopes of api.md §1. */
+#include "http/http.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+void je_reply_header(je_req *r, const char *name, const char *value) {
+    if (r->n_headers >= JE_HTTP_MAX_EXTRA_HEADERS) return;
+    r->headers[r->n_headers][0] = name;
+    r->headers[r->n_headers][1] = value;
+    r->n_headers++;
+}
+
+void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len) {
+    if (r->status) return; /* one reply per request */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+}
+
+void je_reply_empty(je_req *r, int status) {
+    je_reply_raw(r, status, NULL, "", 0);
+}
+
+void je_reply_json(je_req *r, int status, json_t *body) {
+    char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (!s) {
+        static const char fallback[] = "{\"error\":{\"code\":\"INTERNAL\"}}";
+        je_reply_raw(r, 500, "application/json", fallback, sizeof fallback - 1);
+        return;
+    }
+    je_reply_raw(r, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void je_reply_error(je_req *r, int status, const char *code, const char *message, json_t *details) {
+    json_t *e = json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", code, "message", message,
+                          "trace_id", r->trace_id, "details", details ? details : json_object());
+    je_reply_json(r, status, e);
+}
+
+void je_reply_field_error(je_req *r, int status, const char *code, const char *field,
+                          const char *message) {
+    je_reply_error(r, status, code, message, json_pack("{s:s}", "field", field));
+}
+
+void je_reply_oauth_error(je_req *r, int status, const char *error, const char *description) {
+    je_reply_header(r, "Cache-Control", "no-store");
+    je_reply_header(r, "Pragma", "no-cache");
+    je_reply_json(r, status,
+                  json_pack("{s:s, s:s}", "error", error, "error_description", description));
+}

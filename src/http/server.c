@@ -1,0 +1,186 @@
+/* http/server.c: libmicrohttpd glue. Reads the whole body (up to JE_HTTP_MAX_BODY), then calls
+ * the handler once on a pool thread; logs one line per request; frees the arena at the end.
+ * Replies are queued on the handler's second (or later) call, never the first, so keep-alive
+ * connections stay open. */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/keys.h"
+#include "http/log.h"
+
+struct je_http_server {
+    struct MHD_Daemon *daemon;
+    je_http_handler handler;
+    void *cls;
+};
+
+int64_t je_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t je_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int is_hex(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* W3C traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>. */
+static void trace_id_init(je_req *r) {
+    const char *tp = je_req_header(r, "traceparent");
+    if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && is_hex(tp, 2) &&
+        is_hex(tp + 3, 32) && strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0) {
+        memcpy(r->trace_id, tp + 3, 32);
+        r->trace_id[32] = '\0';
+        return;
+    }
+    unsigned char b[16];
+    if (je_random_bytes(b, sizeof b) != 0) memset(b, 0, sizeof b);
+    for (int i = 0; i < 16; i++) snprintf(r->trace_id + 2 * i, 3, "%02x", b[i]);
+}
+
+static void log_request(je_req *r) {
+    double ms = (double)(je_mono_ns() - r->started_ns) / 1e6;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f}", "trace_id", r->trace_id, "method",
+                          r->method, "path", r->path, "route", r->route ? r->route : "", "status",
+                          r->status, "latency_ms", ms);
+    je_log("info", "request", f);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    je_req *r = *con_cls;
+    if (!r) return;
+    if (r->status) log_request(r);
+    free(r->body);
+    je_arena_free(r->arena);
+    free(r);
+    *con_cls = NULL;
+}
+
+static int body_append(je_req *r, const char *data, size_t n) {
+    if (r->body_too_large) return 0;
+    if (r->body_len + n > JE_HTTP_MAX_BODY) {
+        r->body_too_large = 1;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = 0;
+        return 0;
+    }
+    char *p = realloc(r->body, r->body_len + n + 1);
+    if (!p) return -1;
+    memcpy(p + r->body_len, data, n);
+    r->body = p;
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static je_req *request_new(struct MHD_Connection *c, const char *url, const char *method) {
+    je_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->conn = c;
+    r->arena = je_arena_new();
+    r->method = je_arena_strdup(r->arena, method);
+    r->path = je_arena_strdup(r->arena, url);
+    r->started_ns = je_mono_ns();
+    trace_id_init(r);
+    const char *cl = je_req_header(r, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > JE_HTTP_MAX_BODY) r->body_too_large = 1;
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    je_http_server *s = cls;
+    je_req *r = *con_cls;
+    if (!r) {
+        r = request_new(c, url, method);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (body_append(r, upload_data, *upload_data_size) != 0) return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) return MHD_YES; /* already answered */
+    s->handler(r, s->cls);
+    if (!r->status) je_reply_error(r, 500, "INTERNAL", "the handler did not answer", NULL);
+    return MHD_YES;
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, je_err *err) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        return 0;
+    }
+    return je_err_set(err, "CONFIG", "listen address '%s' is not an IPv4 or IPv6 address", host);
+}
+
+je_http_server *je_http_start(const char *host, int port, unsigned threads, je_http_handler handler,
+                              void *cls, je_err *err) {
+    struct sockaddr_storage ss;
+    if (parse_addr(host, port, &ss, err) != 0) return NULL;
+    je_http_server *s = calloc(1, sizeof *s);
+    s->handler = handler;
+    s->cls = cls;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_NOTIFY_COMPLETED,
+                         request_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        free(s);
+        je_err_set(err, "LISTEN", "cannot listen on %s:%d (in use, or not allowed)", host, port);
+        return NULL;
+    }
+    return s;
+}
+
+void je_http_stop(je_http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}
+
+const char *je_req_header(je_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *je_req_query(je_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *je_req_query_nonempty(je_req *r, const char *name) {
+    const char *v = je_req_query(r, name);
+    return (v && *v) ? v : NULL;
+}

@@ -1,0 +1,50 @@
+/* store/sqlite_impl.h: what the files of the SQLite backend share (not a public header).
+ * sqlite.c owns the connections: a pool of read connections and one writer thread that runs
+ * every write as an op of a group commit. sqlite_auth.c (clients, keys, revoked tokens) and
+ * sqlite_audit.c (audit chains) implement the operations on top of them. */
+#ifndef JE_STORE_SQLITE_IMPL_H
+#define JE_STORE_SQLITE_IMPL_H
+
+#include <sqlite3.h>
+#include "store/store.h"
+
+typedef struct je_sqlite je_sqlite;
+
+/* A write op: runs on the writer thread inside its own SAVEPOINT of a batch transaction.
+ * Returns 0, or -1 with err set (its changes are then rolled back, the batch goes on). */
+typedef int (*je_sqlite_write_fn)(sqlite3 *db, void *arg, je_err *err);
+
+/* Queues fn and blocks until its batch committed (0) or failed (-1, err set). */
+int je_sqlite_write(je_store *s, je_sqlite_write_fn fn, void *arg, je_err *err);
+
+/* Borrows a read connection (thread-confined until given back); NULL with err set. */
+sqlite3 *je_sqlite_read_get(je_store *s, je_err *err);
+void je_sqlite_read_put(je_store *s, sqlite3 *db);
+
+/* Sets err to code "STORE" with what failed and SQLite's message; returns -1. */
+int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what);
+
+/* Prepares sql on db; NULL with err set. */
+sqlite3_stmt *je_sqlite_prepare(sqlite3 *db, const char *sql, je_err *err);
+
+/* Appends entry to its tenant's chain inside the caller's write transaction (for ops that must
+ * record audit atomically with their own change). */
+int je_sqlite_audit_append_tx(sqlite3 *db, json_t *entry, je_err *err);
+
+/* Operations, filled into the ops table by sqlite.c. */
+int je_sqlite_client_put(je_store *s, const je_client *c, int create_only, je_err *err);
+int je_sqlite_client_get(je_store *s, const char *id, je_client *out, je_err *err);
+int je_sqlite_client_list(je_store *s, je_client_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_client_remove(je_store *s, const char *id, je_err *err);
+int64_t je_sqlite_client_count(je_store *s, je_err *err);
+int je_sqlite_key_add(je_store *s, const je_key *k, je_err *err);
+int je_sqlite_key_list(je_store *s, je_key *out, size_t cap, size_t *n, je_err *err);
+int je_sqlite_revoke_add(je_store *s, const char *jti, int64_t exp_ms, je_err *err);
+int je_sqlite_revoked_list(je_store *s, int64_t now_ms, je_jti_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_audit_append(je_store *s, json_t *entry, je_err *err);
+int je_sqlite_audit_list(je_store *s, const char *tenant, const je_audit_filter *filter,
+                         je_audit_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_audit_scan(je_store *s, const char *tenant, int64_t from_sequence,
+                         je_audit_visit_fn fn, void *ctx, je_err *err);
+
+#endif

@@ -1,0 +1,645 @@
+"""Shared helpers for the black-box HTTP tests of JobEngine (tests/api, tests/e2e).
+
+Every test here talks to a REAL `jobengine serve` process over HTTP. Only the standard library of
+/usr/bin/python3, Debian's python3-jwt (PyJWT) and python3-cryptography are used.
+
+Environment (set by ctest, see CMakeLists.txt):
+  JOBENGINE_BIN  path to build/jobengine
+  JE_TEST_TMP    directory for per-test data directories (created when absent)
+
+What is here:
+  free_port()                      a free loopback TCP port
+  run_cli(args, ...)               runs the jobengine binary (no server needed for client/keys)
+  Server                           a data dir + store + clients + a `serve` process:
+                                   start/stop/kill9/restart, token(), api(), grant(), audit_all()
+  claims_of(), header_of()         unverified JWT parts
+  verify_token_independently()     /jwks + PyJWT: the independent signature/claims check
+  canonical_json(), entry_hash(),
+  verify_chain()                   an independent audit-chain verifier (domain.md §6)
+  ServerTestCase                   unittest base class: prints the server log of a failed test,
+                                   fails a test when the server died under it, removes the data
+                                   dir when every test passed
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+import jwt  # Debian python3-jwt (PyJWT 2.6)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("JOBENGINE_BIN") or os.path.join(REPO, "build", "jobengine")
+TMP = os.environ.get("JE_TEST_TMP") or os.path.join(REPO, "build", "test-tmp")
+
+FORM = "application/x-www-form-urlencoded"
+ZERO_HASH = "0" * 64
+ALL_SCOPES = ["orch:read", "orch:jobs", "orch:operate", "orch:quota", "orch:backfill"]
+GRANT_EVENT = "authority.client_credentials.grant"
+ENTRY_KEYS = {
+    "sequence", "entryId", "tenantId", "eventType", "resourceType", "resourceId", "actorId",
+    "actorType", "reason", "ticket", "occurredAt", "details", "previousHash", "hash",
+}
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
+UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+HTTP_TIMEOUT = 15
+
+_OMIT = object()
+
+
+def free_port():
+    """A free loopback port: bind port 0, read it, close (the server reuses it)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def clean_env(extra=None):
+    """The environment for a child process: no JOBENGINE_* / STELLAOPS_* settings leak in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("JOBENGINE_") and not k.startswith("STELLAOPS_")}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(args, env=None, timeout=30, check=False):
+    """Runs `jobengine ARGS`; returns subprocess.CompletedProcess (text mode)."""
+    p = subprocess.run([BIN] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=clean_env(env), timeout=timeout, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError("jobengine %s failed (exit %d)\nstdout: %s\nstderr: %s"
+                             % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+# ------------------------------------------------------------------------------------------------
+# JWT helpers
+
+
+def b64url_decode(s):
+    if isinstance(s, str):
+        s = s.encode("ascii")
+    return base64.urlsafe_b64decode(s + b"=" * (-len(s) % 4))
+
+
+def b64url_encode(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
+
+
+def header_of(token):
+    return json.loads(b64url_decode(token.split(".")[0]))
+
+
+def claims_of(token):
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def fetch_jwks(base_url):
+    status, _, body = http_request(base_url, "GET", "/jwks")
+    if status != 200 or not isinstance(body, dict):
+        raise AssertionError("GET /jwks answered %s: %r" % (status, body))
+    return body
+
+
+def verify_token_independently(base_url, token, issuer, audience="jobengine", jwks=None):
+    """Verifies token's EdDSA signature against the key of its kid in /jwks with PyJWT, and its
+    aud, iss, exp, nbf, iat. Returns the claims; raises on any failure."""
+    jwks = jwks or fetch_jwks(base_url)
+    kid = jwt.get_unverified_header(token).get("kid")
+    match = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
+    if len(match) != 1:
+        raise AssertionError("kid %r is published %d times in /jwks" % (kid, len(match)))
+    key = jwt.PyJWK(match[0])
+    return jwt.decode(token, key.key, algorithms=["EdDSA"], audience=audience, issuer=issuer,
+                      leeway=1,
+                      options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]})
+
+
+def sign_jwt(header, claims, private_key):
+    """Signs a compact JWS with a cryptography Ed25519PrivateKey (for forged tokens)."""
+    h = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
+    p = b64url_encode(json.dumps(claims, separators=(",", ":")).encode())
+    sig = private_key.sign((h + "." + p).encode("ascii"))
+    return h + "." + p + "." + b64url_encode(sig)
+
+
+# ------------------------------------------------------------------------------------------------
+# Audit chain: an independent verifier (domain.md §6)
+
+
+def _jcs_key(k):
+    return k.encode("utf-16-be")
+
+
+def canonical_json(v):
+    """RFC 8785 canonical JSON for strings, integers, booleans, null, arrays and objects."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        if abs(v) > 2 ** 53 - 1:
+            raise ValueError("integer out of the ±(2^53-1) range: %d" % v)
+        return str(v)
+    if isinstance(v, float):
+        raise ValueError("a real number in an audit entry: %r" % v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ",".join(canonical_json(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(v[k])
+                              for k in sorted(v.keys(), key=_jcs_key)) + "}"
+    raise ValueError("not a JSON value: %r" % (v,))
+
+
+def entry_hash(entry):
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def verify_chain(entries, from_sequence=1, previous_hash=ZERO_HASH):
+    """Checks sequences (gapless from from_sequence), links and hashes. Returns
+    {"valid": bool, "entries": n, "firstBrokenSequence": k or None, "headHash": h, "why": str}."""
+    expected_seq, prev = from_sequence, previous_hash
+    for i, e in enumerate(entries):
+        why = None
+        if e.get("sequence") != expected_seq:
+            why = "sequence %r, expected %d" % (e.get("sequence"), expected_seq)
+        elif e.get("previousHash") != prev:
+            why = "previousHash %r, expected %r" % (e.get("previousHash"), prev)
+        else:
+            try:
+                h = entry_hash(e)
+            except ValueError as ex:
+                h, why = None, str(ex)
+            if why is None and e.get("hash") != h:
+                why = "hash %r, recomputed %r" % (e.get("hash"), h)
+        if why:
+            return {"valid": False, "entries": i, "firstBrokenSequence": expected_seq,
+                    "headHash": prev, "why": why}
+        prev = e["hash"]
+        expected_seq += 1
+    return {"valid": True, "entries": len(entries), "firstBrokenSequence": None,
+            "headHash": prev if entries else None, "why": ""}
+
+
+# ------------------------------------------------------------------------------------------------
+# HTTP
+
+
+def _parse_body(raw, headers):
+    text = raw.decode("utf-8", errors="replace")
+    ctype = (headers.get("Content-Type") or "").lower()
+    if "json" in ctype or text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def http_request(base_url, method, path, headers=None, body=None, timeout=HTTP_TIMEOUT):
+    """One request on a fresh connection. Returns (status, headers, json-or-text).
+    headers is an http.client.HTTPMessage (case-insensitive .get)."""
+    u = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, resp.headers, _parse_body(raw, resp.headers)
+    finally:
+        conn.close()
+
+
+def http_request_tolerant(base_url, method, path, headers, body, timeout=HTTP_TIMEOUT):
+    """Like http_request, for bodies the server may refuse before reading them all (413): a
+    broken pipe while sending is tolerated and the response read anyway."""
+    u = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, resp.headers, _parse_body(raw, resp.headers)
+    finally:
+        conn.close()
+
+
+def form_encode(items):
+    return urllib.parse.urlencode([(k, v) for k, v in items if v is not None]).encode("ascii")
+
+
+def basic_auth(client_id, secret):
+    raw = urllib.parse.quote_plus(client_id) + ":" + urllib.parse.quote_plus(secret)
+    return "Basic " + base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+# ------------------------------------------------------------------------------------------------
+# The server
+
+
+class ServerError(Exception):
+    pass
+
+
+class Server:
+    """A data directory under $JE_TEST_TMP, a SQLite store, clients, and a `jobengine serve`.
+
+    clients: iterable of (id, [tenants], [roles]) or (id, [tenants], [roles], secret); they are
+    added with `jobengine client add ... --json` before the server starts; secrets[id] holds each
+    client's secret."""
+
+    def __init__(self, clients=(), args=(), name="je", start=True):
+        os.makedirs(TMP, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
+        self.db = os.path.join(self.dir, "jobengine.db")
+        self.store = "sqlite:" + self.db
+        self.log_path = os.path.join(self.dir, "server.stderr.log")
+        self.out_path = os.path.join(self.dir, "server.stdout.log")
+        self.args = list(args)
+        self.port = free_port()
+        self.proc = None
+        self.stopped_by_harness = False
+        self.secrets = {}
+        self.tokens_seen = []  # every access token a helper saw, for "never logged" checks
+        self._log_offset = 0
+        for c in clients:
+            self.add_client(*c)
+        if start:
+            self.start()
+
+    # -- addresses ------------------------------------------------------------------------------
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def issuer(self):
+        args = self.args
+        for i, a in enumerate(args):
+            if a == "--issuer" and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith("--issuer="):
+                return a.split("=", 1)[1]
+        return self.url
+
+    # -- clients --------------------------------------------------------------------------------
+    def add_client(self, client_id, tenants, roles, secret=None):
+        args = ["client", "add", client_id]
+        for t in tenants:
+            args += ["--tenant", t]
+        for r in roles:
+            args += ["--role", r]
+        if secret is not None:
+            args += ["--secret", secret]
+        args += ["--store", self.store, "--json"]
+        p = run_cli(args, check=True)
+        try:
+            out = json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError("client add --json printed no JSON: %r" % p.stdout)
+        if out.get("clientId") != client_id or not out.get("clientSecret"):
+            raise AssertionError("client add --json printed %r" % out)
+        self.secrets[client_id] = out["clientSecret"]
+        return out["clientSecret"]
+
+    # -- process --------------------------------------------------------------------------------
+    def start(self, timeout=10.0):
+        for attempt in range(3):
+            try:
+                self._start_once(timeout)
+                return
+            except ServerError as e:
+                # The port may have been taken between free_port() and bind: retry elsewhere.
+                in_use = "in use" in str(e).lower() or "eaddrinuse" in str(e).lower()
+                if attempt == 2 or not in_use or self._restarting:
+                    raise
+                self.port = free_port()
+
+    _restarting = False
+
+    def _start_once(self, timeout):
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port, "--store", self.store]
+        cmd += self.args
+        with open(self.log_path, "ab") as f:
+            self._log_offset = f.tell()
+        err = open(self.log_path, "ab")
+        out = open(self.out_path, "ab")
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=clean_env())
+        finally:
+            err.close()
+            out.close()
+        self.stopped_by_harness = False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "listening" in self.log_since_start():
+                return
+            if self.proc.poll() is not None:
+                raise ServerError("jobengine serve exited with %s before listening\n%s"
+                                  % (self.proc.returncode, self.log_since_start()))
+            time.sleep(0.02)
+        self.proc.kill()
+        self.proc.wait()
+        raise ServerError("jobengine serve did not log 'listening' within %.0f s\n%s"
+                          % (timeout, self.log_since_start()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait; SIGKILL on timeout. Returns the exit code."""
+        if self.proc is None:
+            return None
+        self.stopped_by_harness = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill9(self):
+        self.stopped_by_harness = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def restart(self, kill=False):
+        """Stops (SIGTERM, or SIGKILL when kill) and starts again on the same port and store."""
+        if kill:
+            self.kill9()
+        else:
+            self.stop()
+        self._restarting = True
+        try:
+            self.start()
+        finally:
+            self._restarting = False
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def log_since_start(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_from(self, offset):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def cleanup(self, success):
+        self.stop()
+        if success:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            sys.stderr.write("\n[harness] kept the data dir of the failed test: %s\n" % self.dir)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+    def request(self, method, path, headers=None, body=None):
+        return http_request(self.url, method, path, headers, body)
+
+    def api(self, method, path, token=None, headers=None, body=None):
+        """(status, headers, json-or-text). body: dict/list -> JSON, str/bytes -> as is."""
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            h.setdefault("Content-Type", "application/json")
+        return http_request(self.url, method, path, h, body)
+
+    def get_json(self, path, token=None):
+        status, _, body = self.api("GET", path, token)
+        if status != 200:
+            raise AssertionError("GET %s answered %s: %r" % (path, status, body))
+        return body
+
+    def authority_post(self, path, client=None, secret=None, auth="basic", form=(),
+                       headers=None, raw_body=None, content_type=FORM):
+        """POST to an Authority endpoint. auth: basic | form | both | none.
+        form: list of (name, value) pairs (None values are left out). Returns (status, json, hdrs)."""
+        if client is not None and secret is None:
+            secret = self.secrets.get(client)
+        h = dict(headers or {})
+        items = list(form)
+        if auth in ("basic", "both") and client is not None:
+            h["Authorization"] = basic_auth(client, secret)
+        if auth in ("form", "both") and client is not None:
+            items += [("client_id", client), ("client_secret", secret)]
+        body = raw_body if raw_body is not None else form_encode(items)
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        status, hdrs, js = http_request(self.url, "POST", path, h, body)
+        return status, js, hdrs
+
+    def token(self, client, secret=None, scope=_OMIT, auth="basic", grant_type="client_credentials",
+              headers=None, raw_body=None, content_type=FORM, extra=(), **form):
+        """POST /token. Returns (status, json, headers). scope omitted when not given; keyword
+        arguments are form fields (None: left out); extra: more (name, value) pairs."""
+        items = []
+        if grant_type is not None:
+            items.append(("grant_type", grant_type))
+        if scope is not _OMIT and scope is not None:
+            items.append(("scope", scope))
+        items += list(form.items()) + list(extra)
+        status, js, hdrs = self.authority_post("/token", client, secret, auth, items, headers,
+                                               raw_body, content_type)
+        if status == 200 and isinstance(js, dict) and "access_token" in js:
+            self.tokens_seen.append(js["access_token"])
+        return status, js, hdrs
+
+    def grant(self, client, scope, **form):
+        """A token that must be granted; returns the access token string."""
+        status, js, _ = self.token(client, scope=scope, **form)
+        if status != 200:
+            raise AssertionError("token for %s %r refused: %s %r" % (client, scope, status, js))
+        return js["access_token"]
+
+    def introspect(self, client, token_value, secret=None, auth="basic"):
+        form = [("token", token_value)] if token_value is not None else []
+        return self.authority_post("/introspect", client, secret, auth, form)
+
+    def revoke(self, client, token_value, secret=None, auth="basic"):
+        form = [("token", token_value)] if token_value is not None else []
+        return self.authority_post("/revoke", client, secret, auth, form)
+
+    # -- audit ----------------------------------------------------------------------------------
+    def audit_page(self, token, **query):
+        q = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        return self.api("GET", "/jobengine/audit" + ("?" + q if q else ""), token)
+
+    def audit_all(self, token, limit=500, **filters):
+        """Every entry matching the filters, walking continuationToken. Asserts 200s."""
+        items, cont, pages = [], None, 0
+        while True:
+            status, _, body = self.audit_page(token, limit=limit, continuationToken=cont,
+                                              **filters)
+            if status != 200:
+                raise AssertionError("GET /jobengine/audit answered %s: %r" % (status, body))
+            items += body["items"]
+            cont = body.get("continuationToken")
+            pages += 1
+            if cont is None:
+                return items
+            if pages > 10000:
+                raise AssertionError("audit pagination does not end")
+
+    def audit_verify(self, token):
+        return self.get_json("/jobengine/audit/verify", token)
+
+
+# ------------------------------------------------------------------------------------------------
+# unittest base class
+
+
+class ServerTestCase(unittest.TestCase):
+    """Tracks servers (class-wide: cls.watch_class(srv) in setUpClass; per test:
+    self.watch(srv)). When a test fails, the log its servers wrote during it is printed. A server
+    that died under a test (not stopped by the harness) fails that test. Data dirs are removed
+    when every test of the class passed, else kept and named."""
+
+    _class_servers = ()
+    _class_failed = False
+
+    @classmethod
+    def watch_class(cls, srv):
+        if not cls._class_servers:
+            cls._class_servers = []
+        cls._class_servers.append(srv)
+        return srv
+
+    @classmethod
+    def start_class_server(cls, *a, **kw):
+        try:
+            srv = Server(*a, **kw)
+        except Exception:
+            cls._class_failed = True
+            raise
+        return cls.watch_class(srv)
+
+    @classmethod
+    def tearDownClass(cls):
+        for srv in cls._class_servers or ():
+            srv.cleanup(success=not cls._class_failed)
+        cls._class_servers = ()
+
+    def watch(self, srv):
+        self._servers.append(srv)
+        self._offsets[id(srv)] = srv.log_size()
+        return srv
+
+    def new_server(self, *a, **kw):
+        """A server for this test only, stopped and cleaned after it."""
+        srv = Server(*a, **kw)
+        self._own.append(srv)
+        return self.watch(srv)
+
+    def _problems(self):
+        r = getattr(self._outcome, "result", None)
+        if r is None:
+            return 0
+        return len(r.failures) + len(r.errors) + len(getattr(r, "unexpectedSuccesses", []))
+
+    def setUp(self):
+        self._servers, self._own, self._offsets = [], [], {}
+        for srv in self._class_servers or ():
+            self.watch(srv)
+        self._problems_before = self._problems()
+
+    def tearDown(self):
+        dead = [s for s in self._servers
+                if s.proc is not None and s.proc.poll() is not None and not s.stopped_by_harness]
+        failed = self._problems() > self._problems_before or bool(dead)
+        if failed:
+            type(self)._class_failed = True
+            for srv in self._servers:
+                sys.stderr.write("\n----- server log (%s, port %d) during %s -----\n%s"
+                                 "----- end of server log (full: %s) -----\n"
+                                 % (srv.dir, srv.port, self.id(),
+                                    srv.log_from(self._offsets.get(id(srv), 0)), srv.log_path))
+        for srv in self._own:
+            srv.cleanup(success=not failed)
+        if dead:
+            self.fail("the server died during the test (exit %s)"
+                      % ", ".join(str(s.proc.returncode) for s in dead))
+
+    # -- assertions shared by the suites ---------------------------------------------------------
+    def assertOAuthError(self, resp, status, code, names=None):
+        """resp = (status, json, headers) of an Authority endpoint."""
+        st, js, hdrs = resp
+        self.assertEqual(st, status, "expected %d %s, got %s %r" % (status, code, st, js))
+        self.assertIsInstance(js, dict, "an RFC 6749 error body: %r" % (js,))
+        self.assertEqual(js.get("error"), code, js)
+        self.assertNotIn("access_token", js)
+        if names is not None:
+            desc = js.get("error_description")
+            self.assertIsInstance(desc, str, js)
+            self.assertTrue(desc.startswith(names),
+                            "error_description should start with %r: %r" % (names, desc))
+        return js
+
+    def assertEnvelope(self, resp, status, code):
+        """resp = (status, headers, json) of a JobEngine route; checks the error envelope."""
+        st, hdrs, js = resp
+        self.assertEqual(st, status, "expected %d %s, got %s %r" % (status, code, st, js))
+        self.assertIsInstance(js, dict, "an error envelope: %r" % (js,))
+        self.assertEqual(set(js.keys()), {"error"}, js)
+        err = js["error"]
+        self.assertIsInstance(err, dict, js)
+        self.assertEqual(set(err.keys()), {"code", "message", "trace_id", "details"}, js)
+        self.assertEqual(err["code"], code, js)
+        self.assertIsInstance(err["message"], str)
+        self.assertTrue(err["message"], "an empty message")
+        self.assertIsInstance(err["details"], dict, js)
+        trace = hdrs.get("X-Trace-Id")
+        self.assertIsNotNone(trace, "X-Trace-Id missing on an error")
+        self.assertEqual(err["trace_id"], trace, "trace_id must be the X-Trace-Id")
+        return err

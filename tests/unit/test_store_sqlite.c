@@ -1,0 +1,133 @@
+/* tests/unit/test_store_sqlite.c: the SQLite backend. Runs the shared conformance cases
+ * (store_conformance.h) on a fresh database file per test under $JE_TEST_TMP, then the cases
+ * only SQLite has: file mode and directories, refusing a newer schema, tampering detected,
+ * and je_store_open's URL dispatch. */
+#include "store_conformance.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct sqlite_paths {
+    char top[1024];  /* the test's own directory */
+    char sub[1040];  /* a directory the store must create */
+    char path[1060]; /* the database file */
+} sqlite_paths;
+
+static int sqlite_setup(void **state) {
+    static int counter;
+    const char *tmp = getenv("JE_TEST_TMP");
+    conf_fx *fx = calloc(1, sizeof *fx);
+    sqlite_paths *p = calloc(1, sizeof *p);
+    if (!fx || !p) return -1;
+    if (!tmp || !*tmp) tmp = "/tmp";
+    mkdir(tmp, 0700);
+    snprintf(p->top, sizeof p->top, "%s/je-store-%d-%d-%ld", tmp, (int)getpid(), ++counter,
+             (long)time(NULL));
+    snprintf(p->sub, sizeof p->sub, "%s/data", p->top);
+    snprintf(p->path, sizeof p->path, "%s/store.db", p->sub);
+    snprintf(fx->url, sizeof fx->url, "sqlite:%s", p->path);
+    fx->backend = p;
+    je_err err;
+    fx->s = je_store_open(fx->url, &err);
+    if (!fx->s) print_error("open %s: %s\n", fx->url, err.message);
+    *state = fx;
+    return fx->s ? 0 : -1;
+}
+
+static int sqlite_teardown(void **state) {
+    conf_fx *fx = *state;
+    sqlite_paths *p = fx->backend;
+    char f[1100];
+    if (fx->s) je_store_close(fx->s);
+    unlink(p->path);
+    snprintf(f, sizeof f, "%s-wal", p->path);
+    unlink(f);
+    snprintf(f, sizeof f, "%s-shm", p->path);
+    unlink(f);
+    rmdir(p->sub);
+    rmdir(p->top);
+    free(p);
+    free(fx);
+    return 0;
+}
+
+static sqlite3 *raw_open(conf_fx *fx) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(((sqlite_paths *)fx->backend)->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    return db;
+}
+
+static void sqlite_file_mode(void **state) {
+    conf_fx *fx = *state;
+    struct stat st;
+    assert_int_equal(stat(((sqlite_paths *)fx->backend)->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_string_equal(fx->s->ops->name, "sqlite");
+    assert_int_equal(fx->s->ops->schema_version(fx->s), 1);
+    je_err err;
+    assert_int_equal(fx->s->ops->ping(fx->s, &err), 0);
+}
+
+static void sqlite_newer_schema_refused(void **state) {
+    conf_fx *fx = *state;
+    je_err err;
+    je_store_close(fx->s);
+    fx->s = NULL;
+    sqlite3 *db = raw_open(fx);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=999", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(je_store_open(fx->url, &err));
+    assert_string_equal(err.code, "STORE");
+    assert_non_null(strstr(err.message, "newer"));
+    assert_non_null(strstr(err.message, "999"));
+}
+
+static void sqlite_tamper_detected(void **state) {
+    conf_fx *fx = *state;
+    je_err err;
+    for (int i = 0; i < 5; i++) assert_int_equal(conf_append(fx->s, "T", 1000 + i, &err), 0);
+    assert_true(conf_verify(fx->s, "T").valid);
+    sqlite3 *db = raw_open(fx);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE audit_entries SET entry_json = replace(entry_json, "
+                                  "'ops-bot', 'mallory') WHERE tenant_id='T' AND sequence=3",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    je_audit_verifier v = conf_verify(fx->s, "T");
+    assert_false(v.valid);
+    assert_int_equal(v.first_broken, 3);
+}
+
+static void sqlite_open_urls(void **state) {
+    (void)state;
+    je_err err;
+    assert_null(je_store_open("mysql://user:hunter2@db/x", &err));
+    assert_string_equal(err.code, "STORE");
+    assert_non_null(strstr(err.message, "mysql"));
+    assert_null(strstr(err.message, "hunter2"));
+    assert_null(je_store_open("postgres://user:hunter2@db/x", &err));
+    assert_string_equal(err.code, "STORE");
+    assert_non_null(strstr(err.message, "not built yet"));
+    assert_null(strstr(err.message, "hunter2"));
+    assert_null(je_store_open("sqlite:", &err));
+    assert_string_equal(err.code, "STORE");
+    assert_null(je_store_open("no-scheme", &err));
+    assert_string_equal(err.code, "STORE");
+    assert_null(je_store_open("sqlite:/proc/nope/x.db", &err));
+    assert_string_equal(err.code, "STORE");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        JE_STORE_CONFORMANCE_TESTS(sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_file_mode, sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_newer_schema_refused, sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_tamper_detected, sqlite_setup, sqlite_teardown),
+        cmocka_unit_test(sqlite_open_urls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
