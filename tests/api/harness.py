@@ -548,28 +548,31 @@ class ServerTestCase(unittest.TestCase):
 
     _class_servers = ()
     _class_failed = False
+    _class_tests_run = 0
 
     @classmethod
     def watch_class(cls, srv):
+        """Watches srv for every test of the class; it is stopped after the class (also when
+        setUpClass fails later on) and its data dir removed when every test passed."""
         if not cls._class_servers:
             cls._class_servers = []
         cls._class_servers.append(srv)
+        cls.addClassCleanup(cls._cleanup_class_server, srv)
         return srv
 
     @classmethod
-    def start_class_server(cls, *a, **kw):
-        try:
-            srv = Server(*a, **kw)
-        except Exception:
-            cls._class_failed = True
-            raise
-        return cls.watch_class(srv)
+    def _cleanup_class_server(cls, srv):
+        ok = not cls._class_failed and cls._class_tests_run > 0
+        if cls._class_tests_run == 0:
+            sys.stderr.write("\n----- server log (%s): setUpClass failed -----\n%s"
+                             "----- end of server log -----\n" % (srv.dir, srv.log_text()))
+        srv.cleanup(success=ok)
+        if srv in (cls._class_servers or ()):
+            cls._class_servers.remove(srv)
 
     @classmethod
-    def tearDownClass(cls):
-        for srv in cls._class_servers or ():
-            srv.cleanup(success=not cls._class_failed)
-        cls._class_servers = ()
+    def start_class_server(cls, *a, **kw):
+        return cls.watch_class(Server(*a, **kw))
 
     def watch(self, srv):
         self._servers.append(srv)
@@ -590,6 +593,7 @@ class ServerTestCase(unittest.TestCase):
 
     def setUp(self):
         self._servers, self._own, self._offsets = [], [], {}
+        type(self)._class_tests_run += 1
         for srv in self._class_servers or ():
             self.watch(srv)
         self._problems_before = self._problems()
