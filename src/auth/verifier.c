@@ -37,7 +37,7 @@ int je_verifier_init(je_verifier *v, je_keyring *kr, je_store *store, const char
     for (int i = 0; i < JE_VERIFIER_LOCKS; i++) pthread_mutex_init(&v->locks[i], NULL);
     pthread_rwlock_init(&v->rev_lock, NULL);
     pthread_mutex_init(&v->rev_refresh, NULL);
-    v->rev_refreshed_ms = INT64_MIN;
+    v->rev_refreshed_ms = 0; /* never: the first check reads the store */
     return 0;
 }
 
