@@ -13,6 +13,7 @@ CLIENTS = [
     ("aviewer", ["acme"], ["Orch.Viewer"]),
     ("aadmin", ["acme"], ["Orch.Admin"]),
     ("abot", ["acme"], ["Orch.Viewer"]),
+    ("aops", ["acme"], ["Orch.Admin", "Orch.Operator"]),
     ("gviewer", ["globex"], ["Orch.Viewer"]),
     ("gadmin", ["globex"], ["Orch.Admin"]),
 ]
@@ -46,6 +47,15 @@ class AuditApiTest(ServerTestCase):
         for i in range(10):
             st, js, _ = srv.token("abot", scope="orch:quota", quota_reason="x")
             assert st == 400 and js["error"] == "invalid_scope", (st, js)
+        # text that JCS writes unescaped (non-BMP, U+2028, '/') or escaped ('"', '\\'), and
+        # refusals whose reason is recorded as null
+        srv.grant("aops", "orch:quota orch:operate", quota_reason="surge 😀 é \u2028 \"q\" \\ /",
+                  quota_ticket="<T&1>", operator_reason="Ωmega", operator_ticket="Z-\u00e9")
+        for raw in (b"quota_reason=%FF", b"quota_reason=a%01b", b"quota_reason=ok&quota_ticket="
+                    + b"%E2%82"):
+            st, js, _ = srv.token("aops", raw_body=b"grant_type=client_credentials&scope="
+                                  b"orch%3Aquota&" + raw)
+            assert st == 400, (st, js)
         for i in range(5):
             cls.jtis["aviewer"].append(claims_of(srv.grant("aviewer", "orch:read"))["jti"])
         cls.reader = srv.grant("aviewer", "orch:read")
@@ -271,6 +281,14 @@ class AuditApiTest(ServerTestCase):
         for e in self.all(resourceId="abot"):
             self.assertEqual(e["details"]["outcome"], "invalid_scope")
             self.assertNotIn("jti", e["details"])
+        ops = self.all(resourceId="aops")
+        self.assertEqual(len(ops), 4)
+        self.assertEqual(ops[0]["reason"], "surge 😀 é \u2028 \"q\" \\ /")
+        self.assertEqual(ops[0]["ticket"], "<T&1>")
+        self.assertEqual(ops[0]["details"]["request.reason"], "Ωmega")
+        self.assertEqual(ops[0]["details"]["request.ticket"], "Z-\u00e9")
+        self.assertEqual([e["details"]["quota.reason"] for e in ops[1:]], [None, None, "ok"])
+        self.assertEqual([e["details"]["outcome"] for e in ops[1:]], ["invalid_request"] * 3)
         admins = self.all(resourceId="aadmin")
         self.assertEqual([e["reason"] for e in admins], ["reason %d" % i for i in range(20)])
         self.assertEqual([e["ticket"] for e in admins], ["OPS-%d" % i for i in range(20)])

@@ -2,6 +2,7 @@
 rules, the access token, discovery, /jwks and key rotation, /introspect, /revoke, the `token` and
 `client` command lines, and the audit entries of grants."""
 
+import base64
 import json
 import time
 import unittest
@@ -100,6 +101,30 @@ class AuthorityTest(ServerTestCase):
         self.assertOAuthError(self.srv.token("viewer", self.srv.secrets["admin"],
                                              scope="orch:read"), 401, "invalid_client")
 
+    def test_basic_credentials_are_form_urlencoded(self):
+        """RFC 6749 §2.3.1: Basic carries client_id and client_secret form-urlencoded."""
+        cid, secret = "svc:deploy@acme", "Sp3c!al:+&=%/~@#" + "x" * 24
+        p = run_cli(["client", "add", cid, "--tenant", "acme", "--role", "Orch.Admin",
+                     "--secret", secret, "--store", self.srv.store, "--json"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.srv.secrets[cid] = secret
+        reader = self.reader()
+        for auth in ("basic", "form"):
+            with self.subTest(auth):
+                st, js, _ = self.srv.token(cid, scope="orch:quota", auth=auth,
+                                           quota_reason="special")
+                self.assertEqual(st, 200, js)
+                c = claims_of(js["access_token"])
+                self.assertEqual((c["sub"], c["client_id"]), (cid, cid))
+                e = self.find_grant(reader, c["jti"])
+                self.assertEqual((e["resourceId"], e["actorId"]), (cid, cid))
+                self.assertEqual(e["details"]["client_id"], cid)
+        # the secret with '+' left unencoded decodes to a space: no longer the secret
+        raw = base64.b64encode((urllib.parse.quote_plus(cid) + ":" + secret).encode()).decode()
+        self.assertOAuthError(self.srv.token(None, auth="none", scope="orch:read",
+                                             headers={"Authorization": "Basic " + raw}),
+                              401, "invalid_client")
+
     # -- request shape ------------------------------------------------------------------------------
     def test_wrong_content_type_is_invalid_request(self):
         body = json.dumps({"grant_type": "client_credentials", "scope": "orch:read"})
@@ -161,6 +186,22 @@ class AuthorityTest(ServerTestCase):
         self.assertOAuthError(srv.token("admin", scope="orch:quota orch:backfill",
                                         quota_reason="r"), 400, "invalid_request",
                               "backfill_reason")
+
+    def test_oversized_fields_are_refused_cleanly(self):
+        big = 200000
+        self.assertOAuthError(self.srv.token(None, auth="none", scope="orch:read",
+                                             client_id="c" * big, client_secret="s" * 43), 401,
+                              "invalid_client")
+        self.assertOAuthError(self.srv.token("viewer", "s" * 2000, scope="orch:read"), 401,
+                              "invalid_client")  # (a Basic header, so not too big)
+        self.assertOAuthError(self.srv.token("viewer", "s" * big, scope="orch:read",
+                                             auth="form"), 401, "invalid_client")
+        self.assertOAuthError(self.srv.token("viewer", scope="x" * big), 400, "invalid_scope")
+        self.assertOAuthError(self.srv.token("viewer", scope="orch:read", tenant="t" * big), 400,
+                              "invalid_request")
+        self.refused_quota("quota_reason", quota_reason="r" * big)
+        self.refused_quota("quota_ticket", quota_reason="r", quota_ticket="t" * big)
+        self.assertEqual(self.srv.token("viewer", scope="orch:read")[0], 200)
 
     # -- scope --------------------------------------------------------------------------------------
     def test_scope_rules(self):
@@ -493,6 +534,35 @@ class AuthorityTest(ServerTestCase):
                 self.assertEqual(st, 200, js)
                 self.assertEqual(js, {"active": False})
 
+    def test_token_type_hint_is_accepted_and_ignored(self):
+        tok = self.srv.grant("viewer", "orch:read")
+        for hint in ("access_token", "refresh_token", "bogus"):
+            with self.subTest(hint):
+                st, js, _ = self.srv.authority_post("/introspect", "admin", form=[
+                    ("token", tok), ("token_type_hint", hint)])
+                self.assertEqual(st, 200, js)
+                self.assertIs(js.get("active"), True, js)
+        st, js, _ = self.srv.authority_post("/revoke", "viewer", form=[
+            ("token", tok), ("token_type_hint", "refresh_token")])
+        self.assertEqual(st, 200, js)
+        t0 = time.monotonic()
+        while self.srv.api("GET", "/jobengine/audit?limit=1", tok)[0] != 401:
+            self.assertLess(time.monotonic() - t0, 1.5, "revoked with a hint: still works")
+            time.sleep(0.05)
+
+    def test_introspect_and_revoke_request_shape(self):
+        tok = self.srv.grant("viewer", "orch:read")
+        for path in ("/introspect", "/revoke"):
+            with self.subTest(path):
+                self.assertOAuthError(self.srv.authority_post(
+                    path, "viewer", raw_body=json.dumps({"token": tok}).encode(),
+                    content_type="application/json"), 400, "invalid_request")
+                self.assertOAuthError(self.srv.authority_post(
+                    path, "viewer", form=[("token", tok), ("token", tok)]), 400,
+                    "invalid_request")
+        st, _, body = self.srv.api("GET", "/jobengine/audit?limit=1", tok)
+        self.assertEqual(st, 200, "refused revocations revoked nothing: %r" % (body,))
+
     def test_introspect_needs_client_auth(self):
         tok = self.srv.grant("viewer", "orch:read")
         self.assertOAuthError(self.srv.introspect(None, tok, auth="none"), 401, "invalid_client")
@@ -515,13 +585,22 @@ class AuthorityTest(ServerTestCase):
         self.assertEqual((st, js), (200, {"active": False}))
         st, hdrs, body = srv.api("GET", "/jobengine/audit", tok)
         self.assertEqual(st, 401, body)
+        st, js, _ = srv.revoke("viewer", tok)
+        self.assertEqual(st, 200, "revoking an expired token is 200: %r" % (js,))
 
     # -- revocation -----------------------------------------------------------------------------------
     def test_revoke_garbage_is_200(self):
-        for tok in ("garbage", "a.b.c", "eyJhbGciOiJFZERTQSJ9.e30.AAAA"):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        mine = self.srv.grant("viewer", "orch:read")
+        foreign = harness.sign_jwt(header_of(mine), claims_of(mine), Ed25519PrivateKey.generate())
+        for tok in ("garbage", "a.b.c", "eyJhbGciOiJFZERTQSJ9.e30.AAAA", foreign):
             with self.subTest(tok):
                 st, js, _ = self.srv.revoke("viewer", tok)
                 self.assertEqual(st, 200, js)
+        time.sleep(1.1)
+        st, _, body = self.srv.api("GET", "/jobengine/audit?limit=1", mine)
+        self.assertEqual(st, 200, "revoking a forgery of a token revoked the real one: %r"
+                         % (body,))
 
     def test_revoke_needs_client_auth(self):
         tok = self.srv.grant("viewer", "orch:read")
@@ -619,6 +698,13 @@ class AuthorityTest(ServerTestCase):
         c = claims_of(p.stdout.strip())
         self.assertEqual((c["operator.reason"], c["operator.ticket"]), ("op env", "O-4"))
 
+    def test_cli_token_url_from_environment(self):
+        p = run_cli(["token", "--client-id", "viewer", "--client-secret",
+                     self.srv.secrets["viewer"], "--scope", "orch:read"],
+                    env={"JOBENGINE_URL": self.srv.url})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(claims_of(p.stdout.strip())["sub"], "viewer")
+
     def test_cli_token_refusal(self):
         p = self.cli_token("--scope", "orch:quota")
         self.assertNotEqual(p.returncode, 0)
@@ -635,7 +721,7 @@ class AuthorityTest(ServerTestCase):
                      "--store", srv.store, "--json"])
         self.assertEqual(p.returncode, 0, p.stderr)
         secret = json.loads(p.stdout)["clientSecret"]
-        self.assertGreaterEqual(len(secret), 43)
+        self.assertRegex(secret, "^[A-Za-z0-9_-]{43}$", "256 random bits as base64url")
         srv.secrets["late-bot"] = secret
         st, js, _ = srv.token("late-bot", scope="orch:read")
         self.assertEqual(st, 200, "a client added while the server runs works at once: %r"
@@ -648,6 +734,44 @@ class AuthorityTest(ServerTestCase):
         self.assertEqual(json.loads(p.stdout)["clientSecret"], fixed)
         srv.secrets["fixed-bot"] = fixed
         self.assertEqual(srv.token("fixed-bot", scope="orch:read")[0], 200)
+        # what client add refuses: a short secret, an unknown role, a bad tenant or id
+        for args in (["short-bot", "--tenant", "acme", "--role", "Orch.Viewer", "--secret",
+                      "s" * 31],
+                     ["role-bot", "--tenant", "acme", "--role", "Orch.Superuser"],
+                     ["role-bot", "--tenant", "acme", "--role", "orch.viewer"],
+                     ["tenant-bot", "--tenant", "_system", "--role", "Orch.Viewer"],
+                     ["notenant-bot", "--role", "Orch.Viewer"],
+                     ["norole-bot", "--tenant", "acme"],
+                     ["-bad-id", "--tenant", "acme", "--role", "Orch.Viewer"],
+                     ["bad id", "--tenant", "acme", "--role", "Orch.Viewer"],
+                     ["i" * 129, "--tenant", "acme", "--role", "Orch.Viewer"],
+                     ["long-tenant-bot", "--tenant", "t" * 65, "--role", "Orch.Viewer"],
+                     ["many-tenants-bot", "--role", "Orch.Viewer"]
+                     + sum([["--tenant", "t%d" % i] for i in range(17)], []),
+                     ["long-secret-bot", "--tenant", "acme", "--role", "Orch.Viewer", "--secret",
+                      "s" * 257]):
+            with self.subTest(args=args[:1]):
+                p = run_cli(["client", "add"] + args + ["--store", srv.store, "--json"])
+                self.assertNotEqual(p.returncode, 0, p.stdout)
+                self.assertNotIn(args[0], run_cli(["client", "list", "--store", srv.store,
+                                                   "--json"]).stdout)
+        # ... and what it accepts at the bounds
+        for cid, extra in (("k" * 128, []),
+                           ("edge-tenant-bot", ["--tenant", "u" * 64]),
+                           ("sixteen-bot", sum([["--tenant", "t%d" % i] for i in range(16)], [])),
+                           ("s32-bot", ["--secret", "s" * 32]),
+                           ("s256-bot", ["--secret", "S" * 256])):
+            with self.subTest(accepted=cid[:20]):
+                args = ["client", "add", cid, "--role", "Orch.Viewer"] + extra
+                if "--tenant" not in extra:
+                    args += ["--tenant", "acme"]
+                p = run_cli(args + ["--store", srv.store, "--json"])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                srv.secrets[cid] = json.loads(p.stdout)["clientSecret"]
+                tenant = extra[1] if "--tenant" in extra else "acme"
+                st, js, _ = srv.token(cid, scope="orch:read", tenant=tenant)
+                self.assertEqual(st, 200, js)
+                self.assertEqual(claims_of(js["access_token"])["stellaops:tenant"], tenant)
         # list shows clients and never a secret
         p = run_cli(["client", "list", "--store", srv.store, "--json"])
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -763,6 +887,11 @@ class AuthorityTest(ServerTestCase):
         self.assertEqual(e["reason"], "valid")
         self.assertIsNone(e["ticket"])
 
+        # no scope at all: details.scope is []
+        n = self.head(reader)
+        self.assertOAuthError(self.srv.token("viewer"), 400, "invalid_scope")
+        e = self.entries_after(reader, n)[0]
+        self.assertEqual((e["details"]["scope"], e["details"]["outcome"]), ([], "invalid_scope"))
         # invalid_scope and unsupported_grant_type are audited too
         for resp, outcome in ((lambda: self.srv.token("viewer", scope="orch:quota"),
                                "invalid_scope"),

@@ -2,7 +2,6 @@
 docs/api.md "Conventions" and "The gate"): bearer tokens, the error envelope, trace ids, tenant
 headers, scopes, routing and the order of checks, health routes and the body size limit."""
 
-import base64
 import hashlib
 import hmac
 import json
@@ -149,13 +148,22 @@ class GateTest(ServerTestCase):
                 t = harness.sign_jwt(h, c, rogue)
                 self.assert401(self.get(token=t), token=t)
 
+    def test_token_of_another_server_is_401(self):
+        other = self.new_server(CLIENTS[:1], name="gate-other")
+        tok = other.grant("viewer", "orch:read")
+        self.assertEqual(other.api("GET", AUDIT, tok)[0], 200)
+        self.assert401(self.get(token=tok), token=tok)
+        st, js, _ = self.srv.introspect("viewer", tok)
+        self.assertEqual((st, js), (200, {"active": False}))
+
     def test_expired_token_is_401(self):
         srv = self.new_server(CLIENTS[:1], name="gate-ttl1",
                               args=["--token-ttl-seconds", "1"])
         st, js, _ = srv.token("viewer", scope="orch:read")
         self.assertEqual(st, 200, js)
         tok = js["access_token"]
-        time.sleep(max(0.0, claims_of(tok)["exp"] + 1.05 - time.time()))
+        # no clock leeway (docs/api.md): refused from exp on (RFC 7519: valid only before exp)
+        time.sleep(max(0.0, claims_of(tok)["exp"] + 0.15 - time.time()))
         resp = srv.api("GET", AUDIT, tok)
         err = self.assert401(resp, token=tok)
         self.assertIn("expire", err["message"].lower())
@@ -245,6 +253,18 @@ class GateTest(ServerTestCase):
                 self.assertRegex(trace, harness.TRACE_RE)
                 self.assertNotEqual(trace, "0" * 32)
                 self.assertNotEqual(trace, TRACEPARENT_ID)
+
+    def test_request_log_carries_the_trace_id(self):
+        before = self.srv.log_size()
+        tid = "0af7651916cd43dd8448eb211c80319c"
+        self.get(token=self.read, headers={"traceparent": "00-%s-b7ad6b7169203331-01" % tid})
+        self.get(headers={"traceparent": "00-%s-b7ad6b7169203331-01" % tid})
+        time.sleep(0.2)
+        lines = [json.loads(line) for line in self.srv.log_from(before).splitlines()
+                 if line.strip()]
+        self.assertTrue(any(tid in json.dumps(x) for x in lines),
+                        "no log line with the trace id: %r" % lines)
+        self.assertNotIn(self.read, self.srv.log_text())
 
     # -- tenant --------------------------------------------------------------------------------------
     def test_tenant_headers(self):
