@@ -353,6 +353,14 @@ static const je_store_ops sqlite_ops = {
     .audit_append = je_sqlite_audit_append,
     .audit_list = je_sqlite_audit_list,
     .audit_scan = je_sqlite_audit_scan,
+    .quota_get = je_sqlite_quota_get,
+    .quota_list = je_sqlite_quota_list,
+    .quota_change = je_sqlite_quota_change,
+    .quota_acquire = je_sqlite_quota_acquire,
+    .quota_release = je_sqlite_quota_release,
+    .permits_expire = je_sqlite_permits_expire,
+    .elevations_expire = je_sqlite_elevations_expire,
+    .idem_prune = je_sqlite_idem_prune,
 };
 
 /* Opens the writer's connection, migrates, starts the writer thread. */

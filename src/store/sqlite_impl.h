@@ -46,5 +46,21 @@ int je_sqlite_audit_list(je_store *s, const char *tenant, const je_audit_filter 
                          je_audit_visit_fn fn, void *ctx, je_err *err);
 int je_sqlite_audit_scan(je_store *s, const char *tenant, int64_t from_sequence,
                          je_audit_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_quota_get(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
+                        je_err *err);
+int je_sqlite_quota_list(je_store *s, const char *tenant, const je_quota_filter *f,
+                         je_quota_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_quota_change(je_store *s, const char *tenant, const char *quota_id,
+                           const char *job_type, je_quota_change_fn fn, void *ctx, je_idem *idem,
+                           je_quota_record *out, je_err *err);
+int je_sqlite_quota_acquire(je_store *s, const char *tenant, const char *quota_id, int64_t ttl_ms,
+                            int64_t now_ms, je_idem *idem, je_elevation_audit_fn make_audit,
+                            je_acquire *out, je_err *err);
+int je_sqlite_quota_release(je_store *s, const char *tenant, const char *quota_id,
+                            const char *permit_id, int64_t now_ms, je_err *err);
+int64_t je_sqlite_permits_expire(je_store *s, int64_t now_ms, je_err *err);
+int64_t je_sqlite_elevations_expire(je_store *s, int64_t now_ms, je_elevation_audit_fn make_audit,
+                                    je_err *err);
+int64_t je_sqlite_idem_prune(je_store *s, int64_t before_ms, je_err *err);
 
 #endif

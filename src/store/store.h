@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include "auth/keys.h"
 #include "core/err.h"
+#include "core/justify.h"
+#include "core/quota.h"
 
 #define JE_MAX_TENANTS 16
 #define JE_MAX_ROLES 8
@@ -48,6 +50,70 @@ typedef struct je_audit_filter {
 typedef int (*je_audit_visit_fn)(void *ctx, int64_t sequence, const char *entry_json, size_t len);
 typedef int (*je_client_visit_fn)(void *ctx, const je_client *c);
 typedef int (*je_jti_visit_fn)(void *ctx, const char *jti, int64_t exp_ms);
+
+/* A quota as stored (api.md §3.3). Optional strings are "" when null. */
+#define JE_JOBTYPE_MAX 128
+typedef struct je_quota_record {
+    char quota_id[37];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    je_quota q;
+    char pause_reason[JE_REASON_BUF];
+    char pause_ticket[JE_TICKET_BUF];
+    int64_t version;
+    int64_t created_ms, updated_ms;
+    char created_by[JE_ID_MAX + 1], updated_by[JE_ID_MAX + 1];
+    char last_reason[JE_REASON_BUF];
+    char last_ticket[JE_TICKET_BUF];
+} je_quota_record;
+
+typedef struct je_quota_filter {
+    const char *job_type;       /* NULL: any */
+    int paused;                 /* -1 any, 0, 1 */
+    const char *after_job_type; /* pagination: job types > this ("" for the start) */
+    int limit;
+} je_quota_filter;
+
+typedef int (*je_quota_visit_fn)(void *ctx, const je_quota_record *q);
+
+/* What a quota change callback decides, inside the store's write transaction. */
+enum {
+    JE_CHANGE_APPLY = 0,  /* store *rec (create or update) */
+    JE_CHANGE_DELETE = 1, /* delete the quota and its permits */
+    JE_CHANGE_DENY = 2,   /* change nothing (an audit entry may still be appended) */
+};
+/* Called with the current record (exists = 0: none, rec zeroed but for tenant). It may set
+ * *audit to an entry (core/audit.h) that the store appends in the same transaction, whatever
+ * the outcome. Returns a JE_CHANGE_* value, or -1 with err set. */
+typedef int (*je_quota_change_fn)(void *ctx, je_quota_record *rec, int exists, int64_t now_ms,
+                                  json_t **audit, je_err *err);
+
+/* Idempotency (api.md §1): keys scoped to (tenant, method, path), remembered 24 h, only for
+ * successful responses, stored in the same transaction as the change they answer. */
+typedef struct je_idem {
+    const char *key; /* NULL: the request had no Idempotency-Key */
+    const char *method, *path;
+    char request_hash[65]; /* SHA-256 hex of the canonical request body */
+    /* renders the response to remember, after a successful change, inside the transaction */
+    char *(*render)(void *ctx, int *status);
+    void *render_ctx;
+    /* out: replayed = the key was seen with the same body: status/body are the first response
+     * (body malloc'd, the caller frees); mismatch = seen with another body */
+    int replayed, mismatch, status;
+    char *body;
+} je_idem;
+
+/* Result of an acquire. */
+typedef struct je_acquire {
+    je_decision decision;
+    char permit_id[37];
+    int64_t expires_ms;
+    je_quota_record rec; /* the quota after the decision */
+} je_acquire;
+
+/* Builds the quota.elevation.expired entry for a reverted elevation (api/quota_view.c). */
+typedef json_t *(*je_elevation_audit_fn)(const je_quota_record *before,
+                                         const je_quota_record *after, int64_t now_ms);
 
 typedef struct je_store je_store;
 
@@ -86,6 +152,35 @@ typedef struct je_store_ops {
     /* Every entry of tenant from from_sequence on, ascending (for verify and export). */
     int (*audit_scan)(je_store *s, const char *tenant, int64_t from_sequence, je_audit_visit_fn fn,
                       void *ctx, je_err *err);
+
+    /* Quotas. get: 1 found, 0 not (by id within tenant). */
+    int (*quota_get)(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
+                     je_err *err);
+    /* Ordered by job type. */
+    int (*quota_list)(je_store *s, const char *tenant, const je_quota_filter *f,
+                      je_quota_visit_fn fn, void *ctx, je_err *err);
+    /* Atomic read-decide-write of one quota found by quota_id, or (quota_id NULL) by job_type.
+     * Returns the callback's JE_CHANGE_* value (out holds the record after it), or -1. With
+     * idem->key set, a replay returns JE_CHANGE_APPLY without calling fn (see je_idem). */
+    int (*quota_change)(je_store *s, const char *tenant, const char *quota_id, const char *job_type,
+                        je_quota_change_fn fn, void *ctx, je_idem *idem, je_quota_record *out,
+                        je_err *err);
+    /* One decision (domain.md §2) and, when granted, a permit living ttl_ms, stored together.
+     * Expired permits of the quota are released and an expired elevation reverted first (with
+     * its audit entry). 1 decided (out filled), 0 no such quota, -1 error. */
+    int (*quota_acquire)(je_store *s, const char *tenant, const char *quota_id, int64_t ttl_ms,
+                         int64_t now_ms, je_idem *idem, je_elevation_audit_fn make_audit,
+                         je_acquire *out, je_err *err);
+    /* Releases a live permit: 1 released, 0 unknown, released or expired. */
+    int (*quota_release)(je_store *s, const char *tenant, const char *quota_id,
+                         const char *permit_id, int64_t now_ms, je_err *err);
+    /* Engine sweeps: free the slots of expired permits; revert expired elevations (each with
+     * its quota.elevation.expired entry, made by make_audit). Return how many, or -1. */
+    int64_t (*permits_expire)(je_store *s, int64_t now_ms, je_err *err);
+    int64_t (*elevations_expire)(je_store *s, int64_t now_ms, je_elevation_audit_fn make_audit,
+                                 je_err *err);
+    /* Forgets idempotency keys older than before_ms. */
+    int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);
 } je_store_ops;
 
 struct je_store {
