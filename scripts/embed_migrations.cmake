@@ -2,6 +2,7 @@
 set(body "/* Generated from src/store/migrations by scripts/embed_migrations.cmake. */\n#include <stddef.h>\n")
 set(table "")
 set(i 0)
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${name})

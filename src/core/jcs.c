@@ -16,7 +16,7 @@ typedef struct jcs_member {
     json_t *value;
 } jcs_member;
 
-static int jcs_value(const json_t *v, je_buf *out);
+static int jcs_value(const json_t *v, je_buf *out, int sort);
 
 /* Decodes one code point of valid UTF-8 at s[*i] and advances *i. */
 static unsigned utf8_next(const unsigned char *s, size_t *i) {
@@ -154,7 +154,7 @@ static int jcs_real(double d, je_buf *out) {
     return 0;
 }
 
-static int jcs_object(const json_t *v, je_buf *out) {
+static int jcs_object(const json_t *v, je_buf *out, int sort) {
     size_t n = json_object_size(v), i = 0;
     jcs_member *m = n ? malloc(n * sizeof *m) : NULL;
     if (n && !m) abort();
@@ -168,36 +168,36 @@ static int jcs_object(const json_t *v, je_buf *out) {
         if (!je_utf8_valid(m[i].key, m[i].len)) break;
     }
     int rc = i < n ? -1 : 0;
-    if (rc == 0 && n > 1) qsort(m, n, sizeof *m, member_cmp);
+    if (rc == 0 && n > 1 && sort) qsort(m, n, sizeof *m, member_cmp);
     je_buf_putc(out, '{');
     for (i = 0; rc == 0 && i < n; i++) {
         if (i) je_buf_putc(out, ',');
         rc = jcs_string(m[i].key, m[i].len, out);
         je_buf_putc(out, ':');
-        if (rc == 0) rc = jcs_value(m[i].value, out);
+        if (rc == 0) rc = jcs_value(m[i].value, out, sort);
     }
     je_buf_putc(out, '}');
     free(m);
     return rc;
 }
 
-static int jcs_array(const json_t *v, je_buf *out) {
+static int jcs_array(const json_t *v, je_buf *out, int sort) {
     je_buf_putc(out, '[');
     for (size_t i = 0; i < json_array_size(v); i++) {
         if (i) je_buf_putc(out, ',');
-        if (jcs_value(json_array_get(v, i), out) != 0) return -1;
+        if (jcs_value(json_array_get(v, i), out, sort) != 0) return -1;
     }
     je_buf_putc(out, ']');
     return 0;
 }
 
-static int jcs_value(const json_t *v, je_buf *out) {
+static int jcs_value(const json_t *v, je_buf *out, int sort) {
     if (!v) return -1;
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        return jcs_object(v, out);
+        return jcs_object(v, out, sort);
     case JSON_ARRAY:
-        return jcs_array(v, out);
+        return jcs_array(v, out, sort);
     case JSON_STRING:
         return jcs_string(json_string_value(v), json_string_length(v), out);
     case JSON_INTEGER:
@@ -219,16 +219,24 @@ static int jcs_value(const json_t *v, je_buf *out) {
 }
 
 int je_jcs_append(const json_t *v, je_buf *out) {
-    return jcs_value(v, out);
+    return jcs_value(v, out, 1);
 }
 
-char *je_jcs_dumps(const json_t *v, size_t *len) {
+static char *dumps_mode(const json_t *v, size_t *len, int sort) {
     je_buf b = JE_BUF_INIT;
-    if (jcs_value(v, &b) != 0) {
+    if (jcs_value(v, &b, sort) != 0) {
         je_buf_free(&b);
         return NULL;
     }
     if (!b.data) je_buf_append(&b, "", 0);
     if (len) *len = b.len;
     return b.data;
+}
+
+char *je_jcs_dumps(const json_t *v, size_t *len) {
+    return dumps_mode(v, len, 1);
+}
+
+char *je_json_dumps_ordered(const json_t *v, size_t *len) {
+    return dumps_mode(v, len, 0);
 }

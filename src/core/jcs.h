@@ -15,4 +15,8 @@ int je_jcs_append(const json_t *v, je_buf *out);
 /* Canonical form as a new malloc'd NUL-terminated string (len optional); NULL on error. */
 char *je_jcs_dumps(const json_t *v, size_t *len);
 
+/* The same text rules (escaping, shortest round-trip numbers) with members in insertion order:
+ * for responses people read ("refillPerSecond": 0.1, not 0.10000000000000001). */
+char *je_json_dumps_ordered(const json_t *v, size_t *len);
+
 #endif

@@ -1,6 +1,8 @@
 /* http/reply.c: building and queueing replies; the error envelopes of api.md §1. */
 #include "http/http.h"
 
+#include "core/jcs.h"
+
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +32,15 @@ void je_reply_empty(je_req *r, int status) {
 }
 
 void je_reply_json(je_req *r, int status, json_t *body) {
-    char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t len = 0;
+    char *s = body ? je_json_dumps_ordered(body, &len) : NULL;
     json_decref(body);
     if (!s) {
         static const char fallback[] = "{\"error\":{\"code\":\"INTERNAL\"}}";
         je_reply_raw(r, 500, "application/json", fallback, sizeof fallback - 1);
         return;
     }
-    je_reply_raw(r, status, "application/json", s, strlen(s));
+    je_reply_raw(r, status, "application/json", s, len);
     free(s);
 }
 
