@@ -9,6 +9,16 @@
 #include "http/http.h"
 #include "store/store.h"
 
+/* A policy-ceiling override from the config file (docs/api.md "Quotas"). */
+typedef struct je_ceiling_override {
+    char tenant[JE_TENANT_MAX + 1];    /* "" for any tenant */
+    char job_type[JE_JOBTYPE_MAX + 1]; /* "" for any job type */
+    int has[4];                        /* which of the four limits it sets */
+    je_quota_limits limits;
+} je_ceiling_override;
+
+#define JE_MAX_CEILING_OVERRIDES 256
+
 typedef struct je_config {
     char listen[128];
     char store_url[1024];
@@ -17,7 +27,14 @@ typedef struct je_config {
     unsigned threads;
     int64_t token_ttl_s;
     int64_t elevated_token_ttl_s;
+    je_quota_limits ceiling; /* global policy ceilings */
+    size_t n_overrides;
+    je_ceiling_override overrides[JE_MAX_CEILING_OVERRIDES];
 } je_config;
+
+/* The ceilings for (tenant, job type): per field, the most specific override, else global. */
+void je_config_ceiling(const je_config *cfg, const char *tenant, const char *job_type,
+                       je_quota_limits *out);
 
 typedef struct je_app {
     je_config cfg;

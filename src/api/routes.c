@@ -6,6 +6,8 @@
 #include "core/scope.h"
 
 #define AUDIT_SCOPES (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE)
+#define QUOTA_READ (JE_SCOPE_READ | JE_SCOPE_QUOTA)
+#define QUOTA_ID "/jobengine/quotas/{quotaId}"
 
 const je_route je_routes[] = {
     {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
@@ -17,6 +19,16 @@ const je_route je_routes[] = {
     {"POST", "/revoke", JE_ROUTE_AUTHORITY, 0, je_api_revoke},
     {"GET", "/jobengine/audit", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_list},
     {"GET", "/jobengine/audit/verify", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_verify},
+    {"GET", "/jobengine/quotas", JE_ROUTE_API, QUOTA_READ, je_api_quota_list},
+    {"POST", "/jobengine/quotas", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_create},
+    {"GET", "/jobengine/quotas/summary", JE_ROUTE_API, QUOTA_READ, je_api_quota_summary},
+    {"GET", QUOTA_ID, JE_ROUTE_API, QUOTA_READ, je_api_quota_get},
+    {"PUT", QUOTA_ID, JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_update},
+    {"DELETE", QUOTA_ID, JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_delete},
+    {"POST", QUOTA_ID "/pause", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_pause},
+    {"POST", QUOTA_ID "/resume", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_resume},
+    {"POST", QUOTA_ID "/acquire", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_quota_acquire},
+    {"POST", QUOTA_ID "/release", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_quota_release},
     {NULL, NULL, 0, 0, NULL},
 };
 

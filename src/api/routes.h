@@ -35,6 +35,21 @@ void je_api_healthz(je_req *r, je_app *app);
 void je_api_readyz(je_req *r, je_app *app);
 void je_api_audit_list(je_req *r, je_app *app);
 void je_api_audit_verify(je_req *r, je_app *app);
+void je_api_quota_list(je_req *r, je_app *app);
+void je_api_quota_summary(je_req *r, je_app *app);
+void je_api_quota_get(je_req *r, je_app *app);
+void je_api_quota_create(je_req *r, je_app *app);
+void je_api_quota_update(je_req *r, je_app *app);
+void je_api_quota_delete(je_req *r, je_app *app);
+void je_api_quota_pause(je_req *r, je_app *app);
+void je_api_quota_resume(je_req *r, je_app *app);
+void je_api_quota_acquire(je_req *r, je_app *app);
+void je_api_quota_release(je_req *r, je_app *app);
+
+/* Decision answers shared by acquire and (later) lease. */
+void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decision *d,
+                             int64_t now_ms);
+void je_api_reply_denied(je_req *r, const je_decision *d);
 
 /* The gate: authentication, tenant, scope, in the order of api.md §1. Returns 0 and sets
  * r->principal when admitted; otherwise it has replied. */

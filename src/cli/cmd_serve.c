@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "cli/cli.h"
 #include "cli/seed.h"
+#include "engine/engine.h"
 #include "http/log.h"
 
 typedef struct setting {
@@ -27,7 +28,26 @@ static const setting settings[] = {
      "elevatedTokenTtlSeconds", "600", "lifetime of orch:quota/backfill/operate tokens"},
     {"bootstrap", "JOBENGINE_BOOTSTRAP", "bootstrap", NULL,
      "JSON file of clients to add at start (see docs/operations.md)"},
+    {"ceiling-max-active", "JOBENGINE_CEILING_MAX_ACTIVE", "ceilingMaxActive", "1000",
+     "policy ceiling of maxActive"},
+    {"ceiling-max-per-hour", "JOBENGINE_CEILING_MAX_PER_HOUR", "ceilingMaxPerHour", "1000000",
+     "policy ceiling of maxPerHour"},
+    {"ceiling-burst-capacity", "JOBENGINE_CEILING_BURST_CAPACITY", "ceilingBurstCapacity", "10000",
+     "policy ceiling of burstCapacity"},
+    {"ceiling-refill-per-second", "JOBENGINE_CEILING_REFILL_PER_SECOND", "ceilingRefillPerSecond",
+     "1000", "policy ceiling of refillPerSecond"},
     {NULL, NULL, NULL, NULL, NULL},
+};
+enum {
+    S_LISTEN,
+    S_STORE,
+    S_ISSUER,
+    S_THREADS,
+    S_TTL,
+    S_ELEVATED_TTL,
+    S_BOOTSTRAP,
+    S_CEIL0,
+    S_COUNT = S_CEIL0 + 4
 };
 
 static const cli_optspec serve_opts[] = {
@@ -66,6 +86,10 @@ static const char *setting_value(const cli_args *a, json_t *file, const setting 
         snprintf(tmp, cap, "%lld", (long long)json_integer_value(j));
         return tmp;
     }
+    if (json_is_real(j)) {
+        snprintf(tmp, cap, "%.17g", json_real_value(j));
+        return tmp;
+    }
     return s->def;
 }
 
@@ -75,6 +99,36 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     long v = strtol(s, &end, 10);
     if (errno || *end || end == s || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+/* quotaCeilingOverrides: [{"tenant"?, "jobType"?, "maxActive"?, ...}] */
+static int je_config_overrides(json_t *arr, je_config *c) {
+    static const char *const names[4] = {"maxActive", "maxPerHour", "burstCapacity",
+                                         "refillPerSecond"};
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        if (i >= JE_MAX_CEILING_OVERRIDES || !json_is_object(o))
+            return cli_fail("serve", "quotaCeilingOverrides[%zu]: an object (at most 256)", i);
+        je_ceiling_override *ov = &c->overrides[c->n_overrides++];
+        const char *t = json_string_value(json_object_get(o, "tenant"));
+        const char *jt = json_string_value(json_object_get(o, "jobType"));
+        snprintf(ov->tenant, sizeof ov->tenant, "%s", t ? t : "");
+        snprintf(ov->job_type, sizeof ov->job_type, "%s", jt ? jt : "");
+        double vals[4] = {0};
+        for (int k = 0; k < 4; k++) {
+            json_t *v = json_object_get(o, names[k]);
+            if (!v) continue;
+            vals[k] = json_number_value(v);
+            if (!json_is_number(v) || !(vals[k] > 0))
+                return cli_fail("serve", "quotaCeilingOverrides[%zu].%s: a positive number", i,
+                                names[k]);
+            ov->has[k] = 1;
+        }
+        ov->limits =
+            (je_quota_limits){(int64_t)vals[0], (int64_t)vals[1], (int64_t)vals[2], vals[3]};
+    }
     return 0;
 }
 
@@ -93,9 +147,10 @@ static json_t *load_config_file(const char *path) {
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v) {
+        if (strcmp(key, "quotaCeilingOverrides") == 0 && json_is_array(v)) continue;
         const setting *s = settings;
         while (s->flag && strcmp(s->key, key) != 0) s++;
-        if (!s->flag || !(json_is_string(v) || json_is_integer(v))) {
+        if (!s->flag || !(json_is_string(v) || json_is_number(v))) {
             cli_fail("serve", "config file %s: unknown key or wrong type: %s", path, key);
             json_decref(j);
             return NULL;
@@ -119,25 +174,42 @@ static int split_listen(const char *listen, char *host, size_t cap, int *port) {
     return 0;
 }
 
+static int parse_ceilings(const char *const *v, je_quota_limits *l) {
+    long n[3];
+    static const long his[3] = {1000000000L, 1000000000000L, 1000000000L};
+    for (int i = 0; i < 3; i++)
+        if (parse_int(v[i], 1, his[i], &n[i]) != 0)
+            return cli_fail("serve", "%s: a positive integer", settings[S_CEIL0 + i].flag);
+    char *end;
+    double d = strtod(v[3], &end);
+    if (*end || !(d > 0) || d > 1e12)
+        return cli_fail("serve", "ceiling-refill-per-second: a positive number");
+    *l = (je_quota_limits){n[0], n[1], n[2], d};
+    return 0;
+}
+
 static int build_config(const cli_args *a, json_t *file, je_config *c) {
-    char tmp[64];
-    const char *v[8];
-    for (int i = 0; settings[i].flag; i++) v[i] = setting_value(a, file, &settings[i], tmp, 64);
+    char tmp[S_COUNT][64];
+    const char *v[S_COUNT];
+    for (int i = 0; i < S_COUNT; i++) v[i] = setting_value(a, file, &settings[i], tmp[i], 64);
     memset(c, 0, sizeof *c);
-    snprintf(c->listen, sizeof c->listen, "%s", v[0]);
-    snprintf(c->store_url, sizeof c->store_url, "%s", v[1]);
-    if (v[2])
-        snprintf(c->issuer, sizeof c->issuer, "%s", v[2]);
+    if (parse_ceilings(v + S_CEIL0, &c->ceiling) != 0) return 1;
+    if (file && je_config_overrides(json_object_get(file, "quotaCeilingOverrides"), c) != 0)
+        return 1;
+    snprintf(c->listen, sizeof c->listen, "%s", v[S_LISTEN]);
+    snprintf(c->store_url, sizeof c->store_url, "%s", v[S_STORE]);
+    if (v[S_ISSUER])
+        snprintf(c->issuer, sizeof c->issuer, "%s", v[S_ISSUER]);
     else
         snprintf(c->issuer, sizeof c->issuer, "http://%s", c->listen);
     snprintf(c->audience, sizeof c->audience, "jobengine");
     long n;
-    if (parse_int(v[3], 1, 256, &n) != 0) return cli_fail("serve", "threads: 1 to 256");
+    if (parse_int(v[S_THREADS], 1, 256, &n) != 0) return cli_fail("serve", "threads: 1 to 256");
     c->threads = (unsigned)n;
-    if (parse_int(v[4], 1, 86400 * 7, &n) != 0)
+    if (parse_int(v[S_TTL], 1, 86400 * 7, &n) != 0)
         return cli_fail("serve", "token-ttl-seconds: 1 to 604800");
     c->token_ttl_s = n;
-    if (parse_int(v[5], 1, 86400 * 7, &n) != 0)
+    if (parse_int(v[S_ELEVATED_TTL], 1, 86400 * 7, &n) != 0)
         return cli_fail("serve", "elevated-token-ttl-seconds: 1 to 604800");
     c->elevated_token_ttl_s = n;
     return 0;
@@ -177,9 +249,16 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         cli_fail("serve", "%s", err.message);
         goto out;
     }
+    je_engine engine;
+    if (je_engine_start(&engine, store, 250) != 0) {
+        cli_fail("serve", "cannot start the engine thread");
+        je_app_destroy(&app);
+        goto out;
+    }
     srv = je_http_start(host, port, cfg->threads, je_app_handle, &app, &err);
     if (!srv) {
         cli_fail("serve", "%s", err.message);
+        je_engine_stop(&engine);
         je_app_destroy(&app);
         goto out;
     }
@@ -188,6 +267,7 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
                      "issuer", cfg->issuer, "threads", (int)cfg->threads));
     wait_for_signal();
     je_http_stop(srv);
+    je_engine_stop(&engine);
     je_app_destroy(&app);
     rc = 0;
 out:
@@ -212,7 +292,7 @@ int cmd_serve(int argc, char **argv) {
     if (cfg_path && !file) return 1;
     je_config cfg;
     char tmp[64];
-    const char *bootstrap = setting_value(&a, file, &settings[6], tmp, sizeof tmp);
+    const char *bootstrap = setting_value(&a, file, &settings[S_BOOTSTRAP], tmp, sizeof tmp);
     char *bootstrap_copy = bootstrap ? strdup(bootstrap) : NULL;
     int rc = build_config(&a, file, &cfg);
     json_decref(file);

@@ -21,3 +21,8 @@ int je_id_client_valid(const char *s, size_t len) {
 int je_id_tenant_valid(const char *s, size_t len) {
     return id_valid(s, len, 64, "._-");
 }
+
+int je_id_job_type_valid(const char *s, size_t len) {
+    if (s && len == 1 && s[0] == '*') return 1;
+    return id_valid(s, len, 128, "._:-");
+}

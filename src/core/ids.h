@@ -8,5 +8,7 @@
 int je_id_client_valid(const char *s, size_t len);
 /* Tenant ids: 1-64 of [A-Za-z0-9._-], starting with a letter or digit. */
 int je_id_tenant_valid(const char *s, size_t len);
+/* Job types: "*" or 1-128 of [A-Za-z0-9._:-], starting with a letter or digit. */
+int je_id_job_type_valid(const char *s, size_t len);
 
 #endif

@@ -53,3 +53,28 @@ void je_params_continuation_make(int64_t after, char out[64]) {
     int n = snprintf(text, sizeof text, "c1:%" PRId64, after);
     je_b64url_encode((const unsigned char *)text, (size_t)n, out);
 }
+
+int je_params_continuation_str(je_req *r, char *out, size_t cap) {
+    const char *v = je_req_query_nonempty(r, "continuationToken");
+    out[0] = '\0';
+    if (!v) return 0;
+    size_t n = strlen(v), len = 0;
+    unsigned char raw[512];
+    if (n < 600 && je_b64url_decode(v, n, raw, &len) == 0 && len > 3 && len - 3 < cap &&
+        memcmp(raw, "c2:", 3) == 0 && !memchr(raw, 0, len)) {
+        memcpy(out, raw + 3, len - 3);
+        out[len - 3] = '\0';
+        return 0;
+    }
+    je_reply_field_error(r, 400, "VALIDATION_FAILED", "continuationToken",
+                         "continuationToken is not one this server issued");
+    return -1;
+}
+
+const char *je_params_continuation_make_str(je_req *r, const char *after) {
+    char *text = je_arena_printf(r->arena, "c2:%s", after);
+    size_t n = strlen(text);
+    char *out = je_arena_alloc(r->arena, je_b64url_len(n) + 1);
+    je_b64url_encode((const unsigned char *)text, n, out);
+    return out;
+}

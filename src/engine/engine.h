@@ -1,0 +1,28 @@
+/* engine/engine.h: background work of the service, on one thread: freeing the slots of expired
+ * permits, reverting expired quota elevations (with their audit entries), and forgetting
+ * idempotency keys older than 24 h. It runs at start (so a restart that spans an expiry catches
+ * up at once) and then every tick. Every sweep is an atomic store operation, so several nodes
+ * may run engines over one store. */
+#ifndef JE_ENGINE_ENGINE_H
+#define JE_ENGINE_ENGINE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "store/store.h"
+
+typedef struct je_engine {
+    je_store *store;
+    int64_t tick_ms;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping, started;
+    int64_t last_prune_ms;
+} je_engine;
+
+/* One pass of every sweep at now_ms (also used by tests and at start). */
+int je_engine_run_once(je_engine *e, int64_t now_ms);
+int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms);
+void je_engine_stop(je_engine *e);
+
+#endif
