@@ -52,10 +52,20 @@ static int take_source(const je_justify_source *src, const char *where, je_justi
 int je_justify(const je_justify_source sources[3], je_justification *out, je_err *err) {
     memset(out, 0, sizeof *out);
     static const char *const where[2] = {"body", "headers"};
+    /* Every source the request supplied is checked, even when the body already gives the
+     * reason: nothing a client sent is dropped silently. The first that gives a reason wins. */
+    je_justification tmp[2];
+    int first = -1;
     for (int i = 0; i < 2; i++) {
-        int rc = take_source(&sources[i], where[i], out, err);
+        memset(&tmp[i], 0, sizeof tmp[i]);
+        int rc = take_source(&sources[i], where[i], &tmp[i], err);
         if (rc < 0) return -1;
-        if (rc == 1) return out->source = i, 0;
+        if (rc == 1 && first < 0) first = i;
+    }
+    if (first >= 0) {
+        *out = tmp[first];
+        out->source = first;
+        return 0;
     }
     const je_justify_source *tok = &sources[2];
     if (!tok->reason.s || tok->reason.len == 0 || tok->reason.len >= sizeof out->reason)

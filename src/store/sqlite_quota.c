@@ -111,14 +111,32 @@ static int quota_load(sqlite3 *db, const char *tenant, const char *key, int by_j
 static int quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
-        "INSERT OR REPLACE INTO quotas(" QUOTA_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
-        "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29)",
+        /* An upsert on the primary key only: a job type taken by another quota is a
+         * constraint error, never a silent replacement of that quota. */
+        "INSERT INTO quotas(" QUOTA_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+        "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29) "
+        "ON CONFLICT(tenant_id, quota_id) DO UPDATE SET job_type=excluded.job_type, "
+        "max_active=excluded.max_active, max_per_hour=excluded.max_per_hour, "
+        "burst_capacity=excluded.burst_capacity, refill_per_second=excluded.refill_per_second, "
+        "paused=excluded.paused, pause_reason=excluded.pause_reason, "
+        "pause_ticket=excluded.pause_ticket, active=excluded.active, "
+        "hour_count=excluded.hour_count, hour_start_ms=excluded.hour_start_ms, "
+        "tokens=excluded.tokens, last_refill_ms=excluded.last_refill_ms, "
+        "throttled=excluded.throttled, throttled_hour_ms=excluded.throttled_hour_ms, "
+        "elevation_expires_ms=excluded.elevation_expires_ms, "
+        "prev_max_active=excluded.prev_max_active, prev_max_per_hour=excluded.prev_max_per_hour, "
+        "prev_burst_capacity=excluded.prev_burst_capacity, "
+        "prev_refill_per_second=excluded.prev_refill_per_second, version=excluded.version, "
+        "created_ms=excluded.created_ms, created_by=excluded.created_by, "
+        "updated_ms=excluded.updated_ms, updated_by=excluded.updated_by, "
+        "last_reason=excluded.last_reason, last_ticket=excluded.last_ticket",
         err);
     if (!st) return -1;
     quota_bind(st, r);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT) return je_err_set(err, "QUOTA_EXISTS", "job type taken");
+    if (rc == SQLITE_CONSTRAINT)
+        return je_err_set(err, "QUOTA_EXISTS", "a quota for this job type exists already");
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "quota save");
 }
 
@@ -300,13 +318,15 @@ int je_sqlite_quota_change(je_store *s, const char *tenant, const char *quota_id
 
 /* ---- decisions ---------------------------------------------------------------------------- */
 
-/* Frees the slots of the quota's expired permits. */
-static int release_expired(sqlite3 *db, je_quota_record *r, int64_t now, je_err *err) {
+/* Frees the slots of the quota's expired permits; *freed (optional) gets how many. */
+static int release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t *freed,
+                           je_err *err) {
     int64_t n = 0;
     if (run_sql(db, "DELETE FROM permits WHERE tenant_id=?1 AND quota_id=?2 AND expires_ms <= ?3",
                 r->tenant_id, r->quota_id, now, &n, err) != 0)
         return -1;
     je_quota_release(&r->q, n);
+    if (freed) *freed = n;
     return 0;
 }
 
@@ -367,7 +387,7 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     if (seen != 0) return a->found = 1, seen < 0 ? -1 : 0;
     a->found = quota_load(db, a->tenant, a->quota_id, 0, &out->rec, err);
     if (a->found <= 0) return a->found;
-    if (release_expired(db, &out->rec, a->now, err) != 0 ||
+    if (release_expired(db, &out->rec, a->now, NULL, err) != 0 ||
         expire_elevation(db, &out->rec, a->now, a->make_audit, err) != 0)
         return -1;
     int64_t earliest = earliest_permit(db, &out->rec, err);
@@ -480,12 +500,13 @@ static int permits_expire_op(sqlite3 *db, void *argp, je_err *err) {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         je_quota_record r;
+        int64_t freed = 0;
         int found = quota_load(db, pairs[2 * i], pairs[2 * i + 1], 0, &r, err);
         if (found < 0)
             rc = -1;
-        else if (found && (rc = release_expired(db, &r, a->now, err)) == 0)
+        else if (found && (rc = release_expired(db, &r, a->now, &freed, err)) == 0)
             rc = quota_save(db, &r, err);
-        a->count++;
+        a->count += freed;
     }
     free_pairs(pairs, n);
     return rc;
