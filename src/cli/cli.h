@@ -46,5 +46,6 @@ int cmd_migrate(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_quota(int argc, char **argv);
 
 #endif

@@ -1,12 +1,9 @@
 /* cli/cmd_token.c: `jobengine token`: asks a running server's /token for an access token.
  * Justifications come from flags, else the STELLAOPS_ORCH_* environment variables. */
-#include <curl/curl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli/cli.h"
-#include "core/buf.h"
+#include "cli/cli_http.h"
 
 static const cli_optspec opts[] = {
     {"url", 1},
@@ -38,11 +35,6 @@ static const char *const params[][3] = {
     {"operator-ticket", "operator_ticket", "STELLAOPS_ORCH_OPERATOR_TICKET"},
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
-    je_buf_append(ctx, p, size * n);
-    return size * n;
-}
-
 static void token_usage(void) {
     printf("usage: jobengine token --client-id ID --client-secret S --scope \"SCOPES\"\n"
            "                       [--tenant T] [--quota-reason R] [--quota-ticket T]\n"
@@ -55,53 +47,35 @@ static void token_usage(void) {
            "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET.\n");
 }
 
-static int token_result(const cli_args *a, long status, je_buf *body) {
-    json_error_t jerr;
-    json_t *j = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
-    const char *tok = json_string_value(json_object_get(j, "access_token"));
-    int rc = 0;
-    if (status == 200 && tok) {
-        printf("%s\n", cli_has(a, "json") ? body->data : tok);
-    } else {
-        const char *code = json_string_value(json_object_get(j, "error"));
-        const char *desc = json_string_value(json_object_get(j, "error_description"));
-        rc = cli_fail("token", "%s: %s (HTTP %ld)", code ? code : "error",
-                      desc ? desc : "unexpected answer", status);
+static int token_result(const cli_args *a, const cli_resp *r) {
+    const char *tok = json_string_value(json_object_get(r->json, "access_token"));
+    if (r->status == 200 && tok) {
+        printf("%s\n", cli_has(a, "json") ? r->body.data : tok);
+        return 0;
     }
-    json_decref(j);
-    return rc;
+    const char *code = json_string_value(json_object_get(r->json, "error"));
+    const char *desc = json_string_value(json_object_get(r->json, "error_description"));
+    return cli_fail("token", "%s: %s (HTTP %ld)", code ? code : "error",
+                    desc ? desc : "unexpected answer", r->status);
 }
 
 int cmd_token(int argc, char **argv) {
     cli_args a;
     if (cli_parse("token", argc, argv, opts, &a) != 0) return 2;
     if (cli_has(&a, "help")) return token_usage(), 0;
-    const char *url = cli_get_env(&a, "url", "JOBENGINE_URL", JE_DEFAULT_URL);
-    CURL *c = curl_easy_init();
-    if (!c) return cli_fail("token", "cannot start libcurl");
-    je_buf form = JE_BUF_INIT, body = JE_BUF_INIT;
-    je_buf_puts(&form, "grant_type=client_credentials");
+    cli_http h;
+    int rc = cli_http_open(&h, "token", &a);
+    const char *form[sizeof params / sizeof params[0]][2];
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
-        const char *v = cli_get_env(&a, params[i][0], params[i][2], NULL);
-        if (!v) continue;
-        char *enc = curl_easy_escape(c, v, (int)strlen(v));
-        je_buf_printf(&form, "&%s=%s", params[i][1], enc);
-        curl_free(enc);
+        form[i][0] = params[i][1];
+        form[i][1] = cli_get_env(&a, params[i][0], params[i][2], NULL);
     }
-    char endpoint[1024];
-    snprintf(endpoint, sizeof endpoint, "%s/token", url);
-    curl_easy_setopt(c, CURLOPT_URL, endpoint);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.data);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    CURLcode cr = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    int rc = cr != CURLE_OK ? cli_fail("token", "cannot reach %s: %s", url, curl_easy_strerror(cr))
-                            : token_result(&a, status, &body);
-    curl_easy_cleanup(c);
-    je_buf_free(&form);
-    je_buf_free(&body);
+    cli_resp r;
+    if (rc == 0) rc = cli_http_token_request(&h, form, sizeof form / sizeof form[0], &r);
+    if (rc == 0) {
+        rc = token_result(&a, &r);
+        cli_resp_free(&r);
+    }
+    cli_http_close(&h);
     return rc;
 }

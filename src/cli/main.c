@@ -14,6 +14,7 @@ static const struct {
     {"client", cmd_client, "add, list, remove clients; rotate a secret; bootstrap from a file"},
     {"keys", cmd_keys, "rotate and list the signing keys"},
     {"token", cmd_token, "get an access token from a running server"},
+    {"quota", cmd_quota, "list, change, pause quotas; acquire and release permits (server)"},
 };
 
 static void usage(FILE *f) {

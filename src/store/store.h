@@ -15,6 +15,7 @@
 #include "auth/keys.h"
 #include "core/err.h"
 #include "core/justify.h"
+#include "core/jobs.h"
 #include "core/quota.h"
 
 #define JE_MAX_TENANTS 16
@@ -111,6 +112,67 @@ typedef struct je_acquire {
     je_quota_record rec; /* the quota after the decision */
 } je_acquire;
 
+/* A job (api.md §3.4). payload is malloc'd JSON text owned by the record (je_job_free). */
+#define JE_SOURCE_MAX 128
+#define JE_EVENT_KEY_MAX 512
+#define JE_WORKER_MAX 128
+#define JE_JOB_ERROR_MAX 2048
+typedef struct je_job {
+    char job_id[37];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    int status; /* je_job_status */
+    int lane;   /* JE_LANE_LIVE / JE_LANE_BACKFILL */
+    int64_t priority;
+    char *payload;
+    char source_id[JE_SOURCE_MAX + 1];    /* "" when none */
+    char event_key[JE_EVENT_KEY_MAX + 1]; /* "" when none */
+    int64_t event_time_ms;                /* JE_NO_TIME when none */
+    char backfill_id[37];                 /* "" for live jobs */
+    int64_t batch, window_start_ms, window_end_ms;
+    int64_t attempt, failures, max_attempts;
+    int64_t available_ms;
+    char lease_id[37]; /* "" when not leased */
+    int64_t lease_until_ms, lease_ms;
+    char worker_id[JE_WORKER_MAX + 1];
+    char quota_id[37];
+    char error[JE_JOB_ERROR_MAX + 1];
+    int64_t created_ms, updated_ms, completed_ms; /* completed: JE_NO_TIME until finished */
+} je_job;
+
+void je_job_free(je_job *j);
+
+typedef struct je_job_filter {
+    int status;           /* -1 any */
+    const char *job_type; /* NULL any */
+    int64_t after_created_ms;
+    const char *after_job_id; /* pagination: (created, id) > this; "" from the start */
+    int limit;
+} je_job_filter;
+typedef int (*je_job_visit_fn)(void *ctx, const je_job *j);
+typedef int (*je_job_count_fn)(void *ctx, const char *job_type, int status, int64_t count);
+
+/* A lease request and its outcome. */
+typedef struct je_lease_req {
+    const char *const *job_types;
+    size_t n_job_types;
+    const char *worker_id;
+    int max;
+    int64_t lease_ms;
+    int64_t now_ms;
+    double backfill_share;
+    int unlimited_when_no_quota; /* 1: a job type with no quota is not limited */
+} je_lease_req;
+
+typedef struct je_lease_out {
+    je_job *jobs; /* malloc'd array of n (je_job_free each, then free) */
+    size_t n;
+    int held;               /* some work was held back by a quota */
+    je_decision decision;   /* of the first quota that held work back */
+    je_quota_limits limits; /* its limits */
+    int only_paused;        /* every quota that held work back was paused */
+} je_lease_out;
+
 /* Builds the quota.elevation.expired entry for a reverted elevation (api/quota_view.c). */
 typedef json_t *(*je_elevation_audit_fn)(const je_quota_record *before,
                                          const je_quota_record *after, int64_t now_ms);
@@ -179,6 +241,31 @@ typedef struct je_store_ops {
     int64_t (*permits_expire)(je_store *s, int64_t now_ms, je_err *err);
     int64_t (*elevations_expire)(je_store *s, int64_t now_ms, je_elevation_audit_fn make_audit,
                                  je_err *err);
+    /* Jobs. submit: stores j (status pending) with idempotency as quota_change does. */
+    int (*job_submit)(je_store *s, je_job *j, je_idem *idem, je_err *err);
+    int (*job_get)(je_store *s, const char *tenant, const char *job_id, je_job *out, je_err *err);
+    /* Ordered by (createdAt, jobId). */
+    int (*job_list)(je_store *s, const char *tenant, const je_job_filter *f, je_job_visit_fn fn,
+                    void *ctx, je_err *err);
+    /* Counts per (job type, status). */
+    int (*job_counts)(je_store *s, const char *tenant, je_job_count_fn fn, void *ctx, je_err *err);
+    /* Leases up to req->max pending jobs of the given types in leasing order, each only when
+     * its quota (own, else the tenant's "*") grants it, decisions and leases in one durable
+     * transaction. Expired leases and permits of the quotas involved are freed first. */
+    int (*jobs_lease)(je_store *s, const char *tenant, const je_lease_req *req,
+                      je_elevation_audit_fn make_audit, je_lease_out *out, je_err *err);
+    /* Extends a live lease: 1 done (out), 0 no such job, -2 the lease is not live (LEASE_LOST). */
+    int (*job_heartbeat)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
+                         int64_t extend_ms, int64_t now_ms, je_job *out, je_err *err);
+    /* Completes a live lease (succeeded, or failed: retried after backoff until max_attempts):
+     * 1 done (out), 0 no such job, -2 LEASE_LOST. The slot is released. */
+    int (*job_complete)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
+                        int succeeded, const char *error, int64_t now_ms, je_job *out, je_err *err);
+    /* Engine: expired leases go back to pending and free their slots. Returns how many. */
+    int64_t (*leases_expire)(je_store *s, int64_t now_ms, je_err *err);
+    /* Pending jobs of a job type (for usage.pending). */
+    int64_t (*jobs_pending)(je_store *s, const char *tenant, const char *job_type, je_err *err);
+
     /* Forgets idempotency keys older than before_ms. */
     int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);
 } je_store_ops;

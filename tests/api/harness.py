@@ -647,3 +647,129 @@ class ServerTestCase(unittest.TestCase):
         self.assertIsNotNone(trace, "X-Trace-Id missing on an error")
         self.assertEqual(err["trace_id"], trace, "trace_id must be the X-Trace-Id")
         return err
+
+
+# ------------------------------------------------------------------------------------------------
+# Quotas (api.md §3.3): shared by test_quotas.py, test_quota_decisions.py, test_quota_durability.py
+
+import calendar as _calendar
+import datetime as _datetime
+import threading as _threading
+
+QUOTA_KEYS = {
+    "quotaId", "tenantId", "jobType", "maxActive", "maxPerHour", "burstCapacity",
+    "refillPerSecond", "paused", "pauseReason", "pauseTicket", "usage", "elevation", "version",
+    "createdAt", "createdBy", "updatedAt", "updatedBy", "lastReason", "lastTicket",
+}
+QUOTA_USAGE_KEYS = {"active", "hourCount", "hourStartedAt", "availableTokens", "pending",
+                    "throttled"}
+QUOTA_LIMITS = ("maxActive", "maxPerHour", "burstCapacity", "refillPerSecond")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def parse_time_ms(s):
+    """Milliseconds since the epoch of an api.md §1 time ("2026-11-28T09:00:00.000Z")."""
+    if not isinstance(s, str) or not TIME_RE.match(s):
+        raise AssertionError("not an api.md §1 time: %r" % (s,))
+    d = _datetime.datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
+    return _calendar.timegm(d.timetuple()) * 1000 + int(s[20:23])
+
+
+def format_time_ms(ms):
+    """The api.md §1 form of a time in milliseconds since the epoch."""
+    ms = int(ms)
+    d = _datetime.datetime.fromtimestamp(ms // 1000, _datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def hour_start_ms(ms):
+    """The start of the UTC hour holding ms."""
+    return ms - ms % 3600000
+
+
+def quota_body(job_type, max_active=10, max_per_hour=1000, burst=50, refill=0.5, **extra):
+    """A create body with all four limits (extra members added as given)."""
+    b = {"jobType": job_type, "maxActive": max_active, "maxPerHour": max_per_hour,
+         "burstCapacity": burst, "refillPerSecond": refill}
+    b.update(extra)
+    return b
+
+
+def write_json_file(directory, name, obj):
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f)
+    return path
+
+
+class KeepAlive:
+    """One keep-alive HTTP/1.1 connection for one thread (reconnects once when the server closed
+    it). request() returns (status, headers, json-or-text) like http_request."""
+
+    def __init__(self, base_url, timeout=HTTP_TIMEOUT):
+        u = urllib.parse.urlsplit(base_url)
+        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.conn = None
+        self.reconnects = 0
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def request(self, method, path, token=None, body=None, headers=None):
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            h.setdefault("Content-Type", "application/json")
+        for attempt in range(2):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                if resp.will_close:
+                    self.close()
+                return resp.status, resp.headers, _parse_body(raw, resp.headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.BadStatusLine):
+                self.close()
+                self.reconnects += 1
+                if attempt == 1:
+                    raise
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+
+def run_threads(n, target, timeout):
+    """Starts n daemon threads running target(i); joins them; returns the exceptions raised."""
+    errors = []
+    lock = _threading.Lock()
+
+    def wrap(i):
+        try:
+            target(i)
+        except BaseException as e:  # reported to the test, not lost in the thread
+            with lock:
+                errors.append(e)
+
+    threads = [_threading.Thread(target=wrap, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        errors.append(AssertionError("%d thread(s) still running after %.0f s"
+                                     % (sum(t.is_alive() for t in threads), timeout)))
+    return errors

@@ -1,0 +1,554 @@
+#!/usr/bin/env bash
+# bench/quota_bench.sh: quota benchmarks of JobEngine, each printed next to a peer measured in
+# the same run on the same machine (runs interleaved, so background noise hits both sides),
+# medians of RUNS runs, ratios in a final table:
+#   1. GET /jobengine/quotas/{id} with a bearer token (wrk, keep-alive) next to Debian's nginx
+#      serving the very same JSON body as a static file.                       target >= 0.8x
+#   2. acquire + release decisions/s over HTTP (wrk + bench/quota_acquire.lua), every decision
+#      durable (SQLite WAL, synchronous=FULL, grouped commits), next to nginx's static 200 of an
+#      acquire-sized body (target >= 0.5x) and next to Redis 7 running a GCRA token-bucket Lua
+#      script (bench/gcra.lua) under redis-benchmark at the same concurrency, without
+#      persistence and with appendfsync always (the durable peer).            target >= 1.0x
+#   3. in-process decisions/s of core/ (bench/core_decide.c), one thread.    target >= 10M/s
+#   4. resident memory (VmRSS) of the server idle after start and with 10,000 quotas.
+# Everything listens on 127.0.0.1 only; every process and temp dir is removed on exit.
+# See bench/README.md.
+#
+# Usage (from anywhere; `bash scripts/deps.sh --bench` installs wrk, nginx, redis first):
+#   bash bench/quota_bench.sh
+# Settings (environment):
+#   THREADS=16         server HTTP worker threads (--threads; 16 is the server's default)
+#   DURATION=5         seconds per measured run   RUNS=3          runs per measure (median)
+#   WARMUP=2           seconds of warm-up each    CONNECTIONS=64  wrk/redis-benchmark clients
+#   WRK_THREADS=2      wrk and redis-benchmark threads
+#   CORE_SECONDS=2     seconds per core_decide run
+#   QUOTAS=10000       quotas created for the RSS figure
+#   NGINX_WORKERS=auto nginx worker_processes     NGINX_ACCESS_LOG=on  (our server logs every
+#                      request too; off makes nginx's figure higher)
+#   SKIP_BUILD=1       do not run `cmake --build build`
+#   KEEP=1             keep the work directory    STRICT=1        exit 3 when a target is missed
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+THREADS=${THREADS:-16}
+DURATION=${DURATION:-5}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+CORE_SECONDS=${CORE_SECONDS:-2}
+QUOTAS=${QUOTAS:-10000}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
+NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-on}
+BIN=build/jobengine
+TENANT=bench
+ADMIN_ID=bench-admin
+WORKER_ID=bench-worker
+# Fixed secrets (the CLI wants at least 32 characters); the stores are thrown away after.
+ADMIN_SECRET=benchAdminSecret0123456789abcdefghijklmnop
+WORKER_SECRET=benchWorkerSecret0123456789abcdefghijklmno
+# The acquire quota: slots >= connections, bucket and refill far above what a run can use, so
+# (nearly) every acquire is granted; the ceilings are raised to allow it.
+Q_MAX_ACTIVE=1000
+Q_MAX_PER_HOUR=1000000000
+Q_BURST=100000000
+Q_REFILL=1000000
+# The Redis peer's bucket: 1 µs emission interval (1,000,000/s), burst 1,000,000.
+GCRA_EMISSION_US=1
+GCRA_BURST=1000000
+T0=$(date +%s)
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+    say "quota_bench: $*"
+    exit 1
+}
+
+for tool in wrk nginx redis-server redis-cli redis-benchmark cc curl python3 timeout awk; do
+    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
+done
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    if ! BUILD_OUT=$(cmake --build build 2>&1); then
+        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
+        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
+    fi
+fi
+[ -x "$BIN" ] || die "$BIN missing (run: cmake --build build, or make)"
+
+mkdir -p bench/out
+WORK=$(mktemp -d "$ROOT/bench/out/quota.XXXXXX")
+SERVER_PID="" NGINX_PID="" REDIS0_PID="" REDIS1_PID="" CLIENT_PID=""
+
+# Stops one background process of ours: TERM, up to 10 s, then KILL.
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+}
+stop_server() {
+    stop_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_pid "$CLIENT_PID"
+    stop_server
+    stop_pid "$NGINX_PID" # the master stops its workers (TERM: fast shutdown)
+    stop_pid "$REDIS0_PID"
+    stop_pid "$REDIS1_PID"
+    if [ "${KEEP:-0}" = 1 ]; then say "quota_bench: kept $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+median() { sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) exit 1
+    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r + 0 >= t) ? "met" : "NOT met"}'; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+json_get() { python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."): v = v[k]
+print(v)' "$1"; }
+
+# CPU accounting: clock ticks (utime + stime) of a set of pids, and of the whole machine.
+CLK_TCK=$(getconf CLK_TCK)
+proc_ticks() {
+    local t=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        # The fields after ") " start at field 3 (state): utime and stime are fields 14 and 15.
+        t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    done
+    echo "$t"
+}
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+
+# ---- the machine ------------------------------------------------------------------------------
+NPROC=$(nproc)
+CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
+echo "quota_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
+echo "  nproc $NPROC, cpu ${CPU:-unknown}"
+echo "  work dir $WORK, filesystem $FS"
+echo "  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3)"
+echo "  server --threads $THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS; redis-benchmark" \
+    "--threads $WRK_THREADS -c $CONNECTIONS; ${DURATION}s x $RUNS runs (+${WARMUP}s warm-up)"
+read -r B0 A0 < <(machine_ticks)
+sleep 1
+read -r B1 A1 < <(machine_ticks)
+BUSY=$(awk -v b=$((B1 - B0)) -v a=$((A1 - A0)) 'BEGIN {printf "%.0f", a ? 100 * b / a : 0}')
+echo "  machine busy before start: $BUSY% of $NPROC cores"
+if [ "$BUSY" -gt 15 ]; then
+    say "quota_bench: WARNING: something else is using the CPU; figures will be low:"
+    top -b -n 1 -o %CPU 2>/dev/null | sed -n '7,12p' >&2 || true
+fi
+
+# ---- 1. core/ in process ----------------------------------------------------------------------
+cc -O2 -Wall -Wextra -Isrc bench/core_decide.c src/core/quota.c src/core/err.c -lm \
+    -o "$WORK/core_decide" || die "cannot build bench/core_decide.c"
+CORE_ALL=()
+for i in $(seq "$RUNS"); do
+    c=$("$WORK/core_decide" "$CORE_SECONDS" grant 2>"$WORK/core.err") ||
+        die "core_decide failed: $(cat "$WORK/core.err")"
+    say "  core_decide run$i: $(sed 's/^core_decide: //' "$WORK/core.err")"
+    CORE_ALL+=("$c")
+done
+CORE=$(printf '%s\n' "${CORE_ALL[@]}" | median)
+CORE_DENY=$("$WORK/core_decide" 1 deny 2>"$WORK/core.err") || die "core_decide deny failed"
+say "  core_decide deny: $(sed 's/^core_decide: //' "$WORK/core.err")"
+
+# ---- servers ----------------------------------------------------------------------------------
+# start_server STORE LOG: starts build/jobengine on a free loopback port (PORT, BASE, SERVER_PID).
+start_server() {
+    PORT=$(free_port)
+    BASE="http://127.0.0.1:$PORT"
+    # The ceilings go by environment: `serve --help` lists --ceiling-* flags, but this build's
+    # option parser refuses them ("unknown option").
+    JOBENGINE_CEILING_MAX_PER_HOUR=$Q_MAX_PER_HOUR JOBENGINE_CEILING_BURST_CAPACITY=$Q_BURST \
+        JOBENGINE_CEILING_REFILL_PER_SECOND=$Q_REFILL \
+        "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$1" --threads "$THREADS" \
+        2>"$2" >/dev/null &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        grep -q '"listening"' "$2" 2>/dev/null && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -5 "$2" >&2; die "the server exited"; }
+        sleep 0.1
+    done
+    tail -5 "$2" >&2
+    die "the server did not say listening in 10 s"
+}
+add_clients() { # STORE
+    "$BIN" client add "$ADMIN_ID" --tenant "$TENANT" --role Orch.Admin --secret "$ADMIN_SECRET" \
+        --store "sqlite:$1" --json >/dev/null || die "client add $ADMIN_ID failed"
+    "$BIN" client add "$WORKER_ID" --tenant "$TENANT" --role Orch.Worker \
+        --secret "$WORKER_SECRET" --store "sqlite:$1" --json >/dev/null ||
+        die "client add $WORKER_ID failed"
+}
+token() { # ID SECRET SCOPE [EXTRA FORM]
+    curl -sf -u "$1:$2" --data-urlencode "grant_type=client_credentials" \
+        --data-urlencode "scope=$3" ${4:+--data-urlencode "$4"} "$BASE/token" |
+        json_get access_token || die "cannot get a $3 token"
+}
+
+# ---- 4. resident memory: idle, then with QUOTAS quotas ----------------------------------------
+add_clients "$WORK/rss.db"
+start_server "$WORK/rss.db" "$WORK/rss.log"
+sleep 1
+RSS_IDLE=$(rss_kb "$SERVER_PID")
+ADMIN_TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench)
+say "quota_bench: creating $QUOTAS quotas"
+CREATE_OUT=$(timeout -k 2 120 python3 - "$PORT" "$ADMIN_TOKEN" "$QUOTAS" <<'EOF'
+import http.client, json, sys, threading, time
+port, token, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+nthreads = 32
+counts, first_bad, lock = {"ok": 0, "bad": 0}, [], threading.Lock()
+def worker(k):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    hdrs = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    ok = bad = 0
+    for i in range(k, n, nthreads):
+        body = json.dumps({"jobType": "rss.%05d" % i, "maxActive": 10, "maxPerHour": 1000,
+                           "burstCapacity": 10, "refillPerSecond": 1})
+        c.request("POST", "/jobengine/quotas", body, hdrs)
+        r = c.getresponse()
+        data = r.read()
+        if r.status == 201:
+            ok += 1
+        else:
+            bad += 1
+            with lock:
+                if not first_bad: first_bad.append("%d %s" % (r.status, data[:200]))
+    with lock:
+        counts["ok"] += ok
+        counts["bad"] += bad
+t0 = time.monotonic()
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
+for t in ts: t.start()
+for t in ts: t.join()
+el = time.monotonic() - t0
+print("%d %d %.2f %.0f %s" % (counts["ok"], counts["bad"], el, counts["ok"] / el,
+                              first_bad[0] if first_bad else "-"))
+EOF
+) || die "creating quotas failed"
+read -r CREATED CREATE_BAD CREATE_S CREATE_RATE CREATE_FIRST_BAD <<<"$CREATE_OUT"
+if [ "$CREATED" != "$QUOTAS" ] || [ "$CREATE_BAD" != 0 ]; then
+    die "created $CREATED of $QUOTAS quotas ($CREATE_BAD refused, first: $CREATE_FIRST_BAD)"
+fi
+sleep 1
+RSS_QUOTAS=$(rss_kb "$SERVER_PID")
+say "  $CREATED quotas created in ${CREATE_S}s ($CREATE_RATE creates/s, each durable and audited)"
+say "  VmRSS idle $RSS_IDLE kB, with $QUOTAS quotas $RSS_QUOTAS kB"
+stop_server
+
+# ---- the bench server, its quota and the peers' bodies ----------------------------------------
+add_clients "$WORK/bench.db"
+start_server "$WORK/bench.db" "$WORK/server.log"
+ADMIN_TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench)
+WORKER_TOKEN=$(token "$WORKER_ID" "$WORKER_SECRET" "orch:read orch:jobs")
+QUOTA_ID=$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"jobType\":\"bench.acquire\",\"maxActive\":$Q_MAX_ACTIVE,\"maxPerHour\":$Q_MAX_PER_HOUR,\"burstCapacity\":$Q_BURST,\"refillPerSecond\":$Q_REFILL}" \
+    "$BASE/jobengine/quotas" | json_get quotaId) || die "cannot create the bench quota"
+mkdir -p "$WORK/nginx/html" "$WORK/nginx/tmp"
+curl -sf -H "Authorization: Bearer $WORKER_TOKEN" -o "$WORK/nginx/html/quota.json" \
+    "$BASE/jobengine/quotas/$QUOTA_ID" || die "GET /jobengine/quotas/$QUOTA_ID failed"
+curl -sf -X POST -H "Authorization: Bearer $WORKER_TOKEN" -H 'Content-Type: application/json' \
+    -d '{}' -o "$WORK/nginx/html/permit.json" "$BASE/jobengine/quotas/$QUOTA_ID/acquire" ||
+    die "acquire failed"
+PERMIT=$(json_get permitId <"$WORK/nginx/html/permit.json")
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $WORKER_TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"permitId\":\"$PERMIT\"}" \
+    "$BASE/jobengine/quotas/$QUOTA_ID/release")" = 204 ] || die "release did not answer 204"
+# Header + body sizes of both sides, to show the peers answer alike.
+resp_size() { curl -s -o /dev/null -w '%{size_header}+%{size_download}' "$@"; }
+GET_SIZE=$(resp_size -H "Authorization: Bearer $WORKER_TOKEN" "$BASE/jobengine/quotas/$QUOTA_ID")
+
+# ---- nginx ------------------------------------------------------------------------------------
+NGX="$WORK/nginx"
+NGINX_PORT=$(free_port)
+NGINX_USER=""
+[ "$(id -u)" = 0 ] && NGINX_USER="user root root;" # workers must read the 0700 work dir
+if [ "$NGINX_ACCESS_LOG" = on ]; then NGX_LOG="access_log $NGX/access.log;"; else NGX_LOG="access_log off;"; fi
+cat >"$NGX/nginx.conf" <<EOF
+# generated by bench/quota_bench.sh
+$NGINX_USER
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/json;
+    $NGX_LOG
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    keepalive_requests 100000000; # like our server, never close a busy keep-alive connection
+    open_file_cache max=16;
+    open_file_cache_valid 60s;
+    client_body_temp_path $NGX/tmp/body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    uwsgi_temp_path $NGX/tmp/uwsgi;
+    scgi_temp_path $NGX/tmp/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $NGX/html;
+    }
+}
+EOF
+nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" -t >/dev/null 2>"$NGX/test.err" ||
+    die "nginx config test failed: $(cat "$NGX/test.err")"
+nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" >/dev/null 2>"$NGX/stderr.log" &
+NGINX_PID=$!
+NGINX_BASE="http://127.0.0.1:$NGINX_PORT"
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "$NGINX_BASE/quota.json" && break
+    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(tail -3 "$NGX/error.log")"
+    sleep 0.1
+done
+cmp -s <(curl -sf "$NGINX_BASE/quota.json") "$NGX/html/quota.json" || die "nginx does not serve quota.json"
+NGINX_GET_SIZE=$(resp_size "$NGINX_BASE/quota.json")
+NGINX_PERMIT_SIZE=$(resp_size "$NGINX_BASE/permit.json")
+# The master and its workers, one per line (read into an array by the callers).
+nginx_pids() { printf '%s\n' "$NGINX_PID"; ps -o pid= --ppid "$NGINX_PID" | tr -d ' '; }
+
+# ---- redis ------------------------------------------------------------------------------------
+start_redis() { # DIR PORT EXTRA...  -> REDIS_STARTED_PID
+    local dir=$1 port=$2
+    shift 2
+    mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --dir "$dir" --save '' \
+        --daemonize no --logfile "$dir/redis.log" "$@" &
+    REDIS_STARTED_PID=$!
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+        kill -0 "$REDIS_STARTED_PID" 2>/dev/null || die "redis-server exited: $(tail -3 "$dir/redis.log")"
+        sleep 0.1
+    done
+    die "redis-server did not answer PING in 10 s"
+}
+REDIS0_PORT=$(free_port)
+start_redis "$WORK/redis0" "$REDIS0_PORT" --appendonly no
+REDIS0_PID=$REDIS_STARTED_PID
+REDIS1_PORT=$(free_port)
+start_redis "$WORK/redis1" "$REDIS1_PORT" --appendonly yes --appendfsync always
+REDIS1_PID=$REDIS_STARTED_PID
+GCRA_SHA=""
+for p in "$REDIS0_PORT" "$REDIS1_PORT"; do
+    GCRA_SHA=$(redis-cli -p "$p" SCRIPT LOAD "$(cat bench/gcra.lua)") || die "SCRIPT LOAD failed"
+    first=$(redis-cli -p "$p" EVALSHA "$GCRA_SHA" 1 gcra:check "$GCRA_EMISSION_US" "$GCRA_BURST" | head -1)
+    [ "$first" = 1 ] || die "gcra.lua did not grant on port $p (got: $first)"
+done
+
+# ---- one measured run of each kind ------------------------------------------------------------
+# Each sets RESULT (per second) and prints one line; CPU is what the serving side used,
+# in cores (100% = one core), and busy what the whole machine used (wrk included).
+RESULT="" CPU_USED="" BUSY_USED=""
+cpu_begin() {
+    CPU_T0=$(proc_ticks "$@")
+    read -r MB0 MA0 < <(machine_ticks)
+    WALL0=$(date +%s.%N)
+}
+cpu_end() {
+    local t1 mb1 ma1 wall
+    t1=$(proc_ticks "$@")
+    read -r mb1 ma1 < <(machine_ticks)
+    wall=$(awk -v a="$WALL0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
+    CPU_USED=$(awk -v t=$((t1 - CPU_T0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN {printf "%.0f", 100 * t / hz / w}')
+    BUSY_USED=$(awk -v b=$((mb1 - MB0)) -v a=$((ma1 - MA0)) 'BEGIN {printf "%.0f", a ? 100 * b / a : 0}')
+}
+run_client() { # OUT LIMIT CMD...: a bounded client in the background (killed by cleanup)
+    local out=$1 lim=$2 rc=0
+    shift 2
+    timeout -k 2 "$lim" "$@" >"$out" 2>&1 &
+    CLIENT_PID=$!
+    wait "$CLIENT_PID" || rc=$?
+    CLIENT_PID=""
+    return "$rc"
+}
+wrk_stats() { # FILE -> RPS NON2XX P50 P99 SOCKERR
+    awk '/^Requests\/sec:/ {rps = $2} /Non-2xx or 3xx responses:/ {n = $NF}
+         $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
+         /Socket errors/ {se = $0; gsub(/^ *Socket errors: */, "", se); gsub(/ /, "_", se)}
+         END {print rps, n + 0, p50, p99, (se == "" ? "-" : se)}' "$1"
+}
+
+# wrk GET: LABEL URL TOKEN PIDS...
+run_get() {
+    local label=$1 url=$2 tok=$3 secs=$4 out="$WORK/$1.txt"
+    shift 4
+    cpu_begin "$@"
+    QUOTA_BENCH_TOKEN=$tok run_client "$out" $((secs + 10)) wrk "-t$WRK_THREADS" \
+        "-c$CONNECTIONS" "-d${secs}s" --latency -s bench/quota_get.lua "$url" ||
+        die "$label: wrk failed: $(tail -3 "$out")"
+    cpu_end "$@"
+    local rps non2xx p50 p99 se
+    read -r rps non2xx p50 p99 se < <(wrk_stats "$out")
+    [ -n "$rps" ] || die "$label: cannot parse wrk output: $(cat "$out")"
+    [ "$non2xx" = 0 ] || die "$label: $non2xx non-2xx responses"
+    say "  $label: $rps req/s, p50 $p50 p99 $p99, serving side ${CPU_USED}% cpu, machine" \
+        "${BUSY_USED}% busy, $(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}') req per cpu-second${se:+, socket errors $se}"
+    RESULT=$rps
+}
+
+GRANTS=0 DENIALS=0 RELEASES=0 HELD=0
+run_acquire() { # LABEL SECONDS
+    local label=$1 secs=$2 out="$WORK/$1.txt"
+    cpu_begin "$SERVER_PID"
+    QUOTA_BENCH_TOKEN=$WORKER_TOKEN QUOTA_BENCH_QUOTA=$QUOTA_ID run_client "$out" $((secs + 10)) \
+        wrk "-t$WRK_THREADS" "-c$CONNECTIONS" "-d${secs}s" --latency -s bench/quota_acquire.lua \
+        "$BASE/" || die "$label: wrk failed: $(tail -3 "$out")"
+    cpu_end "$SERVER_PID"
+    local rps non2xx p50 p99 se line g d rl r404 o fo h
+    read -r rps non2xx p50 p99 se < <(wrk_stats "$out")
+    line=$(grep '^quota_acquire:' "$out") || die "$label: no summary line: $(cat "$out")"
+    read -r g d rl r404 o fo h < <(sed 's/[a-z_0-9]*=//g; s/^quota_acquire: [0-9]* //' <<<"$line")
+    if [ -z "$rps" ] || [ -z "$h" ]; then die "$label: cannot parse wrk output: $(cat "$out")"; fi
+    [ "$o" = 0 ] || die "$label: $o unexpected responses (first status $fo, release 404s $r404)"
+    GRANTS=$((GRANTS + g)) DENIALS=$((DENIALS + d)) RELEASES=$((RELEASES + rl))
+    HELD=$((HELD + h))
+    say "  $label: $rps decisions/s ($g grants, $d denials, $rl releases, $o other; non-2xx" \
+        "$non2xx = the denials), p50 $p50 p99 $p99, server ${CPU_USED}% cpu, machine" \
+        "${BUSY_USED}% busy, $(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}') decisions per cpu-second${se:+, socket errors $se}"
+    RESULT=$rps
+}
+
+run_redis() { # LABEL PORT PID N
+    local label=$1 port=$2 pid=$3 n=$4 out="$WORK/$1.txt" key="gcra:$1" rps g d
+    cpu_begin "$pid"
+    run_client "$out" $((DURATION * 6 + 10)) redis-benchmark -h 127.0.0.1 -p "$port" \
+        -c "$CONNECTIONS" --threads "$WRK_THREADS" -n "$n" --csv \
+        EVALSHA "$GCRA_SHA" 1 "$key" "$GCRA_EMISSION_US" "$GCRA_BURST" ||
+        die "$label: redis-benchmark failed: $(tail -3 "$out")"
+    cpu_end "$pid"
+    rps=$(awk -F'","' 'NR > 1 && NF > 1 {gsub(/"/, "", $2); v = $2} END {print v}' "$out")
+    [ -n "$rps" ] || die "$label: cannot parse redis-benchmark output: $(cat "$out")"
+    g=$(redis-cli -p "$port" HGET "$key" grants)
+    d=$(redis-cli -p "$port" HGET "$key" denials)
+    [ "${g:-0}" = "$n" ] || die "$label: $n calls but ${g:-0} grants, ${d:-0} denials"
+    say "  $label: $rps decisions/s ($n calls: ${g:-0} grants, ${d:-0} denials)," \
+        "redis ${CPU_USED}% cpu, machine ${BUSY_USED}% busy"
+    RESULT=$rps
+}
+
+GET_URL="$BASE/jobengine/quotas/$QUOTA_ID"
+mapfile -t NGINX_PIDS < <(nginx_pids)
+echo "  GET response: ours $GET_SIZE bytes (headers+body), nginx $NGINX_GET_SIZE; acquire" \
+    "200 body $(wc -c <"$NGX/html/permit.json") bytes, nginx permit.json $NGINX_PERMIT_SIZE"
+
+say "quota_bench: warm-up, ${WARMUP}s each"
+run_get warmup.get "$GET_URL" "$WORKER_TOKEN" "$WARMUP" "$SERVER_PID"
+run_get warmup.nginx "$NGINX_BASE/quota.json" "$WORKER_TOKEN" "$WARMUP" "${NGINX_PIDS[@]}"
+run_acquire warmup.acquire "$WARMUP"
+# Calibrates redis-benchmark's request count (it has no duration) to about DURATION seconds.
+run_redis warmup.redis "$REDIS0_PORT" "$REDIS0_PID" 50000
+N0=$(awk -v r="$RESULT" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')
+run_redis warmup.redis-aof "$REDIS1_PORT" "$REDIS1_PID" 20000
+N1=$(awk -v r="$RESULT" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')
+
+GET_ALL=() NGX_GET_ALL=() ACQ_ALL=() NGX_ACQ_ALL=() R0_ALL=() R1_ALL=()
+GET_CPU=() NGX_GET_CPU=() ACQ_CPU=() NGX_ACQ_CPU=() R0_CPU=() R1_CPU=()
+for i in $(seq "$RUNS"); do
+    say "quota_bench: run $i of $RUNS"
+    run_get "run$i.get" "$GET_URL" "$WORKER_TOKEN" "$DURATION" "$SERVER_PID"
+    GET_ALL+=("$RESULT") GET_CPU+=("$CPU_USED")
+    run_get "run$i.nginx-get" "$NGINX_BASE/quota.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
+    NGX_GET_ALL+=("$RESULT") NGX_GET_CPU+=("$CPU_USED")
+    run_acquire "run$i.acquire" "$DURATION"
+    ACQ_ALL+=("$RESULT") ACQ_CPU+=("$CPU_USED")
+    run_get "run$i.nginx-permit" "$NGINX_BASE/permit.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
+    NGX_ACQ_ALL+=("$RESULT") NGX_ACQ_CPU+=("$CPU_USED")
+    run_redis "run$i.redis" "$REDIS0_PORT" "$REDIS0_PID" "$N0"
+    R0_ALL+=("$RESULT") R0_CPU+=("$CPU_USED")
+    run_redis "run$i.redis-aof" "$REDIS1_PORT" "$REDIS1_PID" "$N1"
+    R1_ALL+=("$RESULT") R1_CPU+=("$CPU_USED")
+done
+
+# ---- the decisions are really in the store ----------------------------------------------------
+# hourCount counts every grant the server made; wrk stops without reading the replies in flight,
+# so the server may have granted up to CONNECTIONS more per wrk run than wrk counted.
+Q_NOW=$(curl -sf -H "Authorization: Bearer $WORKER_TOKEN" "$GET_URL") || die "GET quota failed"
+HOUR_COUNT=$(json_get usage.hourCount <<<"$Q_NOW")
+ACTIVE=$(json_get usage.active <<<"$Q_NOW")
+EXTRA=$((HOUR_COUNT - GRANTS - 1)) # 1: the acquire that made permit.json
+SLACK=$((CONNECTIONS * (RUNS + 1)))
+echo "store check: quota usage.hourCount $HOUR_COUNT = $((GRANTS + 1)) grants answered 200" \
+    "+ $EXTRA granted while wrk was stopping; usage.active $ACTIVE ($HELD permits left" \
+    "unreleased in wrk's queues at the ends of the runs, the rest in flight)"
+if [ "$EXTRA" -lt 0 ] || [ "$EXTRA" -gt "$SLACK" ] || [ "$ACTIVE" -gt $((HELD + SLACK)) ]; then
+    die "the store does not match the decisions answered (slack $SLACK)"
+fi
+RSS_AFTER=$(rss_kb "$SERVER_PID")
+
+# ---- the table --------------------------------------------------------------------------------
+GET=$(printf '%s\n' "${GET_ALL[@]}" | median)
+NGX_GET=$(printf '%s\n' "${NGX_GET_ALL[@]}" | median)
+ACQ=$(printf '%s\n' "${ACQ_ALL[@]}" | median)
+NGX_ACQ=$(printf '%s\n' "${NGX_ACQ_ALL[@]}" | median)
+R0=$(printf '%s\n' "${R0_ALL[@]}" | median)
+R1=$(printf '%s\n' "${R1_ALL[@]}" | median)
+med_cpu() { printf '%s\n' "$@" | median | awk '{printf "%.0f%%", $1}'; }
+R_GET=$(ratio "$GET" "$NGX_GET")
+R_ACQ_NGX=$(ratio "$ACQ" "$NGX_ACQ")
+R_ACQ_R0=$(ratio "$ACQ" "$R0")
+R_ACQ_R1=$(ratio "$ACQ" "$R1")
+R_CORE=$(ratio "$CORE" 10000000)
+V_GET=$(verdict "$R_GET" 0.8)
+V_ACQ_NGX=$(verdict "$R_ACQ_NGX" 0.5)
+V_ACQ_R0=$(verdict "$R_ACQ_R0" 1.0)
+V_ACQ_R1=$(verdict "$R_ACQ_R1" 1.0)
+V_CORE=$(verdict "$R_CORE" 1.0)
+fmt() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
+row() { printf '  %-46s %12s %12s %7s  %-16s %s\n' "$@"; }
+
+echo
+echo "quota_bench results, $(date -u +%Y-%m-%d), nproc $NPROC, server --threads $THREADS," \
+    "wrk -t$WRK_THREADS -c$CONNECTIONS, ${DURATION}s x $RUNS runs, medians"
+row "measure (per second unless said)" "JobEngine" "peer" "ratio" "target" "peer"
+row "GET /jobengine/quotas/{id}, bearer" "$(fmt "$GET")" "$(fmt "$NGX_GET")" "$R_GET" \
+    ">= 0.8 $V_GET" "nginx static file, same body"
+row "acquire+release decisions (durable)" "$(fmt "$ACQ")" "$(fmt "$NGX_ACQ")" "$R_ACQ_NGX" \
+    ">= 0.5 $V_ACQ_NGX" "nginx static 200, permit-sized"
+row "acquire+release decisions (durable)" "$(fmt "$ACQ")" "$(fmt "$R0")" "$R_ACQ_R0" \
+    ">= 1.0 $V_ACQ_R0" "Redis GCRA Lua, no persistence"
+row "acquire+release decisions (durable)" "$(fmt "$ACQ")" "$(fmt "$R1")" "$R_ACQ_R1" \
+    ">= 1.0 $V_ACQ_R1" "Redis GCRA Lua, appendfsync always"
+row "core/ decide+release calls, 1 thread" "$(fmt "$CORE")" "10000000" "$R_CORE" \
+    ">= 1.0 $V_CORE" "the target itself"
+row "core/ decide, all denials, 1 thread" "$(fmt "$CORE_DENY")" "-" "-" "-" "-"
+row "VmRSS idle after start (kB)" "$RSS_IDLE" "-" "-" "-" "-"
+row "VmRSS with $QUOTAS quotas (kB)" "$RSS_QUOTAS" "-" "-" "-" "-"
+row "VmRSS after the HTTP runs (kB)" "$RSS_AFTER" "-" "-" "-" "-"
+echo "  runs: GET ${GET_ALL[*]} | nginx ${NGX_GET_ALL[*]}"
+echo "        acquire+release ${ACQ_ALL[*]} | nginx ${NGX_ACQ_ALL[*]} | redis ${R0_ALL[*]} |" \
+    "redis aof ${R1_ALL[*]} | core ${CORE_ALL[*]}"
+echo "  serving side cpu (median, 100% = 1 core): GET $(med_cpu "${GET_CPU[@]}"), nginx" \
+    "$(med_cpu "${NGX_GET_CPU[@]}"); acquire $(med_cpu "${ACQ_CPU[@]}"), nginx" \
+    "$(med_cpu "${NGX_ACQ_CPU[@]}"), redis $(med_cpu "${R0_CPU[@]}"), redis aof" \
+    "$(med_cpu "${R1_CPU[@]}")"
+echo "  decisions: $GRANTS grants, $DENIALS denials, $RELEASES releases, 0 other;" \
+    "$CREATED quotas created at $CREATE_RATE/s; total $(($(date +%s) - T0)) s"
+
+if [ "${STRICT:-0}" = 1 ]; then
+    for v in "$V_GET" "$V_ACQ_NGX" "$V_ACQ_R0" "$V_ACQ_R1" "$V_CORE"; do
+        [ "$v" = met ] || exit 3
+    done
+fi
+exit 0
