@@ -37,7 +37,8 @@ typedef struct qchange {
     je_justification just;
     int noop;
     je_err deny;
-    json_t *deny_details; /* extra details of the refusal (ceiling: requested, ceiling) */
+    json_t *deny_details;       /* extra details of the refusal (ceiling: requested, ceiling) */
+    json_t *deny_audit_details; /* the same, in audit form (domain.md §6) */
 } qchange;
 
 /* ---- refusals ----------------------------------------------------------------------------- */
@@ -50,7 +51,7 @@ static json_t *denied_entry(qchange *c, const je_err *e, const char *quota_id, i
         je_change_sent_justification(c->r, c->body, JE_CLAIM_QUOTA_REASON, &sent);
     json_t *d = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
     if (e->field[0]) json_object_set_new(d, "field", json_string(e->field));
-    if (c->deny_details) json_object_update(d, c->deny_details);
+    if (c->deny_audit_details) json_object_update(d, c->deny_audit_details);
     if (c->body) json_object_set_new(d, "request", je_audit_value(c->body));
     json_object_set_new(d, "token", je_token_details(c->r->principal, JE_CLAIM_QUOTA_REASON));
     json_object_set_new(d, "before", json_null());
@@ -171,15 +172,11 @@ static int check_ceiling(qchange *c, const je_quota_record *rec, const je_quota_
     je_err e;
     je_err_clear(&e);
     if (je_quota_check_ceiling(l, &ceiling, &requested, &max, &e) == 0) return 0;
-    char a[400], b[400];
     int refill = strcmp(e.field, "refillPerSecond") == 0;
-    /* numbers in audit details are strings unless integers by nature (domain.md §6) */
-    c->deny_details = json_pack("{s:o, s:o}", "requested",
-                                refill ? json_string(je_num_decimal(requested, a, sizeof a))
-                                       : json_integer((json_int_t)requested),
-                                "ceiling",
-                                refill ? json_string(je_num_decimal(max, b, sizeof b))
-                                       : json_integer((json_int_t)max));
+    c->deny_details = refill ? json_pack("{s:f, s:f}", "requested", requested, "ceiling", max)
+                             : json_pack("{s:I, s:I}", "requested", (json_int_t)requested,
+                                         "ceiling", (json_int_t)max);
+    c->deny_audit_details = je_audit_value(c->deny_details); /* reals as decimal strings */
     deny(c, audit, rec->quota_id, now, e.code, e.field, e.message);
     return -1;
 }
@@ -332,6 +329,7 @@ static void quota_change_route(je_req *r, je_app *app, int kind) {
     int rc = app->store->ops->quota_change(app->store, r->principal->tenant, id, c->job_type,
                                            quota_cb, c, &idem, rec, &err);
     json_decref(c->body);
+    json_decref(c->deny_audit_details);
     if (c->deny_details && (rc != JE_CHANGE_DENY || idem.replayed || idem.mismatch))
         json_decref(c->deny_details); /* otherwise the reply takes it */
     if (rc < 0) return je_api_reply_err(r, &err, NULL);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -110,11 +111,46 @@ int je_key_from_jwk(const json_t *jwk, je_key *k, je_err *err) {
     return 0;
 }
 
+/* Parsed keys, kept for the life of the process: building an EVP_PKEY from raw bytes costs as
+ * much as half a signature. Keys are few (one per rotation), so a small array suffices; a key
+ * that does not fit is built per call as before. Entries are reachable from here until exit. */
+#define PKEY_CACHE 64
+static struct {
+    unsigned char raw[32];
+    int is_private;
+    EVP_PKEY *pkey;
+} pkey_cache[PKEY_CACHE];
+static size_t pkey_cached;
+static pthread_mutex_t pkey_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A reference to the EVP_PKEY of raw (the caller frees it with EVP_PKEY_free). */
+static EVP_PKEY *pkey_get(const unsigned char raw[32], int is_private) {
+    EVP_PKEY *pk = NULL;
+    pthread_mutex_lock(&pkey_mu);
+    for (size_t i = 0; i < pkey_cached && !pk; i++)
+        if (pkey_cache[i].is_private == is_private && memcmp(pkey_cache[i].raw, raw, 32) == 0)
+            pk = pkey_cache[i].pkey;
+    if (!pk) {
+        pk = is_private ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, 32)
+                        : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+        if (pk && pkey_cached < PKEY_CACHE) {
+            memcpy(pkey_cache[pkey_cached].raw, raw, 32);
+            pkey_cache[pkey_cached].is_private = is_private;
+            pkey_cache[pkey_cached++].pkey = pk;
+            EVP_PKEY_up_ref(pk); /* one reference for the cache, one for the caller */
+        }
+    } else {
+        EVP_PKEY_up_ref(pk);
+    }
+    pthread_mutex_unlock(&pkey_mu);
+    return pk;
+}
+
 int je_ed25519_sign(const je_key *k, const void *msg, size_t len, unsigned char sig[64],
                     je_err *err) {
     if (!k || (!msg && len > 0) || !sig) return je_err_set(err, CODE_INVALID, "bad arguments");
     if (is_zero(k->priv, 32)) return je_err_set(err, CODE_INVALID, "key has no private part");
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, k->priv, 32);
+    EVP_PKEY *pkey = pkey_get(k->priv, 1);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     size_t sig_len = 64;
     /* Ed25519 is PureEdDSA: no digest (NULL md), one-shot EVP_DigestSign only. */
@@ -131,7 +167,7 @@ int je_ed25519_sign(const je_key *k, const void *msg, size_t len, unsigned char 
 int je_ed25519_verify(const je_key *k, const void *msg, size_t len, const unsigned char *sig,
                       size_t sig_len) {
     if (!k || (!msg && len > 0) || !sig || sig_len != 64) return 0;
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->pub, 32);
+    EVP_PKEY *pkey = pkey_get(k->pub, 0);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = pkey && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
              EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)(msg ? msg : ""), len) == 1;

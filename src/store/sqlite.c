@@ -57,14 +57,47 @@ int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what) {
     return je_err_set(err, "STORE", "%s: %s", what, db ? sqlite3_errmsg(db) : "no connection");
 }
 
+/* Statements are prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT): a
+ * connection's idle statement with the same text is reused. Parsing SQL cost as much as the
+ * rest of a write together. A statement in use (stepped, not yet reset) is never handed out
+ * twice; callers give statements back with je_sqlite_done, and close finalizes them. */
 sqlite3_stmt *je_sqlite_prepare(sqlite3 *db, const char *sql, je_err *err) {
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        if (!sqlite3_stmt_busy(st) && strcmp(sqlite3_sql(st), sql) == 0) return st;
+    }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         je_sqlite_fail(err, db, "prepare");
         sqlite3_finalize(st);
         return NULL;
     }
     return st;
+}
+
+void je_sqlite_done(sqlite3_stmt *st) {
+    if (!st) return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Runs one cached statement to its end (transaction control on the writer). */
+static int exec_cached(sqlite3 *db, const char *sql) {
+    je_err err;
+    sqlite3_stmt *st = je_sqlite_prepare(db, sql, &err);
+    if (!st) return SQLITE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    je_sqlite_done(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Finalizes every statement of db, then closes it. */
+static void close_db(sqlite3 *db) {
+    if (!db) return;
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(db, NULL)) != NULL) sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static int exec(sqlite3 *db, const char *sql, const char *what, je_err *err) {
@@ -127,7 +160,7 @@ static int writer_pragmas(sqlite3 *db, je_err *err) {
     if (!st) return -1;
     int ok = sqlite3_step(st) == SQLITE_ROW &&
              strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (!ok) return je_sqlite_fail(err, db, "cannot switch the database to WAL mode");
     return exec(db, "PRAGMA synchronous=FULL", "synchronous", err);
 }
@@ -137,7 +170,7 @@ static int user_version(sqlite3 *db, int *v, je_err *err) {
     if (!st) return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_ROW ? 0 : je_sqlite_fail(err, db, "read schema version");
 }
 
@@ -186,22 +219,22 @@ static void fail_batch(write_op *batch, const char *what, const char *msg) {
 }
 
 static void run_op(sqlite3 *db, write_op *op) {
-    if (sqlite3_exec(db, "SAVEPOINT op", NULL, NULL, NULL) != SQLITE_OK) {
+    if (exec_cached(db, "SAVEPOINT op") != SQLITE_OK) {
         op->rc = je_sqlite_fail(op->err, db, "savepoint");
         return;
     }
     op->rc = op->fn(db, op->arg, op->err) == 0 ? 0 : -1;
-    if (op->rc == 0 && sqlite3_exec(db, "RELEASE op", NULL, NULL, NULL) == SQLITE_OK) return;
+    if (op->rc == 0 && exec_cached(db, "RELEASE op") == SQLITE_OK) return;
     if (op->rc == 0) op->rc = je_sqlite_fail(op->err, db, "release savepoint");
     if (!op->err->code) je_err_set(op->err, "STORE", "write failed");
     if (sqlite3_get_autocommit(db)) return; /* SQLite already rolled the transaction back */
-    sqlite3_exec(db, "ROLLBACK TO op", NULL, NULL, NULL);
-    sqlite3_exec(db, "RELEASE op", NULL, NULL, NULL);
+    exec_cached(db, "ROLLBACK TO op");
+    exec_cached(db, "RELEASE op");
 }
 
 static void run_batch(sqlite3 *db, write_op *batch) {
     char msg[256];
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (exec_cached(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
         fail_batch(batch, "begin", sqlite3_errmsg(db));
         return;
     }
@@ -212,7 +245,7 @@ static void run_batch(sqlite3 *db, write_op *batch) {
             return;
         }
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (exec_cached(db, "COMMIT") != SQLITE_OK) {
         snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         fail_batch(batch, "commit", msg);
@@ -298,8 +331,8 @@ void je_sqlite_read_put(je_store *s, sqlite3 *db) {
 /* ---- lifecycle and small ops ------------------------------------------------------------ */
 
 static void sq_free(je_sqlite *q) {
-    for (int i = 0; i < q->nfree; i++) sqlite3_close(q->rfree[i]);
-    sqlite3_close(q->wdb); /* the last connection: checkpoints and removes the WAL */
+    for (int i = 0; i < q->nfree; i++) close_db(q->rfree[i]);
+    close_db(q->wdb); /* the last connection: checkpoints and removes the WAL */
     pthread_mutex_destroy(&q->wmu);
     pthread_cond_destroy(&q->wcv);
     pthread_mutex_destroy(&q->rmu);

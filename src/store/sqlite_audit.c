@@ -35,7 +35,7 @@ static int audit_head(sqlite3 *db, const char *tenant, int64_t *seq,
         ok = rc == SQLITE_ROW ? je_err_set(err, "STORE", "corrupt audit head of %s", tenant)
                               : je_sqlite_fail(err, db, "audit head");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return ok;
 }
 
@@ -70,7 +70,7 @@ static int audit_insert(sqlite3 *db, const json_t *entry, je_err *err) {
     sqlite3_bind_text(st, 9, member_str(entry, "hash"), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, text, (int)len, free);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "audit append");
 }
 
@@ -144,7 +144,7 @@ int je_sqlite_audit_list(je_store *s, const char *tenant, const je_audit_filter 
         sqlite3_bind_int64(st, 9, f->until_ms);
         rc = visit_entries(db, st, fn, ctx, err);
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return rc;
 }
@@ -163,7 +163,7 @@ int je_sqlite_audit_scan(je_store *s, const char *tenant, int64_t from_sequence,
         sqlite3_bind_int64(st, 2, from_sequence);
         rc = visit_entries(db, st, fn, ctx, err);
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return rc;
 }

@@ -74,11 +74,11 @@ static int client_put_tx(sqlite3 *db, void *p, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(db, sql, err);
     if (!st) return -1;
     if (bind_client(st, a->c) < 0) {
-        sqlite3_finalize(st);
+        je_sqlite_done(st);
         return je_err_set(err, "STORE", "out of memory");
     }
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return je_err_set(err, "CONFLICT", "client %.*s already exists", JE_ID_MAX, a->c->id);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "client put");
@@ -126,7 +126,7 @@ int je_sqlite_client_get(je_store *s, const char *id, je_client *out, je_err *er
         else
             je_sqlite_fail(err, db, "client get");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return found;
 }
@@ -151,7 +151,7 @@ int je_sqlite_client_list(je_store *s, je_client_visit_fn fn, void *ctx, je_err 
         else if (step != SQLITE_ROW)
             je_sqlite_fail(err, db, "client list");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return rc;
 }
@@ -167,7 +167,7 @@ static int client_remove_tx(sqlite3 *db, void *p, je_err *err) {
     if (!st) return -1;
     sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "client remove");
     a->removed = sqlite3_changes(db) > 0;
     return 0;
@@ -189,7 +189,7 @@ static int64_t read_int(je_store *s, const char *sql, je_err *err) {
         v = sqlite3_column_int64(st, 0);
     else if (st)
         je_sqlite_fail(err, db, "count");
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return v;
 }
@@ -213,7 +213,7 @@ static int key_add_tx(sqlite3 *db, void *p, je_err *err) {
     sqlite3_bind_blob(st, 3, k->pub, sizeof k->pub, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, k->created_ms);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return je_err_set(err, "CONFLICT", "signing key %.63s already exists", k->kid);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "key add");
@@ -256,7 +256,7 @@ int je_sqlite_key_list(je_store *s, je_key *out, size_t cap, size_t *n, je_err *
         else if (step != SQLITE_ROW)
             je_sqlite_fail(err, db, "key list");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return rc;
 }
@@ -276,7 +276,7 @@ static int revoke_add_tx(sqlite3 *db, void *p, je_err *err) {
     sqlite3_bind_text(st, 1, a->jti, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, a->exp_ms);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "revoke");
 }
 
@@ -305,7 +305,7 @@ int je_sqlite_revoked_list(je_store *s, int64_t now_ms, je_jti_visit_fn fn, void
         else
             je_sqlite_fail(err, db, "revoked list");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     je_sqlite_read_put(s, db);
     return rc;
 }

@@ -24,8 +24,10 @@ void je_sqlite_read_put(je_store *s, sqlite3 *db);
 /* Sets err to code "STORE" with what failed and SQLite's message; returns -1. */
 int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what);
 
-/* Prepares sql on db; NULL with err set. */
+/* A prepared statement for sql on db, reused from the connection's cache when one is idle;
+ * NULL with err set. Give it back with je_sqlite_done (never sqlite3_finalize). */
 sqlite3_stmt *je_sqlite_prepare(sqlite3 *db, const char *sql, je_err *err);
+void je_sqlite_done(sqlite3_stmt *st);
 
 /* Appends entry to its tenant's chain inside the caller's write transaction (for ops that must
  * record audit atomically with their own change). */

@@ -112,7 +112,7 @@ int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err) {
     sqlite3_bind_int64(st, 26, j->updated_ms);
     bind_opt_int(st, 27, j->completed_ms);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "job save");
 }
 
@@ -129,6 +129,6 @@ int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_j
         je_sqlite_job_from_row(st, out), found = 1;
     else if (rc != SQLITE_DONE)
         found = je_sqlite_fail(err, db, "job load");
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return found;
 }

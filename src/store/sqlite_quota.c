@@ -104,7 +104,7 @@ static int quota_load(sqlite3 *db, const char *tenant, const char *key, int by_j
     } else if (rc != SQLITE_DONE) {
         found = je_sqlite_fail(err, db, "quota load");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return found;
 }
 
@@ -134,8 +134,8 @@ static int quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
     if (!st) return -1;
     quota_bind(st, r);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT)
+    je_sqlite_done(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return je_err_set(err, "QUOTA_EXISTS", "a quota for this job type exists already");
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "quota save");
 }
@@ -148,7 +148,7 @@ static int run_sql(sqlite3 *db, const char *sql, const char *a, const char *b, i
     if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, n);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (changes) *changes = sqlite3_changes(db);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "quota statement");
 }
@@ -190,7 +190,7 @@ static int idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t n
     } else if (rc != SQLITE_DONE) {
         seen = je_sqlite_fail(err, db, "idempotency lookup");
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return seen;
 }
 
@@ -214,7 +214,7 @@ static int idem_store(sqlite3 *db, const char *tenant, je_idem *idem, int64_t no
     sqlite3_bind_text(st, 7, body, -1, free);
     sqlite3_bind_int64(st, 8, now);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "idempotency store");
 }
 
@@ -252,7 +252,7 @@ int je_sqlite_quota_list(je_store *s, const char *tenant, const je_quota_filter 
             if (fn(ctx, &rec) != 0) break;
         }
         if (step != SQLITE_ROW && step != SQLITE_DONE) rc = je_sqlite_fail(err, db, "quota list");
-        sqlite3_finalize(st);
+        je_sqlite_done(st);
     }
     je_sqlite_read_put(s, db);
     return rc;
@@ -353,7 +353,7 @@ static int64_t earliest_permit(sqlite3 *db, const je_quota_record *r, je_err *er
     int64_t v = JE_NO_TIME;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return v;
 }
 
@@ -367,7 +367,7 @@ static int permit_insert(sqlite3 *db, const je_acquire *out, je_err *err) {
     sqlite3_bind_text(st, 3, out->rec.quota_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, out->expires_ms);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "permit insert");
 }
 
@@ -434,7 +434,7 @@ static int release_op(sqlite3 *db, void *argp, je_err *err) {
     int64_t expires = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     int had = rc == SQLITE_ROW;
     if (had) rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "permit release");
     if (!had) return 0;
     /* An expired permit's slot is freed here too (as the sweep would), but it was not released
@@ -481,7 +481,7 @@ static char **collect_pairs(sqlite3 *db, const char *sql, int64_t now, size_t *n
         list[2 * *n + 1] = strdup((const char *)sqlite3_column_text(st, 1));
         (*n)++;
     }
-    sqlite3_finalize(st);
+    je_sqlite_done(st);
     return list;
 }
 
