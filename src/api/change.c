@@ -36,6 +36,9 @@ int je_change_justify(je_req *r, const json_t *body, int reason_claim, je_justif
     return je_justify(src, j, err);
 }
 
+/* "As sent when valid": reason and ticket together from the first source that holds a reason
+ * (else the first that holds a ticket) — body, headers, token — each kept only when it passes
+ * the rules; an invalid value gives null, never a value from a later source. */
 void je_change_sent_justification(je_req *r, const json_t *body, int reason_claim,
                                   je_justification *j) {
     memset(j, 0, sizeof *j);
@@ -45,10 +48,15 @@ void je_change_sent_justification(je_req *r, const json_t *body, int reason_clai
     je_text_in tickets[3] = {body_text(body, "ticket"),
                              text_in(je_req_header(r, "X-StellaOps-Ticket")),
                              text_in(r->principal->claims[reason_claim + 1])};
-    for (int i = 0; i < 3 && !j->reason[0]; i++)
-        je_justify_valid(reasons[i], JE_REASON_MAX, j->reason, sizeof j->reason);
-    for (int i = 0; i < 3 && !j->has_ticket; i++)
-        j->has_ticket = je_justify_valid(tickets[i], JE_TICKET_MAX, j->ticket, sizeof j->ticket);
+    int src = -1;
+    for (int i = 0; i < 3 && src < 0; i++)
+        if (reasons[i].s) src = i;
+    for (int i = 0; i < 3 && src < 0; i++)
+        if (tickets[i].s) src = i;
+    if (src < 0) return;
+    if (!je_justify_valid(reasons[src], JE_REASON_MAX, j->reason, sizeof j->reason))
+        j->reason[0] = '\0';
+    j->has_ticket = je_justify_valid(tickets[src], JE_TICKET_MAX, j->ticket, sizeof j->ticket);
 }
 
 int je_change_if_match(je_req *r, int64_t *out, je_err *err) {

@@ -50,18 +50,14 @@ enum {
     S_COUNT = S_CEIL0 + 4
 };
 
-static const cli_optspec serve_opts[] = {
-    {"listen", 1},
-    {"store", 1},
-    {"issuer", 1},
-    {"threads", 1},
-    {"token-ttl-seconds", 1},
-    {"elevated-token-ttl-seconds", 1},
-    {"bootstrap", 1},
-    {"config", 1},
-    {"demo", 0},
-    {NULL, 0},
-};
+/* Every setting is a flag, plus --config and --demo: built from the table so they never differ. */
+static void serve_optspec(cli_optspec *out) {
+    size_t n = 0;
+    for (const setting *st = settings; st->flag; st++) out[n++] = (cli_optspec){st->flag, 1};
+    out[n++] = (cli_optspec){"config", 1};
+    out[n++] = (cli_optspec){"demo", 0};
+    out[n] = (cli_optspec){NULL, 0};
+}
 
 static void serve_help(void) {
     printf("usage: jobengine serve [--config FILE] [--demo] [options]\n\n"
@@ -277,6 +273,8 @@ out:
 
 int cmd_serve(int argc, char **argv) {
     cli_args a;
+    cli_optspec serve_opts[S_COUNT + 3];
+    serve_optspec(serve_opts);
     if (cli_parse("serve", argc, argv, serve_opts, &a) != 0) return 2;
     if (cli_has(&a, "help")) return serve_help(), 0;
     if (a.n_pos) return cli_fail("serve", "unexpected argument '%s'", a.pos[0]), 2;

@@ -192,7 +192,10 @@ int je_quota_check_ceiling(const je_quota_limits *l, const je_quota_limits *ceil
 }
 
 int je_quota_check_decrease(const je_quota *q, const je_quota_limits *l, int allow, je_err *err) {
-    if (allow || l->max_active >= q->state.active) return 0;
+    /* only lowering maxActive is refused: a quota already above its cap (after an allowed
+     * decrease) may still have its other limits changed */
+    if (allow || l->max_active >= q->state.active || l->max_active >= q->limits.max_active)
+        return 0;
     return je_err_field(err, "QUOTA_DECREASE_BELOW_USAGE", "maxActive",
                         "maxActive %lld is below the current active count %lld",
                         (long long)l->max_active, (long long)q->state.active);

@@ -48,6 +48,31 @@ int je_sqlite_audit_list(je_store *s, const char *tenant, const je_audit_filter 
                          je_audit_visit_fn fn, void *ctx, je_err *err);
 int je_sqlite_audit_scan(je_store *s, const char *tenant, int64_t from_sequence,
                          je_audit_visit_fn fn, void *ctx, je_err *err);
+/* Shared inside the backend (sqlite_quota.c), for ops that decide on quotas in their own
+ * transaction (leasing). */
+int64_t je_sqlite_now_ms(void);
+int je_sqlite_idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err);
+int je_sqlite_idem_store(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err);
+int je_sqlite_quota_load(sqlite3 *db, const char *tenant, const char *key, int by_job_type,
+                         je_quota_record *out, je_err *err);
+int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err);
+int je_sqlite_permits_release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t *freed,
+                                      je_err *err);
+int je_sqlite_elevation_expire_tx(sqlite3 *db, je_quota_record *r, int64_t now,
+                                  je_elevation_audit_fn make_audit, je_err *err);
+/* sqlite_jobs.c */
+void je_sqlite_job_from_row(sqlite3_stmt *st, je_job *j);
+int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err);
+int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
+                       je_err *err);
+/* Expired leases of one quota (or of every quota when quota_id is NULL, tenant too) go back to
+ * pending; *per_quota gets how many belonged to quota_id. Returns the count or -1. */
+int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
+                                   int64_t now, je_err *err);
+/* The earliest expiry among the quota's permits and leases, JE_NO_TIME when none; INT64_MAX on
+ * error. */
+int64_t je_sqlite_quota_earliest_expiry(sqlite3 *db, const je_quota_record *r, je_err *err);
+
 int je_sqlite_quota_get(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
                         je_err *err);
 int je_sqlite_quota_list(je_store *s, const char *tenant, const je_quota_filter *f,

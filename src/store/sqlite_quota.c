@@ -87,8 +87,8 @@ static void quota_bind(sqlite3_stmt *st, const je_quota_record *r) {
 }
 
 /* Loads one quota by id (by_job_type = 0) or job type. 1 found, 0 not, -1 error. */
-static int quota_load(sqlite3 *db, const char *tenant, const char *key, int by_job_type,
-                      je_quota_record *out, je_err *err) {
+int je_sqlite_quota_load(sqlite3 *db, const char *tenant, const char *key, int by_job_type,
+                         je_quota_record *out, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
         by_job_type ? "SELECT " QUOTA_COLS " FROM quotas WHERE tenant_id=?1 AND job_type=?2"
@@ -108,7 +108,7 @@ static int quota_load(sqlite3 *db, const char *tenant, const char *key, int by_j
     return found;
 }
 
-static int quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
+int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
         /* An upsert on the primary key only: a job type taken by another quota is a
@@ -153,7 +153,7 @@ static int run_sql(sqlite3 *db, const char *sql, const char *a, const char *b, i
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "quota statement");
 }
 
-static int64_t wall_ms(void) {
+int64_t je_sqlite_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -164,7 +164,8 @@ static int64_t wall_ms(void) {
 #define IDEM_TTL_MS (24LL * 3600 * 1000)
 
 /* 1 when the key was seen (replayed or mismatch set), 0 when new, -1 error. */
-static int idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err) {
+int je_sqlite_idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now,
+                          je_err *err) {
     if (!idem || !idem->key) return 0;
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
@@ -194,7 +195,7 @@ static int idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t n
     return seen;
 }
 
-static int idem_store(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err) {
+int je_sqlite_idem_store(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err) {
     if (!idem || !idem->key || !idem->render) return 0;
     int status = 0;
     char *body = idem->render(idem->render_ctx, &status);
@@ -224,7 +225,7 @@ int je_sqlite_quota_get(je_store *s, const char *tenant, const char *quota_id, j
                         je_err *err) {
     sqlite3 *db = je_sqlite_read_get(s, err);
     if (!db) return -1;
-    int rc = quota_load(db, tenant, quota_id, 0, out, err);
+    int rc = je_sqlite_quota_load(db, tenant, quota_id, 0, out, err);
     je_sqlite_read_put(s, db);
     return rc;
 }
@@ -279,15 +280,15 @@ static int delete_quota(sqlite3 *db, const je_quota_record *r, je_err *err) {
 
 static int change_op(sqlite3 *db, void *argp, je_err *err) {
     change_arg *a = argp;
-    int64_t now = wall_ms();
-    int seen = idem_lookup(db, a->tenant, a->idem, now, err);
+    int64_t now = je_sqlite_now_ms();
+    int seen = je_sqlite_idem_lookup(db, a->tenant, a->idem, now, err);
     if (seen != 0) {
         a->result = a->idem && a->idem->replayed ? JE_CHANGE_APPLY : JE_CHANGE_DENY;
         return seen < 0 ? -1 : 0;
     }
     je_quota_record *rec = a->out;
-    int exists = a->quota_id ? quota_load(db, a->tenant, a->quota_id, 0, rec, err)
-                             : quota_load(db, a->tenant, a->job_type, 1, rec, err);
+    int exists = a->quota_id ? je_sqlite_quota_load(db, a->tenant, a->quota_id, 0, rec, err)
+                             : je_sqlite_quota_load(db, a->tenant, a->job_type, 1, rec, err);
     if (exists < 0) return -1;
     if (!exists) {
         memset(rec, 0, sizeof *rec);
@@ -296,13 +297,13 @@ static int change_op(sqlite3 *db, void *argp, je_err *err) {
     json_t *audit = NULL;
     int rc = a->fn(a->ctx, rec, exists, now, &audit, err);
     if (rc == JE_CHANGE_APPLY)
-        rc = quota_save(db, rec, err) == 0 ? rc : -1;
+        rc = je_sqlite_quota_save(db, rec, err) == 0 ? rc : -1;
     else if (rc == JE_CHANGE_DELETE)
         rc = delete_quota(db, rec, err) == 0 ? rc : -1;
     if (rc >= 0 && audit) rc = je_sqlite_audit_append_tx(db, audit, err) == 0 ? rc : -1;
     json_decref(audit);
     if (rc >= 0 && rc != JE_CHANGE_DENY)
-        rc = idem_store(db, a->tenant, a->idem, now, err) ? -1 : rc;
+        rc = je_sqlite_idem_store(db, a->tenant, a->idem, now, err) ? -1 : rc;
     if (rc < 0) return -1;
     a->result = rc;
     return 0;
@@ -319,8 +320,8 @@ int je_sqlite_quota_change(je_store *s, const char *tenant, const char *quota_id
 /* ---- decisions ---------------------------------------------------------------------------- */
 
 /* Frees the slots of the quota's expired permits; *freed (optional) gets how many. */
-static int release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t *freed,
-                           je_err *err) {
+int je_sqlite_permits_release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t *freed,
+                                      je_err *err) {
     int64_t n = 0;
     if (run_sql(db, "DELETE FROM permits WHERE tenant_id=?1 AND quota_id=?2 AND expires_ms <= ?3",
                 r->tenant_id, r->quota_id, now, &n, err) != 0)
@@ -331,8 +332,8 @@ static int release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t
 }
 
 /* Reverts an expired elevation, with its audit entry, inside the caller's transaction. */
-static int expire_elevation(sqlite3 *db, je_quota_record *r, int64_t now,
-                            je_elevation_audit_fn make_audit, je_err *err) {
+int je_sqlite_elevation_expire_tx(sqlite3 *db, je_quota_record *r, int64_t now,
+                                  je_elevation_audit_fn make_audit, je_err *err) {
     je_quota_record before = *r;
     if (!je_quota_elevation_expire(&r->q, now)) return 0;
     r->version++;
@@ -383,12 +384,12 @@ typedef struct acquire_arg {
 static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     acquire_arg *a = argp;
     je_acquire *out = a->out;
-    int seen = idem_lookup(db, a->tenant, a->idem, a->now, err);
+    int seen = je_sqlite_idem_lookup(db, a->tenant, a->idem, a->now, err);
     if (seen != 0) return a->found = 1, seen < 0 ? -1 : 0;
-    a->found = quota_load(db, a->tenant, a->quota_id, 0, &out->rec, err);
+    a->found = je_sqlite_quota_load(db, a->tenant, a->quota_id, 0, &out->rec, err);
     if (a->found <= 0) return a->found;
-    if (release_expired(db, &out->rec, a->now, NULL, err) != 0 ||
-        expire_elevation(db, &out->rec, a->now, a->make_audit, err) != 0)
+    if (je_sqlite_permits_release_expired(db, &out->rec, a->now, NULL, err) != 0 ||
+        je_sqlite_elevation_expire_tx(db, &out->rec, a->now, a->make_audit, err) != 0)
         return -1;
     int64_t earliest = earliest_permit(db, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
@@ -398,9 +399,9 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
         out->expires_ms = a->now + a->ttl_ms;
         if (permit_insert(db, out, err) != 0) return -1;
     }
-    if (quota_save(db, &out->rec, err) != 0) return -1;
+    if (je_sqlite_quota_save(db, &out->rec, err) != 0) return -1;
     if (out->decision.kind == JE_DECISION_GRANT)
-        return idem_store(db, a->tenant, a->idem, a->now, err);
+        return je_sqlite_idem_store(db, a->tenant, a->idem, a->now, err);
     return 0;
 }
 
@@ -441,10 +442,10 @@ static int release_op(sqlite3 *db, void *argp, je_err *err) {
      * by the caller in time: answer "unknown". */
     a->released = expires > a->now;
     je_quota_record r;
-    int found = quota_load(db, a->tenant, a->quota_id, 0, &r, err);
+    int found = je_sqlite_quota_load(db, a->tenant, a->quota_id, 0, &r, err);
     if (found <= 0) return found;
     je_quota_release(&r.q, 1);
-    return quota_save(db, &r, err);
+    return je_sqlite_quota_save(db, &r, err);
 }
 
 int je_sqlite_quota_release(je_store *s, const char *tenant, const char *quota_id,
@@ -501,11 +502,12 @@ static int permits_expire_op(sqlite3 *db, void *argp, je_err *err) {
     for (size_t i = 0; i < n && rc == 0; i++) {
         je_quota_record r;
         int64_t freed = 0;
-        int found = quota_load(db, pairs[2 * i], pairs[2 * i + 1], 0, &r, err);
+        int found = je_sqlite_quota_load(db, pairs[2 * i], pairs[2 * i + 1], 0, &r, err);
         if (found < 0)
             rc = -1;
-        else if (found && (rc = release_expired(db, &r, a->now, &freed, err)) == 0)
-            rc = quota_save(db, &r, err);
+        else if (found &&
+                 (rc = je_sqlite_permits_release_expired(db, &r, a->now, &freed, err)) == 0)
+            rc = je_sqlite_quota_save(db, &r, err);
         a->count += freed;
     }
     free_pairs(pairs, n);
@@ -523,11 +525,12 @@ static int elevations_expire_op(sqlite3 *db, void *argp, je_err *err) {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         je_quota_record r;
-        int found = quota_load(db, pairs[2 * i], pairs[2 * i + 1], 0, &r, err);
+        int found = je_sqlite_quota_load(db, pairs[2 * i], pairs[2 * i + 1], 0, &r, err);
         if (found < 0)
             rc = -1;
-        else if (found && (rc = expire_elevation(db, &r, a->now, a->make_audit, err)) == 0)
-            rc = quota_save(db, &r, err);
+        else if (found &&
+                 (rc = je_sqlite_elevation_expire_tx(db, &r, a->now, a->make_audit, err)) == 0)
+            rc = je_sqlite_quota_save(db, &r, err);
         a->count++;
     }
     free_pairs(pairs, n);
