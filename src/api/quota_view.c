@@ -62,17 +62,17 @@ static json_t *elevation_json(const je_quota *q, int for_audit) {
     return e;
 }
 
-static json_t *usage_json(const je_quota_record *r, int64_t now_ms) {
+static json_t *usage_json(const je_quota_record *r, int64_t now_ms, int64_t pending) {
     je_quota q = r->q; /* a copy: reading shows refill and rollover without storing them */
     je_quota_advance(&q, now_ms);
     return json_pack("{s:I, s:I, s:o, s:f, s:I, s:I}", "active", (json_int_t)q.state.active,
                      "hourCount", (json_int_t)q.state.hour_count, "hourStartedAt",
                      time_str(q.state.hour_start_ms), "availableTokens",
                      round(q.state.tokens * 1000) / 1000, /* shown to the millitoken */
-                     "pending", (json_int_t)0, "throttled", (json_int_t)q.state.throttled);
+                     "pending", (json_int_t)pending, "throttled", (json_int_t)q.state.throttled);
 }
 
-json_t *je_quota_json(const je_quota_record *r, int64_t now_ms) {
+json_t *je_quota_json(const je_quota_record *r, int64_t now_ms, int64_t pending) {
     json_t *o = json_pack("{s:s, s:s, s:s}", "quotaId", r->quota_id, "tenantId", r->tenant_id,
                           "jobType", r->job_type);
     json_t *l = limits_json(&r->q.limits, 0);
@@ -81,7 +81,7 @@ json_t *je_quota_json(const je_quota_record *r, int64_t now_ms) {
     json_object_set_new(o, "paused", json_boolean(r->q.paused));
     json_object_set_new(o, "pauseReason", opt_str(r->pause_reason));
     json_object_set_new(o, "pauseTicket", opt_str(r->pause_ticket));
-    json_object_set_new(o, "usage", usage_json(r, now_ms));
+    json_object_set_new(o, "usage", usage_json(r, now_ms, pending));
     json_object_set_new(o, "elevation", elevation_json(&r->q, 0));
     json_object_set_new(o, "version", json_integer(r->version));
     json_object_set_new(o, "createdAt", time_str(r->created_ms));

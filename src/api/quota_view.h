@@ -13,8 +13,8 @@
  * +-(2^53-1) become decimal strings. */
 json_t *je_audit_value(const json_t *v);
 
-/* The quota resource, usage as of now_ms. */
-json_t *je_quota_json(const je_quota_record *r, int64_t now_ms);
+/* The quota resource, usage as of now_ms, with pending jobs of its type. */
+json_t *je_quota_json(const je_quota_record *r, int64_t now_ms, int64_t pending);
 /* The configuration snapshot for details.before / details.after (NULL record → null). */
 json_t *je_quota_audit_view(const je_quota_record *r);
 

@@ -272,7 +272,7 @@ typedef struct render_ctx {
 
 static char *render_created(void *ctx, int *status) {
     render_ctx *rc = ctx;
-    json_t *j = je_quota_json(rc->rec, je_now_ms());
+    json_t *j = je_quota_json(rc->rec, je_now_ms(), 0);
     char *s = je_json_dumps_ordered(j, NULL);
     json_decref(j);
     *status = 201;
@@ -284,7 +284,11 @@ static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
     if (status == 201)
         je_reply_header(r, "Location",
                         je_arena_printf(r->arena, "/jobengine/quotas/%s", rec->quota_id));
-    je_reply_json(r, status, je_quota_json(rec, je_now_ms()));
+    je_app *app = r->app;
+    je_err err;
+    int64_t pending =
+        app->store->ops->jobs_pending(app->store, rec->tenant_id, rec->job_type, &err);
+    je_reply_json(r, status, je_quota_json(rec, je_now_ms(), pending < 0 ? 0 : pending));
 }
 
 static void reply_replay(je_req *r, je_idem *idem) {
@@ -372,7 +376,7 @@ typedef struct list_ctx {
 } list_ctx;
 
 static json_t *summary_item(const je_quota_record *q, int64_t now) {
-    json_t *full = je_quota_json(q, now);
+    json_t *full = je_quota_json(q, now, 0);
     json_t *u = json_object_get(full, "usage");
     double active = (double)json_integer_value(json_object_get(u, "active"));
     json_t *o = json_pack(
@@ -392,9 +396,23 @@ static json_t *summary_item(const je_quota_record *q, int64_t now) {
 static int list_visit(void *ctx, const je_quota_record *q) {
     list_ctx *l = ctx;
     json_array_append_new(l->items,
-                          l->summary ? summary_item(q, l->now) : je_quota_json(q, l->now));
+                          l->summary ? summary_item(q, l->now) : je_quota_json(q, l->now, 0));
     snprintf(l->last, sizeof l->last, "%s", q->job_type);
     return 0;
+}
+
+/* usage.pending (or the summary's pending) of every listed quota, read after the list so that
+ * no store call runs inside another's visitor. */
+static void fill_pending(je_app *app, const char *tenant, json_t *items, int summary) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        je_err err;
+        const char *jt = json_string_value(json_object_get(it, "jobType"));
+        int64_t n = jt ? app->store->ops->jobs_pending(app->store, tenant, jt, &err) : 0;
+        json_t *holder = summary ? it : json_object_get(it, "usage");
+        json_object_set_new(holder, "pending", json_integer(n < 0 ? 0 : n));
+    }
 }
 
 static int list_filters(je_req *r, je_quota_filter *f, char *after, size_t cap) {
@@ -430,6 +448,7 @@ void je_api_quota_list(je_req *r, je_app *app) {
         return je_api_reply_err(r, &err, NULL);
     }
     json_t *next = json_null();
+    fill_pending(app, r->principal->tenant, l.items, 0);
     if ((int)json_array_size(l.items) == f.limit) {
         json_array_remove(l.items, json_array_size(l.items) - 1);
         json_t *last = json_array_get(l.items, json_array_size(l.items) - 1);
@@ -447,5 +466,6 @@ void je_api_quota_summary(je_req *r, je_app *app) {
         json_decref(l.items);
         return je_api_reply_err(r, &err, NULL);
     }
+    fill_pending(app, r->principal->tenant, l.items, 1);
     je_reply_json(r, 200, json_pack("{s:o}", "items", l.items));
 }

@@ -8,6 +8,7 @@
 #define AUDIT_SCOPES (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE)
 #define QUOTA_READ (JE_SCOPE_READ | JE_SCOPE_QUOTA)
 #define QUOTA_ID "/jobengine/quotas/{quotaId}"
+#define JOBS_READ (JE_SCOPE_READ | JE_SCOPE_JOBS)
 
 const je_route je_routes[] = {
     {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
@@ -29,6 +30,14 @@ const je_route je_routes[] = {
     {"POST", QUOTA_ID "/resume", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_resume},
     {"POST", QUOTA_ID "/acquire", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_quota_acquire},
     {"POST", QUOTA_ID "/release", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_quota_release},
+    {"POST", "/jobengine/jobs", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_job_submit},
+    {"GET", "/jobengine/jobs", JE_ROUTE_API, JOBS_READ, je_api_job_list},
+    {"GET", "/jobengine/jobs/summary", JE_ROUTE_API, JOBS_READ, je_api_job_summary},
+    {"POST", "/jobengine/jobs/lease", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_job_lease},
+    {"GET", "/jobengine/jobs/{jobId}", JE_ROUTE_API, JOBS_READ, je_api_job_get},
+    {"POST", "/jobengine/jobs/{jobId}/heartbeat", JE_ROUTE_API, JE_SCOPE_JOBS,
+     je_api_job_heartbeat},
+    {"POST", "/jobengine/jobs/{jobId}/complete", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_job_complete},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -46,7 +46,17 @@ void je_api_quota_resume(je_req *r, je_app *app);
 void je_api_quota_acquire(je_req *r, je_app *app);
 void je_api_quota_release(je_req *r, je_app *app);
 
-/* Decision answers shared by acquire and (later) lease. */
+void je_api_job_submit(je_req *r, je_app *app);
+void je_api_job_lease(je_req *r, je_app *app);
+void je_api_job_heartbeat(je_req *r, je_app *app);
+void je_api_job_complete(je_req *r, je_app *app);
+void je_api_job_get(je_req *r, je_app *app);
+void je_api_job_list(je_req *r, je_app *app);
+void je_api_job_summary(je_req *r, je_app *app);
+/* The job resource (api.md §3.4). */
+json_t *je_job_json(const je_job *j);
+
+/* Decision answers shared by acquire and lease. */
 void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decision *d,
                              int64_t now_ms);
 void je_api_reply_denied(je_req *r, const je_decision *d);

@@ -36,6 +36,12 @@ static const setting settings[] = {
      "policy ceiling of burstCapacity"},
     {"ceiling-refill-per-second", "JOBENGINE_CEILING_REFILL_PER_SECOND", "ceilingRefillPerSecond",
      "1000", "policy ceiling of refillPerSecond"},
+    {"max-attempts", "JOBENGINE_MAX_ATTEMPTS", "maxAttempts", "3",
+     "attempts of a job before it stays failed (1-100)"},
+    {"backfill-share", "JOBENGINE_BACKFILL_SHARE", "backfillShare", "0.5",
+     "share of a quota's maxActive backfill batch jobs may hold (0-1)"},
+    {"unquoted-job-types", "JOBENGINE_UNQUOTED_JOB_TYPES", "unquotedJobTypes", "allow",
+     "job types with no quota (nor '*'): allow (not limited) or deny"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 enum {
@@ -47,7 +53,10 @@ enum {
     S_ELEVATED_TTL,
     S_BOOTSTRAP,
     S_CEIL0,
-    S_COUNT = S_CEIL0 + 4
+    S_MAX_ATTEMPTS = S_CEIL0 + 4,
+    S_BACKFILL_SHARE,
+    S_UNQUOTED,
+    S_COUNT
 };
 
 /* Every setting is a flag, plus --config and --demo: built from the table so they never differ. */
@@ -184,12 +193,28 @@ static int parse_ceilings(const char *const *v, je_quota_limits *l) {
     return 0;
 }
 
+static int parse_jobs_settings(const char *const *v, je_config *c) {
+    long n;
+    if (parse_int(v[S_MAX_ATTEMPTS], 1, 100, &n) != 0)
+        return cli_fail("serve", "max-attempts: 1 to 100");
+    c->max_attempts = n;
+    char *end;
+    c->backfill_share = strtod(v[S_BACKFILL_SHARE], &end);
+    if (*end || end == v[S_BACKFILL_SHARE] || !(c->backfill_share >= 0) || c->backfill_share > 1)
+        return cli_fail("serve", "backfill-share: a number from 0 to 1");
+    if (strcmp(v[S_UNQUOTED], "allow") != 0 && strcmp(v[S_UNQUOTED], "deny") != 0)
+        return cli_fail("serve", "unquoted-job-types: allow or deny");
+    c->unquoted_allowed = strcmp(v[S_UNQUOTED], "allow") == 0;
+    return 0;
+}
+
 static int build_config(const cli_args *a, json_t *file, je_config *c) {
     char tmp[S_COUNT][64];
     const char *v[S_COUNT];
     for (int i = 0; i < S_COUNT; i++) v[i] = setting_value(a, file, &settings[i], tmp[i], 64);
     memset(c, 0, sizeof *c);
     if (parse_ceilings(v + S_CEIL0, &c->ceiling) != 0) return 1;
+    if (parse_jobs_settings(v, c) != 0) return 1;
     if (file && je_config_overrides(json_object_get(file, "quotaCeilingOverrides"), c) != 0)
         return 1;
     snprintf(c->listen, sizeof c->listen, "%s", v[S_LISTEN]);

@@ -32,6 +32,8 @@ int je_engine_run_once(je_engine *e, int64_t now_ms) {
     je_store *s = e->store;
     int64_t n = s->ops->permits_expire(s, now_ms, &err);
     log_sweep("permits", n, &err);
+    int64_t l = s->ops->leases_expire(s, now_ms, &err);
+    log_sweep("leases", l, &err);
     int64_t m = s->ops->elevations_expire(s, now_ms, je_quota_elevation_expired_entry, &err);
     log_sweep("elevations", m, &err);
     if (now_ms - e->last_prune_ms >= PRUNE_EVERY_MS) {
@@ -39,7 +41,7 @@ int je_engine_run_once(je_engine *e, int64_t now_ms) {
         log_sweep("idempotency", k, &err);
         e->last_prune_ms = now_ms;
     }
-    return n < 0 || m < 0 ? -1 : 0;
+    return n < 0 || m < 0 || l < 0 ? -1 : 0;
 }
 
 static void *engine_main(void *arg) {

@@ -394,6 +394,15 @@ static const je_store_ops sqlite_ops = {
     .permits_expire = je_sqlite_permits_expire,
     .elevations_expire = je_sqlite_elevations_expire,
     .idem_prune = je_sqlite_idem_prune,
+    .job_submit = je_sqlite_job_submit,
+    .job_get = je_sqlite_job_get,
+    .job_list = je_sqlite_job_list,
+    .job_counts = je_sqlite_job_counts,
+    .jobs_lease = je_sqlite_jobs_lease,
+    .job_heartbeat = je_sqlite_job_heartbeat,
+    .job_complete = je_sqlite_job_complete,
+    .leases_expire = je_sqlite_leases_expire,
+    .jobs_pending = je_sqlite_jobs_pending,
 };
 
 /* Opens the writer's connection, migrates, starts the writer thread. */

@@ -89,5 +89,22 @@ int64_t je_sqlite_permits_expire(je_store *s, int64_t now_ms, je_err *err);
 int64_t je_sqlite_elevations_expire(je_store *s, int64_t now_ms, je_elevation_audit_fn make_audit,
                                     je_err *err);
 int64_t je_sqlite_idem_prune(je_store *s, int64_t before_ms, je_err *err);
+int je_sqlite_job_submit(je_store *s, je_job *j, je_idem *idem, je_err *err);
+int je_sqlite_job_get(je_store *s, const char *tenant, const char *job_id, je_job *out,
+                      je_err *err);
+int je_sqlite_job_list(je_store *s, const char *tenant, const je_job_filter *f, je_job_visit_fn fn,
+                       void *ctx, je_err *err);
+int je_sqlite_job_counts(je_store *s, const char *tenant, je_job_count_fn fn, void *ctx,
+                         je_err *err);
+int64_t je_sqlite_jobs_pending(je_store *s, const char *tenant, const char *job_type, je_err *err);
+int je_sqlite_jobs_lease(je_store *s, const char *tenant, const je_lease_req *req,
+                         je_elevation_audit_fn make_audit, je_lease_out *out, je_err *err);
+int je_sqlite_job_heartbeat(je_store *s, const char *tenant, const char *job_id,
+                            const char *lease_id, int64_t extend_ms, int64_t now_ms, je_job *out,
+                            je_err *err);
+int je_sqlite_job_complete(je_store *s, const char *tenant, const char *job_id,
+                           const char *lease_id, int succeeded, const char *error, int64_t now_ms,
+                           je_job *out, je_err *err);
+int64_t je_sqlite_leases_expire(je_store *s, int64_t now_ms, je_err *err);
 
 #endif

@@ -345,19 +345,6 @@ int je_sqlite_elevation_expire_tx(sqlite3 *db, je_quota_record *r, int64_t now,
     return rc;
 }
 
-static int64_t earliest_permit(sqlite3 *db, const je_quota_record *r, je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(
-        db, "SELECT MIN(expires_ms) FROM permits WHERE tenant_id=?1 AND quota_id=?2", err);
-    if (!st) return INT64_MAX;
-    sqlite3_bind_text(st, 1, r->tenant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->quota_id, -1, SQLITE_STATIC);
-    int64_t v = JE_NO_TIME;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(st, 0);
-    je_sqlite_done(st);
-    return v;
-}
-
 static int permit_insert(sqlite3 *db, const je_acquire *out, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db, "INSERT INTO permits(tenant_id, permit_id, quota_id, expires_ms) VALUES(?1,?2,?3,?4)",
@@ -391,7 +378,10 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     if (je_sqlite_permits_release_expired(db, &out->rec, a->now, NULL, err) != 0 ||
         je_sqlite_elevation_expire_tx(db, &out->rec, a->now, a->make_audit, err) != 0)
         return -1;
-    int64_t earliest = earliest_permit(db, &out->rec, err);
+    int64_t leases = je_sqlite_leases_expire_tx(db, a->tenant, a->quota_id, a->now, err);
+    if (leases < 0) return -1;
+    je_quota_release(&out->rec.q, leases);
+    int64_t earliest = je_sqlite_quota_earliest_expiry(db, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
     out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
     if (out->decision.kind == JE_DECISION_GRANT) {

@@ -1,0 +1,445 @@
+/* api/jobs.c: the job routes of api.md §3.4 — submit, reads, lease under quota, heartbeat,
+ * complete. Leasing hands the whole decision to the store's jobs_lease (decisions and leases in
+ * one durable transaction); this file validates, shapes answers and sets decision headers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/body.h"
+#include "api/change.h"
+#include "api/quota_view.h"
+#include "api/routes.h"
+#include "auth/keys.h"
+#include "core/ids.h"
+#include "core/jcs.h"
+#include "core/text.h"
+#include "core/timefmt.h"
+#include "http/params.h"
+
+#define LEASE_DEFAULT_S 60
+#define LEASE_MAX_S 3600
+
+static json_t *opt_time(int64_t ms) {
+    char t[JE_TIME_BUF];
+    return ms == JE_NO_TIME ? json_null() : json_string(je_time_format(ms, t));
+}
+
+static json_t *opt_text(const char *s) {
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *payload_json(const je_job *j) {
+    json_t *p = json_loads(j->payload ? j->payload : "null", JSON_DECODE_ANY, NULL);
+    return p ? p : json_null();
+}
+
+/* Backfill batch jobs carry their window (domain.md §5). */
+static void add_backfill_fields(json_t *o, const je_job *j) {
+    if (!j->backfill_id[0]) return;
+    json_object_set_new(o, "backfillId", json_string(j->backfill_id));
+    json_object_set_new(o, "batch", json_integer(j->batch));
+    json_object_set_new(o, "windowStart", opt_time(j->window_start_ms));
+    json_object_set_new(o, "windowEnd", opt_time(j->window_end_ms));
+}
+
+json_t *je_job_json(const je_job *j) {
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "jobId", j->job_id, "tenantId", j->tenant_id,
+                  "jobType", j->job_type, "status", je_job_status_name(j->status), "priority",
+                  (json_int_t)j->priority, "payload", payload_json(j));
+    json_object_set_new(o, "sourceId", opt_text(j->source_id));
+    json_object_set_new(o, "eventKey", opt_text(j->event_key));
+    json_object_set_new(o, "eventTime", opt_time(j->event_time_ms));
+    add_backfill_fields(o, j);
+    json_object_set_new(o, "attempt", json_integer(j->attempt));
+    json_object_set_new(o, "maxAttempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "availableAt", opt_time(j->available_ms));
+    json_object_set_new(o, "leaseId", opt_text(j->lease_id));
+    json_object_set_new(o, "leaseUntil", opt_time(j->lease_id[0] ? j->lease_until_ms : JE_NO_TIME));
+    json_object_set_new(o, "workerId", opt_text(j->worker_id));
+    json_object_set_new(o, "error", opt_text(j->error));
+    json_object_set_new(o, "createdAt", opt_time(j->created_ms));
+    json_object_set_new(o, "updatedAt", opt_time(j->updated_ms));
+    json_object_set_new(o, "completedAt", opt_time(j->completed_ms));
+    return o;
+}
+
+/* The form a worker receives for a leased job. */
+static json_t *leased_json(const je_job *j) {
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "jobId", j->job_id, "jobType", j->job_type,
+                  "leaseId", j->lease_id, "leaseUntil", opt_time(j->lease_until_ms), "attempt",
+                  (json_int_t)j->attempt, "payload", payload_json(j));
+    json_object_set_new(o, "priority", json_integer(j->priority));
+    json_object_set_new(o, "sourceId", opt_text(j->source_id));
+    json_object_set_new(o, "eventKey", opt_text(j->event_key));
+    json_object_set_new(o, "eventTime", opt_time(j->event_time_ms));
+    add_backfill_fields(o, j);
+    return o;
+}
+
+static void reply_job(je_req *r, int status, const je_job *j) {
+    if (status == 201)
+        je_reply_header(r, "Location", je_arena_printf(r->arena, "/jobengine/jobs/%s", j->job_id));
+    je_reply_json(r, status, je_job_json(j));
+}
+
+/* ---- submit ------------------------------------------------------------------------------- */
+
+/* An optional string member that must be printable UTF-8 of 1..max code points. */
+static int text_field(const json_t *body, const char *name, size_t max, char *out, size_t cap,
+                      je_err *err) {
+    const char *s;
+    size_t n = 0, off, len;
+    int rc = je_body_string(body, name, &s, &n, err);
+    if (rc <= 0) return rc;
+    if (je_text_check(s, n, max, &off, &len) != JE_TEXT_OK || off != 0 || len != n || n >= cap)
+        return je_err_field(err, "VALIDATION_FAILED", name,
+                            "%s must be 1-%zu printable characters without surrounding spaces",
+                            name, max);
+    memcpy(out, s, n + 1);
+    return 1;
+}
+
+static int parse_submit(je_req *r, const json_t *body, je_job *j, je_err *err) {
+    const char *jt;
+    size_t n = 0;
+    int rc = je_body_string(body, "jobType", &jt, &n, err);
+    if (rc < 0) return -1;
+    if (rc == 0 || !je_id_job_type_valid(jt, n) || strcmp(jt, "*") == 0)
+        return je_err_field(err, "VALIDATION_FAILED", "jobType",
+                            "jobType is required: 1-128 of [A-Za-z0-9._:-]");
+    snprintf(j->job_type, sizeof j->job_type, "%s", jt);
+    if (!json_object_get(body, "payload"))
+        return je_err_field(err, "VALIDATION_FAILED", "payload", "payload is required");
+    if (je_body_int(body, "priority", -1000, 1000, &j->priority, err) < 0) return -1;
+    if (text_field(body, "sourceId", JE_SOURCE_MAX, j->source_id, sizeof j->source_id, err) < 0 ||
+        text_field(body, "eventKey", JE_EVENT_KEY_MAX, j->event_key, sizeof j->event_key, err) < 0)
+        return -1;
+    if (j->source_id[0] && !je_id_job_type_valid(j->source_id, strlen(j->source_id)))
+        return je_err_field(err, "VALIDATION_FAILED", "sourceId", "sourceId: [A-Za-z0-9._:-]");
+    const char *et;
+    rc = je_body_string(body, "eventTime", &et, NULL, err);
+    if (rc < 0) return -1;
+    if (rc == 1 && je_time_parse(et, &j->event_time_ms) != 0)
+        return je_err_field(err, "VALIDATION_FAILED", "eventTime", "eventTime: RFC 3339");
+    return 0;
+}
+
+static char *render_job(void *ctx, int *status) {
+    json_t *o = je_job_json(ctx);
+    char *s = je_json_dumps_ordered(o, NULL);
+    json_decref(o);
+    *status = 201;
+    return s;
+}
+
+void je_api_job_submit(je_req *r, je_app *app) {
+    static const char *const fields[] = {"jobType",  "payload",   "priority", "sourceId",
+                                         "eventKey", "eventTime", NULL};
+    je_err err;
+    je_err_clear(&err);
+    je_job *j = je_arena_alloc(r->arena, sizeof *j);
+    j->event_time_ms = j->window_start_ms = j->window_end_ms = j->batch = JE_NO_TIME;
+    json_t *body = je_body_object(r, fields, &err);
+    je_idem idem;
+    memset(&idem, 0, sizeof idem);
+    if (!body || parse_submit(r, body, j, &err) != 0 || je_change_idem(r, body, &idem, &err)) {
+        json_decref(body);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    int64_t now = je_now_ms();
+    je_uuid7(now, j->job_id);
+    snprintf(j->tenant_id, sizeof j->tenant_id, "%s", r->principal->tenant);
+    j->payload = je_jcs_dumps(json_object_get(body, "payload"), NULL);
+    json_decref(body);
+    j->status = JE_JOB_PENDING;
+    j->max_attempts = app->cfg.max_attempts;
+    j->available_ms = j->created_ms = j->updated_ms = now;
+    j->completed_ms = j->lease_until_ms = j->lease_ms = JE_NO_TIME;
+    idem.render = render_job;
+    idem.render_ctx = j;
+    int rc = j->payload ? app->store->ops->job_submit(app->store, j, &idem, &err)
+                        : je_err_field(&err, "VALIDATION_FAILED", "payload", "payload is invalid");
+    if (rc != 0) return je_job_free(j), je_api_reply_err(r, &err, NULL);
+    if (idem.mismatch)
+        je_reply_error(r, 409, "IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key was used with another body", NULL);
+    else if (idem.replayed)
+        je_reply_raw(r, idem.status, "application/json", idem.body, strlen(idem.body));
+    else
+        reply_job(r, 201, j);
+    free(idem.body);
+    je_job_free(j);
+}
+
+/* ---- lease -------------------------------------------------------------------------------- */
+
+static int parse_job_types(const json_t *body, const char **types, size_t *n, je_err *err) {
+    const json_t *arr = json_object_get(body, "jobTypes");
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 32)
+        return je_err_field(err, "VALIDATION_FAILED", "jobTypes",
+                            "jobTypes must be an array of 1 to 32 job types");
+    *n = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *v = json_array_get(arr, i);
+        const char *s = json_string_value(v);
+        if (!s || !je_id_job_type_valid(s, json_string_length(v)) || strcmp(s, "*") == 0)
+            return je_err_field(err, "VALIDATION_FAILED", "jobTypes", "jobTypes[%zu] is invalid",
+                                i);
+        size_t k = 0;
+        while (k < *n && strcmp(types[k], s) != 0) k++;
+        if (k == *n) types[(*n)++] = s;
+    }
+    return 0;
+}
+
+static int parse_lease(const json_t *body, je_lease_req *q, const char **types, char *worker,
+                       je_err *err) {
+    size_t n = 0;
+    if (parse_job_types(body, types, &n, err) != 0) return -1;
+    q->job_types = types;
+    q->n_job_types = n;
+    int rc = text_field(body, "workerId", JE_WORKER_MAX, worker, JE_WORKER_MAX + 1, err);
+    if (rc < 0) return -1;
+    if (rc == 0) return je_err_field(err, "VALIDATION_FAILED", "workerId", "workerId is required");
+    q->worker_id = worker;
+    int64_t max = 1, secs = LEASE_DEFAULT_S;
+    if (je_body_int(body, "max", 1, 100, &max, err) < 0 ||
+        je_body_int(body, "leaseSeconds", 1, LEASE_MAX_S, &secs, err) < 0)
+        return -1;
+    q->max = (int)max;
+    q->lease_ms = secs * 1000;
+    return 0;
+}
+
+static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
+    json_t *jobs = json_array();
+    for (size_t i = 0; i < out->n; i++) json_array_append_new(jobs, leased_json(&out->jobs[i]));
+    json_t *body = json_pack("{s:o}", "jobs", jobs);
+    if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now);
+    if (out->n == 0 && out->held) {
+        int timed = !out->only_paused && out->decision.kind == JE_DECISION_EXHAUSTED;
+        json_object_set_new(body, "nextEligibleAt",
+                            timed ? opt_time(out->decision.next_eligible_ms) : json_null());
+    }
+    je_reply_json(r, 200, body);
+}
+
+void je_api_job_lease(je_req *r, je_app *app) {
+    static const char *const fields[] = {"jobTypes", "workerId", "max", "leaseSeconds", NULL};
+    je_err err;
+    je_err_clear(&err);
+    json_t *body = je_body_object(r, fields, &err);
+    const char *types[32];
+    char worker[JE_WORKER_MAX + 1] = "";
+    je_lease_req q = {.backfill_share = app->cfg.backfill_share,
+                      .unlimited_when_no_quota = app->cfg.unquoted_allowed};
+    if (!body || parse_lease(body, &q, types, worker, &err) != 0) {
+        json_decref(body);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    q.now_ms = je_now_ms();
+    je_lease_out out;
+    int rc = app->store->ops->jobs_lease(app->store, r->principal->tenant, &q,
+                                         je_quota_elevation_expired_entry, &out, &err);
+    json_decref(body); /* types[] pointed into it: used only until here */
+    if (rc != 0) return je_api_reply_err(r, &err, NULL);
+    if (out.held && out.n == 0 && out.only_paused) out.decision.kind = JE_DECISION_PAUSED;
+    reply_lease(r, &out, q.now_ms);
+    for (size_t i = 0; i < out.n; i++) je_job_free(&out.jobs[i]);
+    free(out.jobs);
+}
+
+/* ---- heartbeat and complete --------------------------------------------------------------- */
+
+static void reply_lease_change(je_req *r, int rc, je_job *j, const je_err *err) {
+    if (rc == -2)
+        je_reply_error(r, 409, "LEASE_LOST", "this lease is no longer held (expired or replaced)",
+                       NULL);
+    else if (rc < 0)
+        je_api_reply_err(r, err, NULL);
+    else if (rc == 0)
+        je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
+    else
+        reply_job(r, 200, j);
+    je_job_free(j);
+}
+
+static int lease_id_field(const json_t *body, char *out, je_err *err) {
+    int rc = text_field(body, "leaseId", 36, out, 37, err);
+    if (rc == 0) je_err_field(err, "VALIDATION_FAILED", "leaseId", "leaseId is required");
+    return rc == 1 ? 0 : -1;
+}
+
+void je_api_job_heartbeat(je_req *r, je_app *app) {
+    static const char *const fields[] = {"leaseId", "extendSeconds", NULL};
+    je_err err;
+    je_err_clear(&err);
+    json_t *body = je_body_object(r, fields, &err);
+    char lease[37];
+    int64_t secs = 0;
+    int has = 0;
+    if (!body || lease_id_field(body, lease, &err) != 0 ||
+        (has = je_body_int(body, "extendSeconds", 1, LEASE_MAX_S, &secs, &err)) < 0) {
+        json_decref(body);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    json_decref(body);
+    je_job j;
+    memset(&j, 0, sizeof j);
+    int64_t now = je_now_ms();
+    if (!has) { /* default: the lease's own length */
+        int found =
+            app->store->ops->job_get(app->store, r->principal->tenant, r->params[0], &j, &err);
+        if (found <= 0) return reply_lease_change(r, found, &j, &err);
+        secs = j.lease_ms > 0 ? j.lease_ms / 1000 : LEASE_DEFAULT_S;
+        je_job_free(&j);
+    }
+    int rc = app->store->ops->job_heartbeat(app->store, r->principal->tenant, r->params[0], lease,
+                                            secs * 1000, now, &j, &err);
+    reply_lease_change(r, rc, &j, &err);
+}
+
+void je_api_job_complete(je_req *r, je_app *app) {
+    static const char *const fields[] = {"leaseId", "status", "error", NULL};
+    je_err err;
+    je_err_clear(&err);
+    json_t *body = je_body_object(r, fields, &err);
+    char lease[37];
+    const char *status = NULL, *error = NULL;
+    size_t elen = 0;
+    if (!body || lease_id_field(body, lease, &err) != 0 ||
+        je_body_string(body, "status", &status, NULL, &err) < 0 ||
+        je_body_string(body, "error", &error, &elen, &err) < 0) {
+        json_decref(body);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    int ok = status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0);
+    if (!ok || (error && (elen > JE_JOB_ERROR_MAX || memchr(error, 0, elen)))) {
+        json_decref(body);
+        je_err_field(&err, "VALIDATION_FAILED", ok ? "error" : "status",
+                     ok ? "error must be at most 2048 bytes" : "status: succeeded or failed");
+        return je_api_reply_err(r, &err, NULL);
+    }
+    je_job j;
+    memset(&j, 0, sizeof j);
+    int rc = app->store->ops->job_complete(app->store, r->principal->tenant, r->params[0], lease,
+                                           strcmp(status, "succeeded") == 0, error, je_now_ms(), &j,
+                                           &err);
+    json_decref(body);
+    reply_lease_change(r, rc, &j, &err);
+}
+
+/* ---- reads -------------------------------------------------------------------------------- */
+
+void je_api_job_get(je_req *r, je_app *app) {
+    je_job j;
+    memset(&j, 0, sizeof j);
+    je_err err;
+    int found = app->store->ops->job_get(app->store, r->principal->tenant, r->params[0], &j, &err);
+    if (found < 0) return je_api_reply_err(r, &err, NULL);
+    if (!found) return je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
+    reply_job(r, 200, &j);
+    je_job_free(&j);
+}
+
+typedef struct jlist {
+    json_t *items;
+    int64_t last_created;
+    char last_id[37];
+} jlist;
+
+static int jlist_visit(void *ctx, const je_job *j) {
+    jlist *l = ctx;
+    json_array_append_new(l->items, je_job_json(j));
+    l->last_created = j->created_ms;
+    snprintf(l->last_id, sizeof l->last_id, "%s", j->job_id);
+    return 0;
+}
+
+/* Continuation: "<createdMs>/<jobId>" of the last item. */
+static int job_list_filter(je_req *r, je_job_filter *f, char *after, size_t cap) {
+    *f = (je_job_filter){.status = -1, .after_created_ms = INT64_MIN, .after_job_id = ""};
+    const char *st = je_req_query_nonempty(r, "status"), *jt = je_req_query_nonempty(r, "jobType");
+    if (st && (f->status = je_job_status_parse(st)) < 0) {
+        je_reply_field_error(r, 400, "VALIDATION_FAILED", "status",
+                             "status: pending, leased, succeeded, failed or canceled");
+        return -1;
+    }
+    if (jt && !je_id_job_type_valid(jt, strlen(jt))) {
+        je_reply_field_error(r, 400, "VALIDATION_FAILED", "jobType", "jobType is malformed");
+        return -1;
+    }
+    f->job_type = jt;
+    int limit;
+    if (je_params_limit(r, &limit) != 0 || je_params_continuation_str(r, after, cap) != 0)
+        return -1;
+    f->limit = limit + 1;
+    char *slash = strchr(after, '/');
+    if (after[0] && !slash) {
+        je_reply_field_error(r, 400, "VALIDATION_FAILED", "continuationToken",
+                             "continuationToken is not one this server issued");
+        return -1;
+    }
+    if (slash) {
+        *slash = '\0';
+        f->after_created_ms = strtoll(after, NULL, 10);
+        f->after_job_id = slash + 1;
+    }
+    return 0;
+}
+
+void je_api_job_list(je_req *r, je_app *app) {
+    je_job_filter f;
+    char after[256];
+    if (job_list_filter(r, &f, after, sizeof after) != 0) return;
+    jlist l = {.items = json_array()};
+    je_err err;
+    if (app->store->ops->job_list(app->store, r->principal->tenant, &f, jlist_visit, &l, &err)) {
+        json_decref(l.items);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    json_t *next = json_null();
+    if ((int)json_array_size(l.items) == f.limit) {
+        json_array_remove(l.items, json_array_size(l.items) - 1);
+        json_t *last = json_array_get(l.items, json_array_size(l.items) - 1);
+        int64_t created = 0;
+        je_time_parse(json_string_value(json_object_get(last, "createdAt")), &created);
+        const char *pos = je_arena_printf(r->arena, "%lld/%s", (long long)created,
+                                          json_string_value(json_object_get(last, "jobId")));
+        next = json_string(je_params_continuation_make_str(r, pos));
+    }
+    je_reply_json(r, 200, json_pack("{s:o, s:o}", "items", l.items, "continuationToken", next));
+}
+
+static int summary_visit(void *ctx, const char *job_type, int status, int64_t count) {
+    json_t *by_type = ctx;
+    json_t *o = json_object_get(by_type, job_type);
+    if (!o) {
+        o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "jobType", job_type, "pending", 0,
+                      "leased", 0, "succeeded", 0, "failed", 0, "canceled", 0, "total", 0);
+        json_object_set_new(by_type, job_type, o);
+    }
+    const char *name = je_job_status_name(status);
+    if (name) json_object_set_new(o, name, json_integer(count));
+    json_object_set_new(o, "total",
+                        json_integer(json_integer_value(json_object_get(o, "total")) + count));
+    return 0;
+}
+
+void je_api_job_summary(je_req *r, je_app *app) {
+    json_t *by_type = json_object();
+    je_err err;
+    if (app->store->ops->job_counts(app->store, r->principal->tenant, summary_visit, by_type,
+                                    &err) != 0) {
+        json_decref(by_type);
+        return je_api_reply_err(r, &err, NULL);
+    }
+    json_t *items = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(by_type, k, v) json_array_append(items, v);
+    json_decref(by_type);
+    je_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
