@@ -27,10 +27,13 @@ typedef struct je_config {
     unsigned threads;
     int64_t token_ttl_s;
     int64_t elevated_token_ttl_s;
-    int64_t max_attempts;    /* attempts of a job before it stays failed */
-    double backfill_share;   /* of a quota's maxActive, for backfill batch jobs */
-    int unquoted_allowed;    /* a job type with no quota (nor "*") is not limited */
-    je_quota_limits ceiling; /* global policy ceilings */
+    int64_t max_attempts;        /* attempts of a job before it stays failed */
+    double backfill_share;       /* of a quota's maxActive, for backfill batch jobs */
+    int unquoted_allowed;        /* a job type with no quota (nor "*") is not limited */
+    je_backfill_limits backfill; /* safety-check limits and the suppression period */
+    int64_t backfill_in_flight;  /* batch jobs outstanding per running backfill */
+    int64_t ledger_retention_ms; /* ledger entries older than this (event time) are pruned */
+    je_quota_limits ceiling;     /* global policy ceilings */
     size_t n_overrides;
     je_ceiling_override overrides[JE_MAX_CEILING_OVERRIDES];
 } je_config;

@@ -25,6 +25,11 @@ static const struct {
     {"QUOTA_PAUSED", 423},
     {"QUOTA_EXHAUSTED", 429},
     {"STORE", 503},
+    {"BACKFILL_DUPLICATE", 409},
+    {"BACKFILL_UNSAFE", 422},
+    {"PLAN_CHANGED", 409},
+    {"INVALID_STATE", 409},
+    {"LEASE_LOST", 409},
 };
 
 int je_api_status_for(const char *code) {

@@ -9,6 +9,8 @@
 #define QUOTA_READ (JE_SCOPE_READ | JE_SCOPE_QUOTA)
 #define QUOTA_ID "/jobengine/quotas/{quotaId}"
 #define JOBS_READ (JE_SCOPE_READ | JE_SCOPE_JOBS)
+#define BACKFILL_READ (JE_SCOPE_READ | JE_SCOPE_BACKFILL)
+#define BACKFILL_ID "/jobengine/backfills/{backfillId}"
 
 const je_route je_routes[] = {
     {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
@@ -38,6 +40,16 @@ const je_route je_routes[] = {
     {"POST", "/jobengine/jobs/{jobId}/heartbeat", JE_ROUTE_API, JE_SCOPE_JOBS,
      je_api_job_heartbeat},
     {"POST", "/jobengine/jobs/{jobId}/complete", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_job_complete},
+    {"POST", "/jobengine/backfills/preview", JE_ROUTE_API, JE_SCOPE_BACKFILL,
+     je_api_backfill_preview},
+    {"POST", "/jobengine/backfills", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_create},
+    {"GET", "/jobengine/backfills", JE_ROUTE_API, BACKFILL_READ, je_api_backfill_list},
+    {"GET", BACKFILL_ID, JE_ROUTE_API, BACKFILL_READ, je_api_backfill_get},
+    {"POST", BACKFILL_ID "/start", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_start},
+    {"POST", BACKFILL_ID "/pause", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_pause},
+    {"POST", BACKFILL_ID "/resume", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_resume},
+    {"POST", BACKFILL_ID "/cancel", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_cancel},
+    {"POST", "/jobengine/dedup/claim", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_dedup_claim},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -53,6 +53,15 @@ void je_api_job_complete(je_req *r, je_app *app);
 void je_api_job_get(je_req *r, je_app *app);
 void je_api_job_list(je_req *r, je_app *app);
 void je_api_job_summary(je_req *r, je_app *app);
+void je_api_backfill_preview(je_req *r, je_app *app);
+void je_api_backfill_create(je_req *r, je_app *app);
+void je_api_backfill_get(je_req *r, je_app *app);
+void je_api_backfill_list(je_req *r, je_app *app);
+void je_api_backfill_start(je_req *r, je_app *app);
+void je_api_backfill_pause(je_req *r, je_app *app);
+void je_api_backfill_resume(je_req *r, je_app *app);
+void je_api_backfill_cancel(je_req *r, je_app *app);
+void je_api_dedup_claim(je_req *r, je_app *app);
 /* The job resource (api.md §3.4). */
 json_t *je_job_json(const je_job *j);
 

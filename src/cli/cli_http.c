@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/b64url.h"
 #include "core/jcs.h"
 
 const char cli_http_usage[] =
@@ -286,6 +287,24 @@ int cli_http_authorize(cli_http *h, const cli_args *a, const cli_scope *s, const
         rc = cli_http_fail(h, &resp);
     cli_resp_free(&resp);
     return rc;
+}
+
+void cli_http_forget_token(cli_http *h) {
+    if (h->token) wipe_free(h->token, strlen(h->token));
+    h->token = NULL;
+}
+
+long long cli_http_token_expiry(const cli_http *h) {
+    const char *p = h->token ? strchr(h->token, '.') : NULL, *end = p ? strchr(p + 1, '.') : NULL;
+    if (!end || end - p - 1 > 8192) return 0;
+    unsigned char claims[8192];
+    size_t n = 0;
+    if (je_b64url_decode(p + 1, (size_t)(end - p - 1), claims, &n) != 0) return 0;
+    json_t *c = json_loadb((const char *)claims, n, 0, NULL);
+    json_t *exp = json_object_get(c, "exp");
+    long long v = json_is_integer(exp) ? (long long)json_integer_value(exp) : 0;
+    json_decref(c);
+    return v;
 }
 
 /* ---- answers ------------------------------------------------------------------------------ */

@@ -81,6 +81,14 @@ int cli_http_authorize(cli_http *h, const cli_args *a, const cli_scope *s, const
 int cli_http_request(cli_http *h, const char *method, const char *path, const json_t *body,
                      const char *const *headers, cli_resp *out);
 
+/* Wipes and forgets h->token, so that the next cli_http_authorize asks for a new one (a
+ * long-running command refreshing a token that expired or was refused). */
+void cli_http_forget_token(cli_http *h);
+
+/* The exp claim of h->token in seconds since the epoch, read without verifying the token (the
+ * server does that); 0 when there is no token or it is not a JWT with a numeric exp. */
+long long cli_http_token_expiry(const cli_http *h);
+
 /* POST /token with grant_type=client_credentials and the given form parameters ({name, value}
  * pairs; a NULL value is left out). Returns as cli_http_request. */
 int cli_http_token_request(cli_http *h, const char *const (*params)[2], size_t n, cli_resp *out);

@@ -42,6 +42,17 @@ static const setting settings[] = {
      "share of a quota's maxActive backfill batch jobs may hold (0-1)"},
     {"unquoted-job-types", "JOBENGINE_UNQUOTED_JOB_TYPES", "unquotedJobTypes", "allow",
      "job types with no quota (nor '*'): allow (not limited) or deny"},
+    {"backfill-max-window-days", "JOBENGINE_BACKFILL_MAX_WINDOW_DAYS", "backfillMaxWindowDays",
+     "31", "longest backfill window (safety check window_within_limit)"},
+    {"backfill-max-batches", "JOBENGINE_BACKFILL_MAX_BATCHES", "backfillMaxBatches", "10000",
+     "most batches of a backfill (safety check batch_count_within_limit)"},
+    {"backfill-suppression-hours", "JOBENGINE_BACKFILL_SUPPRESSION_HOURS",
+     "backfillSuppressionHours", "24",
+     "a completed backfill's window is refused again for this long"},
+    {"backfill-in-flight", "JOBENGINE_BACKFILL_IN_FLIGHT", "backfillInFlight", "4",
+     "batch jobs outstanding per running backfill"},
+    {"ledger-retention-days", "JOBENGINE_LEDGER_RETENTION_DAYS", "ledgerRetentionDays", "90",
+     "processed ledger entries older than this (event time) are pruned"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 enum {
@@ -56,6 +67,11 @@ enum {
     S_MAX_ATTEMPTS = S_CEIL0 + 4,
     S_BACKFILL_SHARE,
     S_UNQUOTED,
+    S_BF_WINDOW,
+    S_BF_BATCHES,
+    S_BF_SUPPRESSION,
+    S_BF_IN_FLIGHT,
+    S_LEDGER_RETENTION,
     S_COUNT
 };
 
@@ -205,6 +221,22 @@ static int parse_jobs_settings(const char *const *v, je_config *c) {
     if (strcmp(v[S_UNQUOTED], "allow") != 0 && strcmp(v[S_UNQUOTED], "deny") != 0)
         return cli_fail("serve", "unquoted-job-types: allow or deny");
     c->unquoted_allowed = strcmp(v[S_UNQUOTED], "allow") == 0;
+    static const struct {
+        int idx;
+        long lo, hi;
+    } ranges[] = {{S_BF_WINDOW, 1, 3660},
+                  {S_BF_BATCHES, 1, 1000000},
+                  {S_BF_SUPPRESSION, 0, 8760},
+                  {S_BF_IN_FLIGHT, 1, 1000},
+                  {S_LEDGER_RETENTION, 1, 36600}};
+    long vals[5];
+    for (int i = 0; i < 5; i++)
+        if (parse_int(v[ranges[i].idx], ranges[i].lo, ranges[i].hi, &vals[i]) != 0)
+            return cli_fail("serve", "%s: %ld to %ld", settings[ranges[i].idx].flag, ranges[i].lo,
+                            ranges[i].hi);
+    c->backfill = (je_backfill_limits){vals[0] * 86400000LL, vals[1], vals[2] * 3600000LL};
+    c->backfill_in_flight = vals[3];
+    c->ledger_retention_ms = vals[4] * 86400000LL;
     return 0;
 }
 
@@ -271,7 +303,8 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         goto out;
     }
     je_engine engine;
-    if (je_engine_start(&engine, store, 250) != 0) {
+    if (je_engine_start(&engine, store, 250, cfg->backfill_in_flight, cfg->max_attempts,
+                        cfg->ledger_retention_ms) != 0) {
         cli_fail("serve", "cannot start the engine thread");
         je_app_destroy(&app);
         goto out;

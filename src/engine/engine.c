@@ -36,12 +36,16 @@ int je_engine_run_once(je_engine *e, int64_t now_ms) {
     log_sweep("leases", l, &err);
     int64_t m = s->ops->elevations_expire(s, now_ms, je_quota_elevation_expired_entry, &err);
     log_sweep("elevations", m, &err);
+    int64_t b = s->ops->backfills_advance(s, now_ms, e->backfill_in_flight, e->max_attempts, &err);
+    log_sweep("backfill batches", b, &err);
     if (now_ms - e->last_prune_ms >= PRUNE_EVERY_MS) {
         int64_t k = s->ops->idem_prune(s, now_ms - IDEM_KEEP_MS, &err);
         log_sweep("idempotency", k, &err);
+        k = s->ops->ledger_prune(s, now_ms - e->ledger_retention_ms, &err);
+        log_sweep("ledger", k, &err);
         e->last_prune_ms = now_ms;
     }
-    return n < 0 || m < 0 || l < 0 ? -1 : 0;
+    return n < 0 || m < 0 || l < 0 || b < 0 ? -1 : 0;
 }
 
 static void *engine_main(void *arg) {
@@ -63,9 +67,13 @@ static void *engine_main(void *arg) {
     return NULL;
 }
 
-int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms) {
+int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms, int64_t backfill_in_flight,
+                    int64_t max_attempts, int64_t ledger_retention_ms) {
     memset(e, 0, sizeof *e);
     e->store = store;
+    e->backfill_in_flight = backfill_in_flight;
+    e->max_attempts = max_attempts;
+    e->ledger_retention_ms = ledger_retention_ms;
     e->tick_ms = tick_ms;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);

@@ -12,6 +12,7 @@
 
 typedef struct je_engine {
     je_store *store;
+    int64_t backfill_in_flight, max_attempts, ledger_retention_ms;
     int64_t tick_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -22,7 +23,10 @@ typedef struct je_engine {
 
 /* One pass of every sweep at now_ms (also used by tests and at start). */
 int je_engine_run_once(je_engine *e, int64_t now_ms);
-int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms);
+/* Starts the sweep thread; backfill_in_flight, max_attempts and ledger_retention_ms come from the
+ * configuration (api/app.h). */
+int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms, int64_t backfill_in_flight,
+                    int64_t max_attempts, int64_t ledger_retention_ms);
 void je_engine_stop(je_engine *e);
 
 #endif

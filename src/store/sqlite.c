@@ -403,6 +403,14 @@ static const je_store_ops sqlite_ops = {
     .job_complete = je_sqlite_job_complete,
     .leases_expire = je_sqlite_leases_expire,
     .jobs_pending = je_sqlite_jobs_pending,
+    .backfill_facts = je_sqlite_backfill_facts,
+    .backfill_create = je_sqlite_backfill_create,
+    .backfill_get = je_sqlite_backfill_get,
+    .backfill_list = je_sqlite_backfill_list,
+    .backfill_change = je_sqlite_backfill_change,
+    .backfills_advance = je_sqlite_backfills_advance,
+    .ledger_claim = je_sqlite_ledger_claim,
+    .ledger_prune = je_sqlite_ledger_prune,
 };
 
 /* Opens the writer's connection, migrates, starts the writer thread. */

@@ -106,5 +106,34 @@ int je_sqlite_job_complete(je_store *s, const char *tenant, const char *job_id,
                            const char *lease_id, int succeeded, const char *error, int64_t now_ms,
                            je_job *out, je_err *err);
 int64_t je_sqlite_leases_expire(je_store *s, int64_t now_ms, je_err *err);
+/* sqlite_backfill.c, sqlite_ledger.c */
+int je_sqlite_backfill_save(sqlite3 *db, const je_backfill_record *b, je_err *err);
+int je_sqlite_backfill_load(sqlite3 *db, const char *tenant, const char *id,
+                            je_backfill_record *out, je_err *err);
+int je_sqlite_backfill_batch_done(sqlite3 *db, je_store *s, const je_job *j, int succeeded,
+                                  int final_failure, int64_t events, int64_t now, je_err *err);
+int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
+                                je_err *err);
+int je_sqlite_backfill_facts(je_store *s, const char *tenant, const char *source_id,
+                             const char *job_type, int64_t start_ms, int64_t end_ms,
+                             int64_t suppression_ms, int64_t now_ms, je_backfill_store_facts *out,
+                             je_err *err);
+int je_sqlite_backfill_create(je_store *s, const char *tenant, const char *source_id,
+                              const char *job_type, int64_t start_ms, int64_t end_ms,
+                              int64_t suppression_ms, je_backfill_create_fn fn, void *ctx,
+                              je_idem *idem, je_backfill_record *out, je_err *err);
+int je_sqlite_backfill_get(je_store *s, const char *tenant, const char *backfill_id,
+                           je_backfill_record *out, je_err *err);
+int je_sqlite_backfill_list(je_store *s, const char *tenant, const je_backfill_filter *f,
+                            je_backfill_visit_fn fn, void *ctx, je_err *err);
+int je_sqlite_backfill_change(je_store *s, const char *tenant, const char *backfill_id,
+                              je_backfill_change_fn fn, void *ctx, je_backfill_record *out,
+                              je_err *err);
+int64_t je_sqlite_backfills_advance(je_store *s, int64_t now_ms, int64_t in_flight,
+                                    int64_t max_attempts, je_err *err);
+int je_sqlite_ledger_claim(je_store *s, const char *tenant, const char *source_id,
+                           const char *job_id, je_claim_event *events, size_t n, int64_t now_ms,
+                           je_err *err);
+int64_t je_sqlite_ledger_prune(je_store *s, int64_t before_ms, je_err *err);
 
 #endif

@@ -341,6 +341,7 @@ int64_t je_sqlite_leases_expire(je_store *s, int64_t now_ms, je_err *err) {
 }
 
 typedef struct lease_change {
+    je_store *s;
     const char *tenant, *job_id, *lease_id, *error;
     int64_t now, extend_ms;
     int complete, succeeded;
@@ -391,13 +392,21 @@ static int lease_change_op(sqlite3 *db, void *argp, je_err *err) {
     snprintf(quota_id, sizeof quota_id, "%s", j->quota_id);
     finish_job(j, a);
     if (je_sqlite_job_save(db, j, err) != 0) return -1;
-    return release_slot(db, a->tenant, quota_id, 1, err) < 0 ? -1 : 0;
+    if (release_slot(db, a->tenant, quota_id, 1, err) < 0) return -1;
+    /* its ledger claims become processed, or are given up for the next attempt */
+    int64_t claims = je_sqlite_ledger_settle(db, a->tenant, a->job_id, a->succeeded, err);
+    if (claims < 0) return -1;
+    if (!j->backfill_id[0]) return 0;
+    return je_sqlite_backfill_batch_done(db, a->s, j, a->succeeded, j->status == JE_JOB_FAILED,
+                                         claims, a->now, err) < 0
+               ? -1
+               : 0;
 }
 
 int je_sqlite_job_heartbeat(je_store *s, const char *tenant, const char *job_id,
                             const char *lease_id, int64_t extend_ms, int64_t now_ms, je_job *out,
                             je_err *err) {
-    lease_change a = {tenant, job_id, lease_id, NULL, now_ms, extend_ms, 0, 0, out, 0};
+    lease_change a = {s, tenant, job_id, lease_id, NULL, now_ms, extend_ms, 0, 0, out, 0};
     memset(out, 0, sizeof *out);
     if (je_sqlite_write(s, lease_change_op, &a, err) != 0) return -1;
     return a.result;
@@ -406,7 +415,7 @@ int je_sqlite_job_heartbeat(je_store *s, const char *tenant, const char *job_id,
 int je_sqlite_job_complete(je_store *s, const char *tenant, const char *job_id,
                            const char *lease_id, int succeeded, const char *error, int64_t now_ms,
                            je_job *out, je_err *err) {
-    lease_change a = {tenant, job_id, lease_id, error, now_ms, 0, 1, succeeded, out, 0};
+    lease_change a = {s, tenant, job_id, lease_id, error, now_ms, 0, 1, succeeded, out, 0};
     memset(out, 0, sizeof *out);
     if (je_sqlite_write(s, lease_change_op, &a, err) != 0) return -1;
     return a.result;

@@ -15,6 +15,7 @@
 #include "auth/keys.h"
 #include "core/err.h"
 #include "core/justify.h"
+#include "core/backfill.h"
 #include "core/jobs.h"
 #include "core/quota.h"
 
@@ -173,6 +174,62 @@ typedef struct je_lease_out {
     int only_paused;        /* every quota that held work back was paused */
 } je_lease_out;
 
+/* A backfill (api.md §3.5). */
+typedef struct je_backfill_record {
+    char backfill_id[37];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char source_id[JE_SOURCE_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    int64_t window_start_ms, window_end_ms, batch_ms;
+    int force_reprocess;
+    int status; /* je_backfill_state */
+    char reason[JE_REASON_BUF], ticket[JE_TICKET_BUF];
+    int64_t plan_batches, plan_known, plan_processed;
+    char plan_hash[72];
+    char safety_checks[1024]; /* JSON array */
+    int64_t batches_submitted, batches_done, events_processed, duplicates_skipped, events_failed;
+    int64_t created_ms, started_ms, completed_ms; /* JE_NO_TIME when not yet */
+    char created_by[JE_ID_MAX + 1];
+    char error[512];
+    int64_t version;
+} je_backfill_record;
+
+typedef struct je_backfill_filter {
+    int status;                /* -1 any */
+    int64_t before_created_ms; /* pagination, newest first: (created, id) < this */
+    const char *before_id;     /* "" from the start (with before_created_ms INT64_MAX) */
+    int limit;
+} je_backfill_filter;
+typedef int (*je_backfill_visit_fn)(void *ctx, const je_backfill_record *b);
+
+/* Facts the safety checks need, read inside the transaction that creates. */
+typedef struct je_backfill_store_facts {
+    int quota_exists, quota_paused;
+    char overlapping_id[37]; /* "" when none */
+    char repeated_id[37];    /* "" when none */
+    int64_t known_events, already_processed;
+} je_backfill_store_facts;
+
+/* A create callback: given the facts, fills rec (APPLY) or refuses (DENY); may set *audit. */
+typedef int (*je_backfill_create_fn)(void *ctx, const je_backfill_store_facts *facts,
+                                     je_backfill_record *rec, int64_t now_ms, json_t **audit,
+                                     je_err *err);
+/* A change callback on an existing backfill (start, pause, resume, cancel). */
+typedef int (*je_backfill_change_fn)(void *ctx, je_backfill_record *rec, int exists, int64_t now_ms,
+                                     json_t **audit, je_err *err);
+/* Builds the audit entry of an engine transition (completed, failed). */
+typedef json_t *(*je_backfill_audit_fn)(const je_backfill_record *before,
+                                        const je_backfill_record *after, const char *event_type,
+                                        int64_t now_ms);
+
+/* One event of a claim and its answer. */
+typedef struct je_claim_event {
+    const char *event_key;
+    int64_t event_time_ms;
+    const char *digest; /* NULL when none */
+    int is_new;         /* out */
+} je_claim_event;
+
 /* Builds the quota.elevation.expired entry for a reverted elevation (api/quota_view.c). */
 typedef json_t *(*je_elevation_audit_fn)(const je_quota_record *before,
                                          const je_quota_record *after, int64_t now_ms);
@@ -266,13 +323,51 @@ typedef struct je_store_ops {
     /* Pending jobs of a job type (for usage.pending). */
     int64_t (*jobs_pending)(je_store *s, const char *tenant, const char *job_type, je_err *err);
 
+    /* Backfills. facts: what the checks need for (tenant, source, job type, window) at now. */
+    int (*backfill_facts)(je_store *s, const char *tenant, const char *source_id,
+                          const char *job_type, int64_t start_ms, int64_t end_ms,
+                          int64_t suppression_ms, int64_t now_ms, je_backfill_store_facts *out,
+                          je_err *err);
+    /* Creates atomically: facts read and the callback run in one write transaction, so two
+     * overlapping requests can never both pass no_overlap. Returns JE_CHANGE_*, or -1. */
+    int (*backfill_create)(je_store *s, const char *tenant, const char *source_id,
+                           const char *job_type, int64_t start_ms, int64_t end_ms,
+                           int64_t suppression_ms, je_backfill_create_fn fn, void *ctx,
+                           je_idem *idem, je_backfill_record *out, je_err *err);
+    int (*backfill_get)(je_store *s, const char *tenant, const char *backfill_id,
+                        je_backfill_record *out, je_err *err);
+    int (*backfill_list)(je_store *s, const char *tenant, const je_backfill_filter *f,
+                         je_backfill_visit_fn fn, void *ctx, je_err *err);
+    /* Start, pause, resume, cancel: read-decide-write; a cancel also cancels the backfill's
+     * batch jobs not yet leased. Returns JE_CHANGE_*, or -1. */
+    int (*backfill_change)(je_store *s, const char *tenant, const char *backfill_id,
+                           je_backfill_change_fn fn, void *ctx, je_backfill_record *out,
+                           je_err *err);
+    /* Engine: submits the next batch jobs of running backfills (at most in_flight outstanding
+     * per backfill), each batch exactly once. Returns how many jobs were submitted. */
+    int64_t (*backfills_advance)(je_store *s, int64_t now_ms, int64_t in_flight,
+                                 int64_t max_attempts, je_err *err);
+    /* The ledger: claims every event for job_id atomically. 1 done, 0 no such job, -2 the
+     * job's lease is not live (LEASE_LOST). */
+    int (*ledger_claim)(je_store *s, const char *tenant, const char *source_id, const char *job_id,
+                        je_claim_event *events, size_t n, int64_t now_ms, je_err *err);
+    /* Drops processed, unclaimed entries with event time before before_ms. */
+    int64_t (*ledger_prune)(je_store *s, int64_t before_ms, je_err *err);
+
     /* Forgets idempotency keys older than before_ms. */
     int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);
 } je_store_ops;
 
+/* Builders the store calls when it changes something on its own inside a transaction (an
+ * engine transition found while completing a job): set by the service (api/app.c). */
+typedef struct je_store_hooks {
+    je_backfill_audit_fn backfill_audit;
+} je_store_hooks;
+
 struct je_store {
     const je_store_ops *ops;
     void *impl;
+    const je_store_hooks *hooks; /* NULL: no audit entries for such transitions */
 };
 
 /* Opens (creating and migrating when absent) the store named by url: "sqlite:PATH".
