@@ -33,7 +33,8 @@ typedef struct je_config {
     je_backfill_limits backfill; /* safety-check limits and the suppression period */
     int64_t backfill_in_flight;  /* batch jobs outstanding per running backfill */
     int64_t ledger_retention_ms; /* ledger entries older than this (event time) are pruned */
-    je_quota_limits ceiling;     /* global policy ceilings */
+    int64_t checkpoint_every_n, checkpoint_every_ms; /* signed audit checkpoints */
+    je_quota_limits ceiling;                         /* global policy ceilings */
     size_t n_overrides;
     je_ceiling_override overrides[JE_MAX_CEILING_OVERRIDES];
 } je_config;

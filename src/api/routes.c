@@ -22,6 +22,7 @@ const je_route je_routes[] = {
     {"POST", "/revoke", JE_ROUTE_AUTHORITY, 0, je_api_revoke},
     {"GET", "/jobengine/audit", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_list},
     {"GET", "/jobengine/audit/verify", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_verify},
+    {"GET", "/jobengine/audit/export", JE_ROUTE_API, AUDIT_SCOPES, je_api_audit_export},
     {"GET", "/jobengine/quotas", JE_ROUTE_API, QUOTA_READ, je_api_quota_list},
     {"POST", "/jobengine/quotas", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_create},
     {"GET", "/jobengine/quotas/summary", JE_ROUTE_API, QUOTA_READ, je_api_quota_summary},

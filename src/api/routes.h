@@ -35,6 +35,7 @@ void je_api_healthz(je_req *r, je_app *app);
 void je_api_readyz(je_req *r, je_app *app);
 void je_api_audit_list(je_req *r, je_app *app);
 void je_api_audit_verify(je_req *r, je_app *app);
+void je_api_audit_export(je_req *r, je_app *app);
 void je_api_quota_list(je_req *r, je_app *app);
 void je_api_quota_summary(je_req *r, je_app *app);
 void je_api_quota_get(je_req *r, je_app *app);

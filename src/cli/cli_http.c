@@ -332,3 +332,43 @@ void cli_http_print_json(const json_t *v) {
     if (s) printf("%s\n", s);
     free(s);
 }
+
+void cli_http_print_body(const cli_resp *r) {
+    if (!r->body.len) return;
+    fwrite(r->body.data, 1, r->body.len, stdout);
+    if (r->body.data[r->body.len - 1] != '\n') putchar('\n');
+}
+
+/* One page into items; *cont becomes the next page's token, or NULL on the last page. */
+static int get_page(cli_http *h, const char *path, json_t *items, char **cont) {
+    cli_resp r;
+    if (cli_http_request(h, "GET", path, NULL, NULL, &r) != 0) return 1;
+    json_t *page = json_object_get(r.json, "items");
+    const char *next = json_string_value(json_object_get(r.json, "continuationToken"));
+    int rc = 0;
+    free(*cont);
+    *cont = NULL;
+    if (r.status != 200 || !json_is_array(page))
+        rc = cli_http_fail(h, &r);
+    else if (json_array_extend(items, page) != 0 || (next && !(*cont = strdup(next))))
+        rc = cli_fail(h->cmd, "out of memory");
+    cli_resp_free(&r);
+    return rc;
+}
+
+int cli_http_get_all(cli_http *h, const char *path, json_t *items) {
+    char *cont = NULL;
+    je_buf p = JE_BUF_INIT;
+    int rc = 0;
+    for (long pages = 0; rc == 0; pages++) {
+        je_buf_reset(&p);
+        je_buf_puts(&p, path);
+        if (cont) je_buf_puts(&p, "&continuationToken="), cli_http_escape(&p, cont);
+        if (pages > 100000) rc = cli_fail(h->cmd, "the list does not end (server fault?)");
+        if (rc == 0) rc = get_page(h, p.data, items, &cont);
+        if (!cont) break;
+    }
+    free(cont);
+    je_buf_free(&p);
+    return rc;
+}

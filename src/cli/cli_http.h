@@ -106,4 +106,12 @@ void cli_http_print_json(const json_t *v);
 
 void cli_resp_free(cli_resp *r);
 
+/* Prints the answer's body on stdout as the server wrote it, ending in one newline (--json). */
+void cli_http_print_body(const cli_resp *r);
+
+/* GETs path (holding its query already, "...?limit=50") and every following page
+ * (continuationToken), appending each page's items to items. Returns 0, or 1 after printing the
+ * server's refusal or why it could not be reached. */
+int cli_http_get_all(cli_http *h, const char *path, json_t *items);
+
 #endif

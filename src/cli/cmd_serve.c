@@ -53,6 +53,10 @@ static const setting settings[] = {
      "batch jobs outstanding per running backfill"},
     {"ledger-retention-days", "JOBENGINE_LEDGER_RETENTION_DAYS", "ledgerRetentionDays", "90",
      "processed ledger entries older than this (event time) are pruned"},
+    {"checkpoint-every-entries", "JOBENGINE_CHECKPOINT_EVERY_ENTRIES", "checkpointEveryEntries",
+     "1000", "sign an audit checkpoint after this many new entries of a chain"},
+    {"checkpoint-every-seconds", "JOBENGINE_CHECKPOINT_EVERY_SECONDS", "checkpointEverySeconds",
+     "60", "...or when the last checkpoint is this old and the chain grew"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 enum {
@@ -72,6 +76,8 @@ enum {
     S_BF_SUPPRESSION,
     S_BF_IN_FLIGHT,
     S_LEDGER_RETENTION,
+    S_CP_ENTRIES,
+    S_CP_SECONDS,
     S_COUNT
 };
 
@@ -224,19 +230,20 @@ static int parse_jobs_settings(const char *const *v, je_config *c) {
     static const struct {
         int idx;
         long lo, hi;
-    } ranges[] = {{S_BF_WINDOW, 1, 3660},
-                  {S_BF_BATCHES, 1, 1000000},
-                  {S_BF_SUPPRESSION, 0, 8760},
-                  {S_BF_IN_FLIGHT, 1, 1000},
-                  {S_LEDGER_RETENTION, 1, 36600}};
-    long vals[5];
-    for (int i = 0; i < 5; i++)
+    } ranges[] = {{S_BF_WINDOW, 1, 3660},         {S_BF_BATCHES, 1, 1000000},
+                  {S_BF_SUPPRESSION, 0, 8760},    {S_BF_IN_FLIGHT, 1, 1000},
+                  {S_LEDGER_RETENTION, 1, 36600}, {S_CP_ENTRIES, 1, 100000000},
+                  {S_CP_SECONDS, 1, 86400}};
+    long vals[7];
+    for (int i = 0; i < 7; i++)
         if (parse_int(v[ranges[i].idx], ranges[i].lo, ranges[i].hi, &vals[i]) != 0)
             return cli_fail("serve", "%s: %ld to %ld", settings[ranges[i].idx].flag, ranges[i].lo,
                             ranges[i].hi);
     c->backfill = (je_backfill_limits){vals[0] * 86400000LL, vals[1], vals[2] * 3600000LL};
     c->backfill_in_flight = vals[3];
     c->ledger_retention_ms = vals[4] * 86400000LL;
+    c->checkpoint_every_n = vals[5];
+    c->checkpoint_every_ms = vals[6] * 1000LL;
     return 0;
 }
 
@@ -303,8 +310,13 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         goto out;
     }
     je_engine engine;
-    if (je_engine_start(&engine, store, 250, cfg->backfill_in_flight, cfg->max_attempts,
-                        cfg->ledger_retention_ms) != 0) {
+    je_engine_config ecfg = {250,
+                             cfg->backfill_in_flight,
+                             cfg->max_attempts,
+                             cfg->ledger_retention_ms,
+                             cfg->checkpoint_every_n,
+                             cfg->checkpoint_every_ms};
+    if (je_engine_start(&engine, store, &ecfg) != 0) {
         cli_fail("serve", "cannot start the engine thread");
         je_app_destroy(&app);
         goto out;

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "api/quota_view.h"
+#include "auth/checkpoint.h"
+#include "core/audit.h"
 #include "http/log.h"
 
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)
@@ -26,6 +28,39 @@ static void log_sweep(const char *what, int64_t n, const je_err *err) {
                json_pack("{s:s, s:I}", "sweep", what, "count", (json_int_t)n));
 }
 
+typedef struct due_ctx {
+    je_store *store;
+    int64_t now, made;
+} due_ctx;
+
+static int checkpoint_one(void *ctx, const char *tenant, int64_t head, const char *hash) {
+    due_ctx *d = ctx;
+    je_checkpoint_record c;
+    je_err err;
+    je_err_clear(&err);
+    if (je_checkpoint_sign(d->store, tenant, 1, JE_AUDIT_ZERO_HASH, head, hash, d->now, &c, &err) !=
+            0 ||
+        d->store->ops->checkpoint_put(d->store, &c, &err) != 0) {
+        log_sweep("checkpoints", -1, &err);
+        return 1;
+    }
+    d->made++;
+    return 0;
+}
+
+/* Signed checkpoints of every chain that grew enough (or long enough ago). */
+static int64_t checkpoints(je_engine *e, int64_t now_ms) {
+    if (e->cfg.checkpoint_every_n <= 0) return 0;
+    due_ctx d = {e->store, now_ms, 0};
+    je_err err;
+    je_err_clear(&err);
+    if (e->store->ops->checkpoints_due(e->store, e->cfg.checkpoint_every_n,
+                                       e->cfg.checkpoint_every_ms, now_ms, checkpoint_one, &d,
+                                       &err) != 0)
+        return -1;
+    return d.made;
+}
+
 int je_engine_run_once(je_engine *e, int64_t now_ms) {
     je_err err;
     je_err_clear(&err);
@@ -36,12 +71,15 @@ int je_engine_run_once(je_engine *e, int64_t now_ms) {
     log_sweep("leases", l, &err);
     int64_t m = s->ops->elevations_expire(s, now_ms, je_quota_elevation_expired_entry, &err);
     log_sweep("elevations", m, &err);
-    int64_t b = s->ops->backfills_advance(s, now_ms, e->backfill_in_flight, e->max_attempts, &err);
+    int64_t b =
+        s->ops->backfills_advance(s, now_ms, e->cfg.backfill_in_flight, e->cfg.max_attempts, &err);
     log_sweep("backfill batches", b, &err);
+    int64_t c = checkpoints(e, now_ms);
+    if (c > 0) log_sweep("checkpoints", c, &err);
     if (now_ms - e->last_prune_ms >= PRUNE_EVERY_MS) {
         int64_t k = s->ops->idem_prune(s, now_ms - IDEM_KEEP_MS, &err);
         log_sweep("idempotency", k, &err);
-        k = s->ops->ledger_prune(s, now_ms - e->ledger_retention_ms, &err);
+        k = s->ops->ledger_prune(s, now_ms - e->cfg.ledger_retention_ms, &err);
         log_sweep("ledger", k, &err);
         e->last_prune_ms = now_ms;
     }
@@ -57,8 +95,8 @@ static void *engine_main(void *arg) {
         pthread_mutex_lock(&e->mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (e->tick_ms % 1000) * 1000000;
-        until.tv_sec += e->tick_ms / 1000 + ns / 1000000000;
+        int64_t ns = until.tv_nsec + (e->cfg.tick_ms % 1000) * 1000000;
+        until.tv_sec += e->cfg.tick_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
         while (!e->stopping && pthread_cond_timedwait(&e->cv, &e->mu, &until) != ETIMEDOUT) {
         }
@@ -67,14 +105,10 @@ static void *engine_main(void *arg) {
     return NULL;
 }
 
-int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms, int64_t backfill_in_flight,
-                    int64_t max_attempts, int64_t ledger_retention_ms) {
+int je_engine_start(je_engine *e, je_store *store, const je_engine_config *cfg) {
     memset(e, 0, sizeof *e);
     e->store = store;
-    e->backfill_in_flight = backfill_in_flight;
-    e->max_attempts = max_attempts;
-    e->ledger_retention_ms = ledger_retention_ms;
-    e->tick_ms = tick_ms;
+    e->cfg = *cfg;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     je_engine_run_once(e, wall_ms()); /* catch up on what expired while we were down */

@@ -10,10 +10,17 @@
 #include <stdint.h>
 #include "store/store.h"
 
+typedef struct je_engine_config {
+    int64_t tick_ms;
+    int64_t backfill_in_flight; /* batch jobs outstanding per running backfill */
+    int64_t max_attempts;       /* of batch jobs */
+    int64_t ledger_retention_ms;
+    int64_t checkpoint_every_n, checkpoint_every_ms; /* signed audit checkpoints */
+} je_engine_config;
+
 typedef struct je_engine {
     je_store *store;
-    int64_t backfill_in_flight, max_attempts, ledger_retention_ms;
-    int64_t tick_ms;
+    je_engine_config cfg;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -23,10 +30,7 @@ typedef struct je_engine {
 
 /* One pass of every sweep at now_ms (also used by tests and at start). */
 int je_engine_run_once(je_engine *e, int64_t now_ms);
-/* Starts the sweep thread; backfill_in_flight, max_attempts and ledger_retention_ms come from the
- * configuration (api/app.h). */
-int je_engine_start(je_engine *e, je_store *store, int64_t tick_ms, int64_t backfill_in_flight,
-                    int64_t max_attempts, int64_t ledger_retention_ms);
+int je_engine_start(je_engine *e, je_store *store, const je_engine_config *cfg);
 void je_engine_stop(je_engine *e);
 
 #endif

@@ -61,6 +61,11 @@ void je_reply_json(je_req *r, int status, json_t *body);
 /* Replies with raw bytes and a content type. */
 void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len);
 void je_reply_empty(je_req *r, int status);
+/* Streams a body of unknown length: fill writes up to max bytes into buf and returns how many,
+ * 0 at the end, -1 on an error (the connection is closed). free_ctx runs once when done. */
+typedef long (*je_stream_fill_fn)(void *ctx, char *buf, size_t max);
+void je_reply_stream(je_req *r, int status, const char *content_type, je_stream_fill_fn fill,
+                     void *ctx, void (*free_ctx)(void *));
 /* The JobEngine error envelope {"error": {code, message, trace_id, details}}; details stolen. */
 void je_reply_error(je_req *r, int status, const char *code, const char *message, json_t *details);
 /* VALIDATION_FAILED (or another code) naming a field in details.field. */

@@ -61,3 +61,39 @@ void je_reply_oauth_error(je_req *r, int status, const char *error, const char *
     je_reply_json(r, status,
                   json_pack("{s:s, s:s}", "error", error, "error_description", description));
 }
+
+typedef struct stream {
+    je_stream_fill_fn fill;
+    void *ctx;
+    void (*free_ctx)(void *);
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    stream *st = cls;
+    long n = st->fill(st->ctx, buf, max);
+    if (n < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls) {
+    stream *st = cls;
+    if (st->free_ctx) st->free_ctx(st->ctx);
+    free(st);
+}
+
+void je_reply_stream(je_req *r, int status, const char *content_type, je_stream_fill_fn fill,
+                     void *ctx, void (*free_ctx)(void *)) {
+    if (r->status) return;
+    stream *st = malloc(sizeof *st);
+    if (!st) abort();
+    *st = (stream){fill, ctx, free_ctx};
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                  stream_read, st, stream_free);
+    if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+}

@@ -411,6 +411,11 @@ static const je_store_ops sqlite_ops = {
     .backfills_advance = je_sqlite_backfills_advance,
     .ledger_claim = je_sqlite_ledger_claim,
     .ledger_prune = je_sqlite_ledger_prune,
+    .audit_head = je_sqlite_audit_head,
+    .audit_hash_at = je_sqlite_audit_hash_at,
+    .checkpoint_put = je_sqlite_checkpoint_put,
+    .checkpoint_list = je_sqlite_checkpoint_list,
+    .checkpoints_due = je_sqlite_checkpoints_due,
 };
 
 /* Opens the writer's connection, migrates, starts the writer thread. */

@@ -81,7 +81,20 @@ int je_sqlite_audit_append_tx(sqlite3 *db, json_t *entry, je_err *err) {
     if (!tenant) return je_err_field(err, "AUDIT_INVALID", "tenantId", "audit entry has no tenant");
     if (audit_head(db, tenant, &head, head_hash, err) < 0) return -1;
     if (je_audit_entry_seal(entry, head + 1, head_hash, err) < 0) return -1;
-    return audit_insert(db, entry, err);
+    if (audit_insert(db, entry, err) != 0) return -1;
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db,
+        "INSERT INTO audit_heads(tenant_id, head_sequence, head_hash) VALUES(?1,?2,?3) "
+        "ON CONFLICT DO UPDATE SET head_sequence=excluded.head_sequence, "
+        "head_hash=excluded.head_hash",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, head + 1);
+    sqlite3_bind_text(st, 3, member_str(entry, "hash"), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    je_sqlite_done(st);
+    return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "audit head");
 }
 
 static int audit_append_op(sqlite3 *db, void *entry, je_err *err) {

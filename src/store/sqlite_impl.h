@@ -135,5 +135,13 @@ int je_sqlite_ledger_claim(je_store *s, const char *tenant, const char *source_i
                            const char *job_id, je_claim_event *events, size_t n, int64_t now_ms,
                            je_err *err);
 int64_t je_sqlite_ledger_prune(je_store *s, int64_t before_ms, je_err *err);
+int je_sqlite_audit_head(je_store *s, const char *tenant, int64_t *seq, char hash[65], je_err *err);
+int je_sqlite_audit_hash_at(je_store *s, const char *tenant, int64_t seq, char hash[65],
+                            je_err *err);
+int je_sqlite_checkpoint_put(je_store *s, const je_checkpoint_record *c, je_err *err);
+int je_sqlite_checkpoint_list(je_store *s, const char *tenant, je_checkpoint_visit_fn fn, void *ctx,
+                              je_err *err);
+int je_sqlite_checkpoints_due(je_store *s, int64_t every_n, int64_t every_ms, int64_t now_ms,
+                              je_head_visit_fn fn, void *ctx, je_err *err);
 
 #endif

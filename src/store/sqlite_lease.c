@@ -166,7 +166,8 @@ static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err
     if (si < 0) return a->req->unlimited_when_no_quota ? lease_one(db, a, c, NULL, &until, err) : 0;
     qslot *sl = &a->slots[si];
     if (sl->blocked) return 0;
-    if (c->order.lane == JE_LANE_BACKFILL && sl->backfill_held >= sl->backfill_cap) {
+    if (c->order.lane == JE_LANE_BACKFILL && sl->backfill_held >= sl->backfill_cap &&
+        !sl->rec.q.paused) { /* a paused quota answers "paused", whatever else applies */
         /* the backfill share is full: live work keeps the rest of the quota */
         je_decision d = {JE_DECISION_EXHAUSTED,
                          sl->earliest != JE_NO_TIME ? sl->earliest : a->req->now_ms + 1000, 0};

@@ -230,6 +230,21 @@ typedef struct je_claim_event {
     int is_new;         /* out */
 } je_claim_event;
 
+/* A stored checkpoint (domain.md §6). */
+typedef struct je_checkpoint_record {
+    char tenant_id[JE_TENANT_MAX + 1];
+    int64_t head_sequence;
+    char head_hash[65];
+    char checkpoint_json[1024]; /* JCS of the signed object */
+    char signature[128];
+    char kid[64];
+    int64_t issued_ms;
+} je_checkpoint_record;
+typedef int (*je_checkpoint_visit_fn)(void *ctx, const je_checkpoint_record *c);
+/* A tenant whose chain needs a new checkpoint: its head now. */
+typedef int (*je_head_visit_fn)(void *ctx, const char *tenant, int64_t head_sequence,
+                                const char *head_hash);
+
 /* Builds the quota.elevation.expired entry for a reverted elevation (api/quota_view.c). */
 typedef json_t *(*je_elevation_audit_fn)(const je_quota_record *before,
                                          const je_quota_record *after, int64_t now_ms);
@@ -353,6 +368,19 @@ typedef struct je_store_ops {
                         je_claim_event *events, size_t n, int64_t now_ms, je_err *err);
     /* Drops processed, unclaimed entries with event time before before_ms. */
     int64_t (*ledger_prune)(je_store *s, int64_t before_ms, je_err *err);
+
+    /* Audit heads and checkpoints. head: 0 and 64 zeros for an empty chain. hash_at: the
+     * hash of entry seq (1 found, 0 not). */
+    int (*audit_head)(je_store *s, const char *tenant, int64_t *seq, char hash[65], je_err *err);
+    int (*audit_hash_at)(je_store *s, const char *tenant, int64_t seq, char hash[65], je_err *err);
+    int (*checkpoint_put)(je_store *s, const je_checkpoint_record *c, je_err *err);
+    /* Ascending head_sequence. */
+    int (*checkpoint_list)(je_store *s, const char *tenant, je_checkpoint_visit_fn fn, void *ctx,
+                           je_err *err);
+    /* Tenants whose head passed their last checkpoint by at least every_n entries, or by any
+     * entry when the last checkpoint is older than every_ms (or there is none). */
+    int (*checkpoints_due)(je_store *s, int64_t every_n, int64_t every_ms, int64_t now_ms,
+                           je_head_visit_fn fn, void *ctx, je_err *err);
 
     /* Forgets idempotency keys older than before_ms. */
     int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);

@@ -1,0 +1,748 @@
+/* cli/cmd_backfill.c: `jobengine backfill preview|create|start|pause|resume|cancel|get|list|
+ * watch`, the backfill routes of api.md §3.5 on a running server. As cmd_quota.c: each
+ * subcommand checks its arguments first (a bad one is exit 2 and nothing is sent), builds one
+ * request, gets a token for just the scope it needs (cli_http.h), and prints text for people or,
+ * with --json, the server's JSON as it came. `watch` polls one backfill until it is finished,
+ * drawing its progress. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_http.h"
+#include "core/ids.h"
+#include "core/jcs.h"
+#include "core/timefmt.h"
+
+#define MAX_INT53 9007199254740991LL
+#define BACKFILLS "/jobengine/backfills"
+
+/* The one request a subcommand makes (list: its first page; watch: each poll). */
+typedef struct breq {
+    const char *method;
+    je_buf path;
+    json_t *body;       /* owned, or NULL */
+    const char *hdr[3]; /* NULL-terminated */
+    size_t n_hdr;
+    char hdr_buf[2][320];
+    const char *reason, *ticket; /* the command's --reason / --ticket, for the token too */
+    double interval;             /* watch: seconds between polls */
+} breq;
+
+typedef struct bf_sub bf_sub;
+struct bf_sub {
+    const char *name;
+    const cli_scope *scope;
+    int takes_id;
+    const cli_optspec *opts;
+    const char *synopsis, *about;
+    int (*prep)(const cli_args *a, breq *q); /* 0, or 2 after a usage error */
+    void (*show)(const cli_args *a, const cli_resp *r);
+    int (*run)(cli_http *h, const cli_args *a, const bf_sub *s, breq *q); /* NULL: one call */
+};
+
+/* ---- checking arguments ------------------------------------------------------------------- */
+
+static int parse_int(const char *s, long long lo, long long hi, long long *out) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) return -1;
+    long long v = strtoll(s, NULL, 10);
+    if (v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int bad_int(const cli_args *a, const char *opt, long long lo, long long hi) {
+    cli_fail(a->cmd, "--%s must be a whole number from %lld to %lld", opt, lo, hi);
+    return 2;
+}
+
+/* Adds "name: value" (value through fmt) to the request's headers. Returns 0. */
+static int add_header(breq *q, const char *name, const char *fmt, const char *v) {
+    char *line = q->hdr_buf[q->n_hdr];
+    int n = snprintf(line, sizeof q->hdr_buf[0], "%s: ", name);
+    snprintf(line + n, sizeof q->hdr_buf[0] - (size_t)n, fmt, v);
+    q->hdr[q->n_hdr++] = line;
+    return 0;
+}
+
+static int printable_ascii(const char *s, size_t max) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e) return 0;
+    return n > 0 && n <= max;
+}
+
+/* --idempotency-key K: printable ASCII, 1-255 characters. */
+static int put_idempotency_key(const cli_args *a, breq *q) {
+    const char *k = cli_get(a, "idempotency-key");
+    if (!k) return 0;
+    if (!printable_ascii(k, 255))
+        return cli_fail(a->cmd, "--idempotency-key must be 1-255 printable ASCII characters"), 2;
+    return add_header(q, "Idempotency-Key", "%s", k);
+}
+
+/* --if-match VERSION (or *): sent as If-Match: "VERSION". */
+static int put_if_match(const cli_args *a, breq *q) {
+    const char *v = cli_get(a, "if-match");
+    long long n;
+    if (!v) return 0;
+    if (strcmp(v, "*") == 0) return add_header(q, "If-Match", "%s", v);
+    if (parse_int(v, 0, MAX_INT53, &n) != 0)
+        return cli_fail(a->cmd, "--if-match must be a version number (or *)"), 2;
+    return add_header(q, "If-Match", "\"%s\"", v);
+}
+
+/* --reason / --ticket into the body (api.md §3.2: the body is the first source). */
+static void put_justification(const cli_args *a, json_t *body, breq *q) {
+    q->reason = cli_get(a, "reason");
+    q->ticket = cli_get(a, "ticket");
+    if (q->reason) json_object_set_new(body, "reason", json_string(q->reason));
+    if (q->ticket) json_object_set_new(body, "ticket", json_string(q->ticket));
+}
+
+/* --opt NAME (a source id or job type, not "*") into body[field]. 0, or 2. */
+static int put_name(const cli_args *a, json_t *body, const char *opt, const char *field) {
+    const char *v = cli_get(a, opt);
+    if (!v) return cli_fail(a->cmd, "--%s is required (see --help)", opt), 2;
+    if (!je_id_job_type_valid(v, strlen(v)) || strcmp(v, "*") == 0)
+        return cli_fail(a->cmd, "--%s must be 1-128 of [A-Za-z0-9._:-]", opt), 2;
+    json_object_set_new(body, field, json_string(v));
+    return 0;
+}
+
+/* --opt RFC3339 into body[field], as written (the server normalises it). 0, or 2. */
+static int put_time(const cli_args *a, json_t *body, const char *opt, const char *field) {
+    const char *v = cli_get(a, opt);
+    int64_t ms;
+    if (!v) return cli_fail(a->cmd, "--%s is required (see --help)", opt), 2;
+    if (je_time_parse(v, &ms) != 0)
+        return cli_fail(a->cmd, "--%s must be an RFC 3339 date-time (2026-11-01T00:00:00Z)", opt),
+               2;
+    json_object_set_new(body, field, json_string(v));
+    return 0;
+}
+
+/* q->path = /jobengine/backfills/ID + suffix */
+static void id_path(const cli_args *a, breq *q, const char *suffix) {
+    je_buf_puts(&q->path, BACKFILLS "/");
+    cli_http_escape(&q->path, a->pos[0]);
+    je_buf_puts(&q->path, suffix);
+}
+
+/* ---- preparing each request --------------------------------------------------------------- */
+
+/* The body of preview and create (api.md §3.5). */
+static int prep_plan_body(const cli_args *a, breq *q) {
+    long long secs;
+    const char *bs = cli_get(a, "batch-seconds"), *hash = cli_get(a, "plan-hash");
+    q->method = "POST";
+    q->body = json_object();
+    if (put_name(a, q->body, "source-id", "sourceId") != 0 ||
+        put_name(a, q->body, "job-type", "jobType") != 0 ||
+        put_time(a, q->body, "window-start", "windowStart") != 0 ||
+        put_time(a, q->body, "window-end", "windowEnd") != 0)
+        return 2;
+    if (bs && parse_int(bs, 1, 366LL * 86400, &secs) != 0)
+        return bad_int(a, "batch-seconds", 1, 366LL * 86400);
+    if (bs) json_object_set_new(q->body, "batchSeconds", json_integer(secs));
+    if (cli_has(a, "force-reprocess")) json_object_set_new(q->body, "forceReprocess", json_true());
+    if (hash && !printable_ascii(hash, 256))
+        return cli_fail(a->cmd, "--plan-hash must be the planHash a preview printed"), 2;
+    if (hash) json_object_set_new(q->body, "planHash", json_string(hash));
+    return 0;
+}
+
+/* preview: the same body without justification (it changes nothing) and without the
+ * Idempotency-Key (checked all the same, so that the command line of a preview can become a
+ * create); --reason and --ticket still serve the token, as orch:backfill needs a reason. */
+static int prep_preview(const cli_args *a, breq *q) {
+    const char *k = cli_get(a, "idempotency-key");
+    je_buf_puts(&q->path, BACKFILLS "/preview");
+    if (prep_plan_body(a, q) != 0) return 2;
+    if (k && !printable_ascii(k, 255))
+        return cli_fail(a->cmd, "--idempotency-key must be 1-255 printable ASCII characters"), 2;
+    q->reason = cli_get(a, "reason");
+    q->ticket = cli_get(a, "ticket");
+    return 0;
+}
+
+static int prep_create(const cli_args *a, breq *q) {
+    je_buf_puts(&q->path, BACKFILLS);
+    if (prep_plan_body(a, q) != 0 || put_idempotency_key(a, q) != 0) return 2;
+    put_justification(a, q->body, q);
+    return 0;
+}
+
+/* start, pause, resume, cancel: a body only when there is a justification to send. */
+static int prep_move(const cli_args *a, breq *q, const char *suffix) {
+    q->method = "POST";
+    id_path(a, q, suffix);
+    q->body = json_object();
+    put_justification(a, q->body, q);
+    if (json_object_size(q->body) == 0) json_decref(q->body), q->body = NULL;
+    return put_if_match(a, q);
+}
+
+static int prep_start(const cli_args *a, breq *q) {
+    return prep_move(a, q, "/start");
+}
+static int prep_pause(const cli_args *a, breq *q) {
+    return prep_move(a, q, "/pause");
+}
+static int prep_resume(const cli_args *a, breq *q) {
+    return prep_move(a, q, "/resume");
+}
+static int prep_cancel(const cli_args *a, breq *q) {
+    return prep_move(a, q, "/cancel");
+}
+
+static int prep_get(const cli_args *a, breq *q) {
+    q->method = "GET";
+    id_path(a, q, "");
+    return 0;
+}
+
+static const char *const statuses[] = {"pending",   "running", "paused",
+                                       "completed", "failed",  "canceled"};
+
+static int prep_list(const cli_args *a, breq *q) {
+    const char *st = cli_get(a, "status");
+    long long limit = 500;
+    int known = 0;
+    if (cli_has(a, "limit") && parse_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
+        return bad_int(a, "limit", 1, 500);
+    for (size_t i = 0; st && i < sizeof statuses / sizeof statuses[0]; i++)
+        known |= strcmp(st, statuses[i]) == 0;
+    if (st && !known)
+        return cli_fail(a->cmd, "--status must be pending, running, paused, completed, failed "
+                                "or canceled"),
+               2;
+    q->method = "GET";
+    je_buf_printf(&q->path, BACKFILLS "?limit=%lld", limit);
+    if (st) je_buf_printf(&q->path, "&status=%s", st);
+    return 0;
+}
+
+/* --interval SECONDS: 0.1 to 3600, default 1. */
+static int prep_watch(const cli_args *a, breq *q) {
+    const char *v = cli_get(a, "interval");
+    q->interval = 1;
+    if (v) {
+        char *end = NULL;
+        size_t n = strlen(v);
+        double d = n && n < 16 && strspn(v, "0123456789.") == n ? strtod(v, &end) : NAN;
+        if (!end || *end || !isfinite(d) || d < 0.1 || d > 3600)
+            return cli_fail(a->cmd, "--interval must be a number of seconds from 0.1 to 3600"), 2;
+        q->interval = d;
+    }
+    return prep_get(a, q);
+}
+
+/* ---- text for people ---------------------------------------------------------------------- */
+
+/* A member's value as text: null "-", numbers as the server wrote them; control characters
+ * (which a terminal would act on) become spaces. */
+static const char *text_of(const json_t *v, char *buf, size_t cap) {
+    if (!v || json_is_null(v)) {
+        snprintf(buf, cap, "-");
+    } else if (json_is_string(v)) {
+        snprintf(buf, cap, "%s", json_string_value(v));
+    } else if (json_is_integer(v)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_boolean(v)) {
+        snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+    } else {
+        char *s = je_json_dumps_ordered(v, NULL);
+        snprintf(buf, cap, "%s", s ? s : "?");
+        free(s);
+    }
+    for (unsigned char *p = (unsigned char *)buf; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = ' ';
+    return buf;
+}
+
+static long long int_of(const json_t *o, const char *k) {
+    const json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+/* "  PASS  window_order" per safety check. */
+static void print_checks(FILE *f, const json_t *checks, int indent) {
+    size_t i;
+    const json_t *c;
+    json_array_foreach(checks, i, c) {
+        char name[256];
+        fprintf(f, "%*s%s  %s\n", indent, "",
+                json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL",
+                text_of(json_object_get(c, "check"), name, sizeof name));
+    }
+}
+
+/* "key: value" lines in the server's order; objects indented under their key, safety checks one
+ * a line. */
+static void print_fields(const json_t *o, int indent) {
+    const char *k;
+    json_t *v;
+    int w = 0;
+    json_object_foreach((json_t *)o, k, v) {
+        if ((int)strlen(k) > w) w = (int)strlen(k);
+    }
+    json_object_foreach((json_t *)o, k, v) {
+        if (json_is_object(v) && json_object_size(v) > 0) {
+            printf("%*s%s:\n", indent, "", k);
+            print_fields(v, indent + 2);
+        } else if (strcmp(k, "safetyChecks") == 0 && json_array_size(v) > 0) {
+            printf("%*s%s:\n", indent, "", k);
+            print_checks(stdout, v, indent + 2);
+        } else {
+            char buf[4096];
+            printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
+                   text_of(v, buf, sizeof buf));
+        }
+    }
+}
+
+static void show_backfill(const cli_args *a, const cli_resp *r) {
+    if (json_is_object(r->json)) print_fields(r->json, 0);
+}
+
+/* The plan and checks, then what create would answer (in the order of api.md §3.5). */
+static void show_preview(const cli_args *a, const cli_resp *r) {
+    const json_t *checks = json_object_get(r->json, "safetyChecks"), *c;
+    const char *hash =
+        json_string_value(json_object_get(json_object_get(r->json, "plan"), "planHash"));
+    const char *given = cli_get(a, "plan-hash"), *dup = NULL;
+    char failed[1024] = "";
+    size_t i, n = 0;
+    show_backfill(a, r);
+    json_array_foreach(checks, i, c) {
+        const char *name = json_string_value(json_object_get(c, "check"));
+        if (json_is_true(json_object_get(c, "passed")) || !name) continue;
+        if (strcmp(name, "no_overlap") == 0) dup = name;
+        n += (size_t)snprintf(failed + n, n < sizeof failed ? sizeof failed - n : 0, "%s%s",
+                              n ? ", " : "", name);
+    }
+    if (dup) {
+        char id[128];
+        printf("create would be refused: BACKFILL_DUPLICATE (overlaps or repeats backfill %s)\n",
+               text_of(json_object_get(r->json, "existingBackfillId"), id, sizeof id));
+    } else if (n) {
+        printf("create would be refused: BACKFILL_UNSAFE (failed: %s)\n", failed);
+    } else if (given && hash && strcmp(given, hash) != 0) {
+        printf("create would be refused: PLAN_CHANGED (the plan is now %s)\n", hash);
+    } else {
+        printf("create would be accepted; give it --plan-hash %s to refuse a changed plan\n",
+               hash ? hash : "-");
+    }
+}
+
+/* The details a refusal of create carries, under the "CODE: message" line (stderr). */
+static void print_refusal_details(const cli_resp *r) {
+    const json_t *d = json_object_get(json_object_get(r->json, "error"), "details");
+    char buf[256];
+    if (json_object_get(d, "existingBackfillId"))
+        fprintf(stderr, "  existing backfill: %s\n",
+                text_of(json_object_get(d, "existingBackfillId"), buf, sizeof buf));
+    if (json_object_get(d, "planHash"))
+        fprintf(stderr, "  current planHash:  %s\n",
+                text_of(json_object_get(d, "planHash"), buf, sizeof buf));
+    if (json_array_size(json_object_get(d, "safetyChecks")) > 0) {
+        fprintf(stderr, "  safety checks:\n");
+        print_checks(stderr, json_object_get(d, "safetyChecks"), 4);
+    }
+}
+
+/* "2026-11-01T00:00:00Z": the server's time without a zero millisecond part. */
+static const char *short_time(const json_t *v, char *buf, size_t cap) {
+    text_of(v, buf, cap);
+    size_t n = strlen(buf);
+    if (n == 24 && strcmp(buf + 19, ".000Z") == 0) strcpy(buf + 19, "Z");
+    return buf;
+}
+
+static const char *const columns[] = {
+    "BACKFILL ID", "SOURCE", "JOB TYPE", "WINDOW", "STATUS", "BATCHES", "EVENTS PROC/DUP/FAIL"};
+#define NCOLS (sizeof columns / sizeof columns[0])
+
+static const char *cell(const json_t *it, size_t col, char *buf, size_t cap) {
+    static const char *const one[NCOLS] = {"backfillId", "sourceId", "jobType", NULL, "status"};
+    const json_t *prog = json_object_get(it, "progress"), *plan = json_object_get(it, "plan");
+    char x[64], y[64];
+    if (one[col]) return text_of(json_object_get(it, one[col]), buf, cap);
+    if (col == 3)
+        snprintf(buf, cap, "%s/%s", short_time(json_object_get(it, "windowStart"), x, sizeof x),
+                 short_time(json_object_get(it, "windowEnd"), y, sizeof y));
+    else if (col == 5)
+        snprintf(buf, cap, "%lld/%lld", int_of(prog, "batchesDone"), int_of(plan, "batches"));
+    else
+        snprintf(buf, cap, "%lld/%lld/%lld", int_of(prog, "eventsProcessed"),
+                 int_of(prog, "duplicatesSkipped"), int_of(prog, "eventsFailed"));
+    return buf;
+}
+
+static void print_row(const json_t *it, const int *w) {
+    char buf[512];
+    for (size_t c = 0; c < NCOLS; c++) {
+        const char *v = it ? cell(it, c, buf, sizeof buf) : columns[c];
+        printf("%-*s%s", c + 1 < NCOLS ? w[c] : 0, v, c + 1 < NCOLS ? "  " : "\n");
+    }
+}
+
+static void print_table(const json_t *items) {
+    if (json_array_size(items) == 0) return (void)printf("no backfills\n");
+    int w[NCOLS];
+    char buf[512];
+    size_t i;
+    json_t *it;
+    for (size_t c = 0; c < NCOLS; c++) w[c] = (int)strlen(columns[c]);
+    json_array_foreach(items, i, it) {
+        for (size_t c = 0; c < NCOLS; c++) {
+            int n = (int)strlen(cell(it, c, buf, sizeof buf));
+            if (n > w[c]) w[c] = n;
+        }
+    }
+    print_row(NULL, w);
+    json_array_foreach(items, i, it) print_row(it, w);
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+static int run_one(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
+    cli_resp r;
+    if (cli_http_request(h, q->method, q->path.data, q->body, q->hdr, &r) != 0) return 1;
+    int rc = 0;
+    if (r.status < 200 || r.status > 299) {
+        rc = cli_http_fail(h, &r);
+        print_refusal_details(&r);
+    } else if (cli_has(a, "json")) {
+        cli_http_print_body(&r);
+    } else {
+        s->show(a, &r);
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+/* list: every page (newest first), then one table or one JSON document. */
+static int run_list(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
+    json_t *items = json_array();
+    int rc = cli_http_get_all(h, q->path.data, items);
+    if (rc == 0 && cli_has(a, "json")) {
+        json_t *all = json_pack("{s:O, s:n}", "items", items, "continuationToken");
+        cli_http_print_json(all);
+        json_decref(all);
+    } else if (rc == 0) {
+        print_table(items);
+    }
+    json_decref(items);
+    return rc;
+}
+
+/* ---- watch -------------------------------------------------------------------------------- */
+
+#define WATCH_RETRY_MS 60000 /* how long an unreachable or unavailable server is waited for */
+#define BAR_WIDTH 30
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig) {
+    stop_signal = sig;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Sleeps ms, or less when a stop signal comes (no SA_RESTART: nanosleep returns EINTR). */
+static void nap(int64_t ms) {
+    int64_t until = mono_ms() + ms;
+    for (int64_t left = ms; left > 0 && !stop_signal; left = until - mono_ms()) {
+        struct timespec t = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        if (nanosleep(&t, NULL) != 0 && errno != EINTR) break;
+    }
+}
+
+typedef struct watch {
+    cli_http *h;
+    const cli_args *a;
+    const char *path;
+    int tty, json, given_token;
+    int answered;    /* a poll has succeeded */
+    char shown[512]; /* the progress line last shown ("" after the line was ended) */
+} watch;
+
+/* "running    [#######-------]  40/168 batches  23%  events: 1200 processed, ..." */
+static void progress_line(const json_t *b, char *out, size_t cap) {
+    const json_t *prog = json_object_get(b, "progress");
+    long long done = int_of(prog, "batchesDone"),
+              total = int_of(json_object_get(b, "plan"), "batches");
+    int pct = total > 0 ? (int)(done * 100 / total) : 0,
+        fill = total > 0 ? (int)(done * BAR_WIDTH / total) : 0;
+    char bar[BAR_WIDTH + 1], st[32];
+    if (pct > 100) pct = 100, fill = BAR_WIDTH;
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '-', (size_t)(BAR_WIDTH - fill));
+    bar[BAR_WIDTH] = '\0';
+    snprintf(out, cap,
+             "%-9s [%s] %lld/%lld batches %3d%%  events: %lld processed, %lld duplicates, %lld "
+             "failed",
+             text_of(json_object_get(b, "status"), st, sizeof st), bar, done, total, pct,
+             int_of(prog, "eventsProcessed"), int_of(prog, "duplicatesSkipped"),
+             int_of(prog, "eventsFailed"));
+}
+
+/* Shows the backfill when its status or progress changed: a TTY redraws one line, anything
+ * else gets one line per change (--json: the server's JSON, one document a line). */
+static void watch_show(watch *w, const cli_resp *r) {
+    char line[sizeof w->shown];
+    progress_line(r->json, line, sizeof line);
+    if (strcmp(line, w->shown) == 0) return;
+    snprintf(w->shown, sizeof w->shown, "%s", line);
+    if (w->json)
+        cli_http_print_body(r);
+    else if (w->tty)
+        printf("\r%s\033[K", line);
+    else
+        printf("%s\n", line);
+    fflush(stdout);
+}
+
+/* Ends the TTY's progress line before anything else is written. */
+static void watch_end_line(watch *w) {
+    if (w->tty && !w->json && w->shown[0]) printf("\n");
+    w->shown[0] = '\0';
+    fflush(stdout);
+}
+
+/* A new token before the current one (obtained here) expires or after it was refused. */
+static int watch_renew(watch *w, int refused) {
+    long long exp = cli_http_token_expiry(w->h);
+    if (w->given_token || (!refused && (exp == 0 || exp - 30 > (long long)time(NULL)))) return 0;
+    cli_http_forget_token(w->h);
+    return cli_http_authorize(w->h, w->a, &cli_scope_read, NULL, NULL) == 0 ? 0 : 1;
+}
+
+static int transient(long status) {
+    return status == 502 || status == 503 || status == 504;
+}
+
+/* The end of a watch: 0 completed, 1 failed or canceled (with the backfill's error). */
+static int watch_finished(watch *w, const json_t *b) {
+    const char *st = json_string_value(json_object_get(b, "status"));
+    char id[128], err[2048];
+    text_of(json_object_get(b, "backfillId"), id, sizeof id);
+    text_of(json_object_get(b, "error"), err, sizeof err);
+    watch_end_line(w);
+    if (strcmp(st, "completed") == 0) {
+        if (!w->json) printf("backfill %s completed\n", id);
+        return 0;
+    }
+    return cli_fail(w->h->cmd, "backfill %s %s%s%s", id,
+                    strcmp(st, "failed") == 0 ? "failed" : "was canceled",
+                    strcmp(err, "-") != 0 ? ": " : "", strcmp(err, "-") != 0 ? err : "");
+}
+
+static int is_finished(const json_t *b) {
+    const char *st = json_string_value(json_object_get(b, "status"));
+    return st && (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 ||
+                  strcmp(st, "canceled") == 0);
+}
+
+/* One poll. Returns -1 to poll again, else the exit status. */
+static int watch_poll(watch *w, int64_t *failing_since) {
+    cli_resp r;
+    int reached = cli_http_request(w->h, "GET", w->path, NULL, NULL, &r) == 0;
+    if (reached && r.status == 401 && !w->given_token) { /* expired or revoked: once more */
+        cli_resp_free(&r);
+        if (watch_renew(w, 1) != 0) return 1;
+        reached = cli_http_request(w->h, "GET", w->path, NULL, NULL, &r) == 0;
+    }
+    int rc = -1;
+    if (reached && r.status == 200 && json_is_object(r.json)) {
+        *failing_since = 0;
+        w->answered = 1;
+        watch_show(w, &r);
+        if (is_finished(r.json)) rc = watch_finished(w, r.json);
+    } else if (!reached || transient(r.status)) {
+        /* the first poll must succeed; later a restarting server is waited for a while */
+        if (reached) watch_end_line(w), cli_http_fail(w->h, &r);
+        if (!*failing_since) *failing_since = mono_ms();
+        if (!w->answered || mono_ms() - *failing_since > WATCH_RETRY_MS) rc = 1;
+    } else {
+        watch_end_line(w);
+        rc = cli_http_fail(w->h, &r);
+    }
+    if (reached) cli_resp_free(&r);
+    return rc;
+}
+
+static int run_watch(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
+    watch w = {.h = h,
+               .a = a,
+               .path = q->path.data,
+               .tty = isatty(STDOUT_FILENO),
+               .json = cli_has(a, "json"),
+               .given_token = cli_get_env(a, "token", "JOBENGINE_TOKEN", NULL) != NULL};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART: the sleep between polls ends at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int64_t failing_since = 0;
+    int rc = -1;
+    while (rc < 0 && !stop_signal) {
+        int64_t next = mono_ms() + (int64_t)(q->interval * 1000);
+        if (watch_renew(&w, 0) != 0) return 1;
+        rc = watch_poll(&w, &failing_since);
+        if (rc < 0) nap(next - mono_ms());
+    }
+    if (rc >= 0) return rc;
+    /* stopped by Ctrl-C: the backfill itself is left alone */
+    watch_end_line(&w);
+    cli_fail(h->cmd, "stopped watching; backfill %s goes on", a->pos[0]);
+    return 128 + stop_signal;
+}
+
+/* ---- the subcommands ---------------------------------------------------------------------- */
+
+#define JUST_OPTS                                                                                  \
+    {"reason", 1}, {                                                                               \
+        "ticket", 1                                                                                \
+    }
+
+static const cli_optspec plan_opts[] = {CLI_HTTP_OPTS,
+                                        {"source-id", 1},
+                                        {"job-type", 1},
+                                        {"window-start", 1},
+                                        {"window-end", 1},
+                                        {"batch-seconds", 1},
+                                        {"force-reprocess", 0},
+                                        {"plan-hash", 1},
+                                        {"idempotency-key", 1},
+                                        JUST_OPTS,
+                                        {NULL, 0}};
+static const cli_optspec move_opts[] = {CLI_HTTP_OPTS, {"if-match", 1}, JUST_OPTS, {NULL, 0}};
+static const cli_optspec plain_opts[] = {CLI_HTTP_OPTS, {NULL, 0}};
+static const cli_optspec list_opts[] = {CLI_HTTP_OPTS, {"status", 1}, {"limit", 1}, {NULL, 0}};
+static const cli_optspec watch_opts[] = {CLI_HTTP_OPTS, {"interval", 1}, {NULL, 0}};
+
+#define PLAN_SYNOPSIS                                                                              \
+    " --source-id S --job-type T --window-start RFC3339\n"                                         \
+    "                                 --window-end RFC3339 [--batch-seconds N] "                   \
+    "[--force-reprocess]\n"                                                                        \
+    "                                 [--plan-hash H] [--reason R] [--ticket T]\n"                 \
+    "                                 [--idempotency-key K]"
+
+#define ABOUT_CHANGE                                                                               \
+    "A change, with scope orch:backfill: --reason/--ticket go into the request body and are\n"     \
+    "audited with it; a token requested for it carries --token-reason/--token-ticket, else\n"      \
+    "STELLAOPS_ORCH_BACKFILL_REASON/_TICKET, else --reason/--ticket.\n"
+
+#define MOVE_SYNOPSIS " ID [--reason R] [--ticket T] [--if-match VERSION]"
+
+static const bf_sub subs[] = {
+    {"preview", &cli_scope_backfill, 0, plan_opts, "backfill preview" PLAN_SYNOPSIS,
+     "Shows the plan (batches, known and already processed events, planHash) and every safety\n"
+     "check with PASS or FAIL, then whether create would accept it; creates nothing and exits 0\n"
+     "even when a check fails. --batch-seconds: 1 to 31622400, default 3600. Scope\n"
+     "orch:backfill, whose token needs a reason (--token-reason, STELLAOPS_ORCH_BACKFILL_REASON\n"
+     "or --reason) although the preview itself records none.\n",
+     prep_preview, show_preview, NULL},
+    {"create", &cli_scope_backfill, 0, plan_opts, "backfill create" PLAN_SYNOPSIS,
+     "Creates a backfill in 'pending' (start it with 'backfill start'). A refusal prints its\n"
+     "code (BACKFILL_DUPLICATE, BACKFILL_UNSAFE, PLAN_CHANGED) and every safety check on\n"
+     "stderr and exits 1. --plan-hash refuses the create when the plan differs from the one a\n"
+     "preview showed.\n" ABOUT_CHANGE,
+     prep_create, show_backfill, NULL},
+    {"start", &cli_scope_backfill, 1, move_opts, "backfill start" MOVE_SYNOPSIS,
+     "pending -> running: the engine submits the batch jobs.\n" ABOUT_CHANGE, prep_start,
+     show_backfill, NULL},
+    {"pause", &cli_scope_backfill, 1, move_opts, "backfill pause" MOVE_SYNOPSIS,
+     "running -> paused: no new batches are submitted.\n" ABOUT_CHANGE, prep_pause, show_backfill,
+     NULL},
+    {"resume", &cli_scope_backfill, 1, move_opts, "backfill resume" MOVE_SYNOPSIS,
+     "paused -> running.\n" ABOUT_CHANGE, prep_resume, show_backfill, NULL},
+    {"cancel", &cli_scope_backfill, 1, move_opts, "backfill cancel" MOVE_SYNOPSIS,
+     "Ends an unfinished backfill; its pending batch jobs are canceled.\n" ABOUT_CHANGE,
+     prep_cancel, show_backfill, NULL},
+    {"get", &cli_scope_read, 1, plain_opts, "backfill get ID",
+     "Shows one backfill: window, status, plan, progress, safety checks, version. Scope\n"
+     "orch:read.\n",
+     prep_get, show_backfill, NULL},
+    {"list", &cli_scope_read, 0, list_opts, "backfill list [--status S] [--limit N]",
+     "Lists the tenant's backfills, newest first, fetching every page (--status: pending,\n"
+     "running, paused, completed, failed or canceled; --limit: page size, 1-500, default 500);\n"
+     "--json prints one {\"items\": [...], \"continuationToken\": null}\n"
+     "holding them all. Scope orch:read.\n",
+     prep_list, NULL, run_list},
+    {"watch", &cli_scope_read, 1, watch_opts, "backfill watch ID [--interval SECONDS]",
+     "Polls the backfill every --interval seconds (0.1-3600, default 1) until it is finished,\n"
+     "showing its batches as a progress bar and its event counters: on a terminal one line\n"
+     "redrawn, otherwise one line per change (--json: the server's JSON, one document a line).\n"
+     "Exits 0 when it completed, 1 when it failed or was canceled (its error on stderr) or the\n"
+     "server stays unreachable for 60 s; Ctrl-C stops watching (exit 130) and leaves the\n"
+     "backfill alone. Scope orch:read.\n",
+     prep_watch, NULL, run_watch},
+};
+#define NSUBS (sizeof subs / sizeof subs[0])
+
+static void backfill_usage(FILE *f) {
+    for (size_t i = 0; i < NSUBS; i++)
+        fprintf(f, "%s jobengine %s\n", i ? "      " : "usage:", subs[i].synopsis);
+    fprintf(f,
+            "\nBackfills of a running server (api.md §3.5): text for people, --json for\n"
+            "scripts. 'jobengine backfill <sub> --help' describes one.\n\n%s",
+            cli_http_usage);
+}
+
+static void sub_usage(const bf_sub *s) {
+    printf("usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
+}
+
+static int backfill_run(const bf_sub *s, const cli_args *a) {
+    breq q;
+    memset(&q, 0, sizeof q);
+    cli_http h;
+    int rc = s->prep(a, &q);
+    if (rc == 0) {
+        rc = cli_http_open(&h, a->cmd, a);
+        if (rc == 0) rc = cli_http_authorize(&h, a, s->scope, q.reason, q.ticket);
+        if (rc == 0) rc = (s->run ? s->run : run_one)(&h, a, s, &q);
+        cli_http_close(&h);
+    }
+    json_decref(q.body);
+    je_buf_free(&q.path);
+    return rc;
+}
+
+int cmd_backfill(int argc, char **argv) {
+    if (argc == 0) return backfill_usage(stderr), 2;
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)
+        return backfill_usage(stdout), 0;
+    const bf_sub *s = NULL;
+    for (size_t i = 0; i < NSUBS && !s; i++)
+        if (strcmp(argv[0], subs[i].name) == 0) s = &subs[i];
+    if (!s && argv[0][0] == '-')
+        return cli_fail("backfill", "the subcommand comes first: jobengine backfill <sub> "
+                                    "[options] (see --help)"),
+               2;
+    if (!s) return cli_fail("backfill", "unknown subcommand '%s' (see --help)", argv[0]), 2;
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "backfill %s", s->name);
+    cli_args a;
+    if (cli_parse(cmd, argc - 1, argv + 1, s->opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return sub_usage(s), 0;
+    if (a.n_pos != (size_t)s->takes_id)
+        return cli_fail(cmd, "usage: jobengine %s (see --help)", s->synopsis), 2;
+    if (s->takes_id && !*a.pos[0]) return cli_fail(cmd, "the backfill ID must not be empty"), 2;
+    return backfill_run(s, &a);
+}
