@@ -20,7 +20,7 @@ static int64_t ceil_div(int64_t a, int64_t b) {
 
 /* X-RateLimit-* (and Retry-After for a 429) of a decision. */
 void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decision *d,
-                             int64_t now_ms) {
+                             int64_t now_ms, int retry_after) {
     int64_t reset_s = d->kind == JE_DECISION_EXHAUSTED && d->next_eligible_ms != JE_NO_TIME
                           ? ceil_div(d->next_eligible_ms, 1000)
                           : ceil_div(now_ms, 1000);
@@ -29,7 +29,7 @@ void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decis
     je_reply_header(r, "X-RateLimit-Remaining",
                     je_arena_printf(r->arena, "%lld", (long long)d->remaining));
     je_reply_header(r, "X-RateLimit-Reset", je_arena_printf(r->arena, "%lld", (long long)reset_s));
-    if (d->kind == JE_DECISION_EXHAUSTED) {
+    if (retry_after && d->kind == JE_DECISION_EXHAUSTED) {
         int64_t wait = ceil_div(d->next_eligible_ms - now_ms, 1000);
         je_reply_header(r, "Retry-After",
                         je_arena_printf(r->arena, "%lld", (long long)(wait < 1 ? 1 : wait)));
@@ -98,7 +98,7 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
         je_reply_raw(r, idem.status, "application/json", idem.body, strlen(idem.body));
         return free(idem.body);
     }
-    je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now);
+    je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
     if (a->decision.kind != JE_DECISION_GRANT) return je_api_reply_denied(r, &a->decision);
     int status;
     char *s = render_grant(a, &status);

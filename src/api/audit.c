@@ -152,11 +152,10 @@ void je_api_audit_verify(je_req *r, je_app *app) {
                                 (json_int_t)(vc->v.valid ? cp_break : vc->v.first_broken)));
     else
         je_reply_json(r, 200,
-                      json_pack("{s:b, s:I, s:I, s:o, s:I}", "valid", 1, "entries",
+                      json_pack("{s:b, s:I, s:I, s:o}", "valid", 1, "entries",
                                 (json_int_t)vc->v.entries, "headSequence",
                                 (json_int_t)(vc->v.next_sequence - 1), "headHash",
-                                vc->v.entries ? json_string(vc->v.prev_hash) : json_null(),
-                                "checkpoints", (json_int_t)vc->n_cps));
+                                vc->v.entries ? json_string(vc->v.prev_hash) : json_null()));
     free(vc->cps);
     free(vc);
 }

@@ -217,7 +217,8 @@ static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
     json_t *jobs = json_array();
     for (size_t i = 0; i < out->n; i++) json_array_append_new(jobs, leased_json(&out->jobs[i]));
     json_t *body = json_pack("{s:o}", "jobs", jobs);
-    if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now);
+    /* Retry-After only when nothing at all was leased: a worker that got jobs should not wait */
+    if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now, out->n == 0);
     if (out->n == 0 && out->held) {
         int timed = !out->only_paused && out->decision.kind == JE_DECISION_EXHAUSTED;
         json_object_set_new(body, "nextEligibleAt",
@@ -272,8 +273,23 @@ static int lease_id_field(const json_t *body, char *out, je_err *err) {
     return rc == 1 ? 0 : -1;
 }
 
+/* 404 before the body is read (api.md §1); *lease_ms gets the lease's length. 1 when found. */
+static int job_found(je_req *r, je_app *app, int64_t *lease_ms) {
+    je_job j;
+    memset(&j, 0, sizeof j);
+    je_err err;
+    int found = app->store->ops->job_get(app->store, r->principal->tenant, r->params[0], &j, &err);
+    if (lease_ms) *lease_ms = j.lease_ms;
+    je_job_free(&j);
+    if (found < 0) je_api_reply_err(r, &err, NULL);
+    if (found == 0) je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
+    return found == 1;
+}
+
 void je_api_job_heartbeat(je_req *r, je_app *app) {
     static const char *const fields[] = {"leaseId", "extendSeconds", NULL};
+    int64_t lease_ms = 0;
+    if (!job_found(r, app, &lease_ms)) return;
     je_err err;
     je_err_clear(&err);
     json_t *body = je_body_object(r, fields, &err);
@@ -286,23 +302,17 @@ void je_api_job_heartbeat(je_req *r, je_app *app) {
         return je_api_reply_err(r, &err, NULL);
     }
     json_decref(body);
+    if (!has) secs = lease_ms > 0 ? lease_ms / 1000 : LEASE_DEFAULT_S; /* the lease's own length */
     je_job j;
     memset(&j, 0, sizeof j);
-    int64_t now = je_now_ms();
-    if (!has) { /* default: the lease's own length */
-        int found =
-            app->store->ops->job_get(app->store, r->principal->tenant, r->params[0], &j, &err);
-        if (found <= 0) return reply_lease_change(r, found, &j, &err);
-        secs = j.lease_ms > 0 ? j.lease_ms / 1000 : LEASE_DEFAULT_S;
-        je_job_free(&j);
-    }
     int rc = app->store->ops->job_heartbeat(app->store, r->principal->tenant, r->params[0], lease,
-                                            secs * 1000, now, &j, &err);
+                                            secs * 1000, je_now_ms(), &j, &err);
     reply_lease_change(r, rc, &j, &err);
 }
 
 void je_api_job_complete(je_req *r, je_app *app) {
     static const char *const fields[] = {"leaseId", "status", "error", NULL};
+    if (!job_found(r, app, NULL)) return;
     je_err err;
     je_err_clear(&err);
     json_t *body = je_body_object(r, fields, &err);

@@ -67,8 +67,9 @@ void je_api_dedup_claim(je_req *r, je_app *app);
 json_t *je_job_json(const je_job *j);
 
 /* Decision answers shared by acquire and lease. */
+/* X-RateLimit-* of a decision, and Retry-After for a denial when retry_after. */
 void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decision *d,
-                             int64_t now_ms);
+                             int64_t now_ms, int retry_after);
 void je_api_reply_denied(je_req *r, const je_decision *d);
 
 /* The gate: authentication, tenant, scope, in the order of api.md §1. Returns 0 and sets

@@ -445,7 +445,7 @@ static void start_job(worker *w, const json_t *j, int64_t now) {
     const json_t *att = json_object_get(j, "attempt");
     const char *id = json_string_value(json_object_get(j, "jobId"));
     if (!s) {
-        say("job %s: leased beyond the free slots; its lease will expire", id);
+        say("job %s: leased beyond the free slots; its lease will expire", id ? id : "?");
         return;
     }
     memset(s, 0, sizeof *s);

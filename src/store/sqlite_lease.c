@@ -153,7 +153,11 @@ static void note_held(lease_arg *a, const qslot *sl, const je_decision *d) {
         a->held_paused = 1;
     else
         a->held_other = 1;
-    if (a->out->held) return;
+    /* the first quota that held work back, preferring one that is not paused: a paused
+     * quota says nothing about when work can go */
+    if (a->out->held &&
+        !(a->out->decision.kind == JE_DECISION_PAUSED && d->kind != JE_DECISION_PAUSED))
+        return;
     a->out->held = 1;
     a->out->decision = *d;
     a->out->limits = sl->rec.q.limits;
