@@ -773,3 +773,450 @@ def run_threads(n, target, timeout):
         errors.append(AssertionError("%d thread(s) still running after %.0f s"
                                      % (sum(t.is_alive() for t in threads), timeout)))
     return errors
+
+
+# ------------------------------------------------------------------------------------------------
+# Jobs and leasing (api.md §3.4, docs/api.md "Jobs and leasing"): shared by test_jobs.py,
+# test_leasing.py, test_leasing_crash.py
+
+JOBS = "/jobengine/jobs"
+JOB_KEYS = {
+    "jobId", "tenantId", "jobType", "status", "priority", "payload", "sourceId", "eventKey",
+    "eventTime", "attempt", "maxAttempts", "availableAt", "leaseId", "leaseUntil", "workerId",
+    "error", "createdAt", "updatedAt", "completedAt",
+}
+LEASED_JOB_KEYS = {"jobId", "jobType", "leaseId", "leaseUntil", "attempt", "payload", "priority",
+                   "sourceId", "eventKey", "eventTime"}
+JOB_STATUSES = ("pending", "leased", "succeeded", "failed", "canceled")
+SUMMARY_KEYS = {"jobType", "total"} | set(JOB_STATUSES)
+
+
+def job_path(job_id, action=None):
+    return JOBS + "/" + job_id + ("/" + action if action else "")
+
+
+def submit_job(srv, token, job_type, payload=None, conn=None, **fields):
+    """POST /jobengine/jobs that must answer 201; returns the job. conn: a KeepAlive, else a fresh
+    connection."""
+    body = {"jobType": job_type, "payload": payload if payload is not None else {}}
+    body.update(fields)
+    if conn is not None:
+        st, _, js = conn.request("POST", JOBS, token, body=body)
+    else:
+        st, _, js = srv.api("POST", JOBS, token, body=body)
+    if st != 201:
+        raise AssertionError("submit %s answered %s: %r" % (job_type, st, js))
+    return js
+
+
+def submit_many(srv, token, job_type, n, threads=8, **fields):
+    """n jobs of job_type submitted by up to `threads` threads on keep-alive connections; returns
+    their ids (in no particular order)."""
+    ids, lock = [], _threading.Lock()
+    counter = {"next": 0}
+
+    def work(i):
+        c = KeepAlive(srv.url)
+        try:
+            while True:
+                with lock:
+                    k = counter["next"]
+                    if k >= n:
+                        return
+                    counter["next"] += 1
+                j = submit_job(srv, token, job_type, {"n": k}, conn=c, **fields)
+                with lock:
+                    ids.append(j["jobId"])
+        finally:
+            c.close()
+
+    errors = run_threads(min(threads, max(1, n)), work, 120)
+    if errors:
+        raise AssertionError("submitting %d jobs failed: %r" % (n, errors[:3]))
+    return ids
+
+
+def list_jobs_all(srv, token, limit=500, **filters):
+    """Every job of GET /jobengine/jobs with the filters, walking continuationToken."""
+    items, cont = [], None
+    for _ in range(100000):
+        q = dict(filters, limit=limit)
+        if cont is not None:
+            q["continuationToken"] = cont
+        path = JOBS + "?" + urllib.parse.urlencode(q)
+        st, _, body = srv.api("GET", path, token)
+        if st != 200:
+            raise AssertionError("GET %s answered %s: %r" % (path, st, body))
+        items += body["items"]
+        cont = body.get("continuationToken")
+        if cont is None:
+            return items
+    raise AssertionError("job list pagination does not end")
+
+
+def job_summary(srv, token):
+    """GET /jobengine/jobs/summary as {jobType: item}."""
+    body = srv.get_json(JOBS + "/summary", token)
+    out = {}
+    for it in body["items"]:
+        if it["jobType"] in out:
+            raise AssertionError("job type %r twice in the summary: %r" % (it["jobType"], body))
+        out[it["jobType"]] = it
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Backfills and the dedup ledger (api.md §3.5, domain.md §3-§5, docs/api.md "Backfills and the
+# ledger"): shared by test_backfills.py, test_ledger.py, test_backfill_crash.py.
+#
+# A worker here is what a real one does: it leases job types, fetches the events of a batch job's
+# window (or a live job's one event) from a FakeSource the test controls, claims them with
+# POST /jobengine/dedup/claim, "processes" only the `new` ones and completes the job. Processing
+# counts only once the job's completion succeeded (what a real worker commits), so a worker that
+# dies, or whose lease was lost, leaves nothing behind; the Tally then tells how often each event
+# was processed overall.
+
+import collections as _collections
+
+BACKFILLS = "/jobengine/backfills"
+DEDUP_CLAIM = "/jobengine/dedup/claim"
+BACKFILL_KEYS = {
+    "backfillId", "tenantId", "sourceId", "jobType", "windowStart", "windowEnd", "batchSeconds",
+    "forceReprocess", "status", "reason", "ticket", "plan", "progress", "safetyChecks",
+    "createdAt", "createdBy", "startedAt", "completedAt", "error", "version",
+}
+BACKFILL_PLAN_KEYS = {"batches", "knownEvents", "alreadyProcessed", "planHash"}
+BACKFILL_PROGRESS_KEYS = {"batchesSubmitted", "batchesDone", "eventsProcessed",
+                          "duplicatesSkipped", "eventsFailed"}
+SAFETY_CHECKS = ("window_order", "window_not_future", "window_within_limit",
+                 "batch_count_within_limit", "quota_exists", "quota_not_paused", "no_overlap")
+BACKFILL_STATUSES = ("pending", "running", "paused", "completed", "failed", "canceled")
+HOUR_MS = 3600 * 1000
+DAY_MS = 24 * HOUR_MS
+# what a request may meet while the server is down or restarting
+CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException, socket.timeout, OSError)
+
+
+def backfill_path(backfill_id, action=None):
+    return BACKFILLS + "/" + backfill_id + ("/" + action if action else "")
+
+
+def backfill_body(source_id, job_type, start_ms, end_ms, **extra):
+    """A create/preview body; times given in ms are written in the api.md §1 form."""
+    b = {"sourceId": source_id, "jobType": job_type,
+         "windowStart": format_time_ms(start_ms) if isinstance(start_ms, int) else start_ms,
+         "windowEnd": format_time_ms(end_ms) if isinstance(end_ms, int) else end_ms}
+    b.update(extra)
+    return b
+
+
+def checks_by_name(checks):
+    """{check: passed} of a safetyChecks list; asserts its shape (every check of domain.md §5
+    exactly once, each {"check", "passed": bool})."""
+    if not isinstance(checks, list):
+        raise AssertionError("safetyChecks is not a list: %r" % (checks,))
+    out = {}
+    for c in checks:
+        if not isinstance(c, dict) or set(c.keys()) != {"check", "passed"} \
+                or not isinstance(c["passed"], bool):
+            raise AssertionError("a safety check is {check, passed: bool}: %r" % (c,))
+        if c["check"] in out:
+            raise AssertionError("check %r reported twice: %r" % (c["check"], checks))
+        out[c["check"]] = c["passed"]
+    if set(out) != set(SAFETY_CHECKS):
+        raise AssertionError("the checks reported are %r, expected %r"
+                             % (sorted(out), sorted(SAFETY_CHECKS)))
+    return out
+
+
+def window_batches(start_ms, end_ms, batch_seconds):
+    """domain.md §3: consecutive [start, end) windows of batch_seconds aligned to start, the last
+    one ending at end."""
+    out, s = [], start_ms
+    while s < end_ms:
+        out.append((s, min(s + batch_seconds * 1000, end_ms)))
+        s += batch_seconds * 1000
+    return out
+
+
+def plan_hash(tenant, source_id, job_type, start_ms, end_ms, batch_seconds, force, batches,
+              known, processed):
+    """domain.md §5, computed independently of the server."""
+    doc = {"tenantId": tenant, "sourceId": source_id, "jobType": job_type,
+           "windowStart": format_time_ms(start_ms), "windowEnd": format_time_ms(end_ms),
+           "batchSeconds": batch_seconds, "forceReprocess": bool(force), "batches": batches,
+           "knownEvents": known, "alreadyProcessed": processed}
+    return "sha256:" + hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def wait_until(what, cond, timeout, interval=0.05):
+    """Polls cond() until it returns a true value (returned); AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def get_backfill(srv, token, backfill_id):
+    return srv.get_json(backfill_path(backfill_id), token)
+
+
+def wait_backfill(srv, token, backfill_id, statuses, timeout=30):
+    """Polls GET /jobengine/backfills/{id} until its status is one of statuses; returns it."""
+    if isinstance(statuses, str):
+        statuses = (statuses,)
+    last = {}
+
+    def check():
+        last["b"] = get_backfill(srv, token, backfill_id)
+        return last["b"] if last["b"]["status"] in statuses else None
+    try:
+        return wait_until("backfill %s to become %s" % (backfill_id, "/".join(statuses)), check,
+                          timeout)
+    except AssertionError as e:
+        raise AssertionError("%s; last seen: %r" % (e, last.get("b")))
+
+
+def submit_live(srv, token, job_type, source_id, event_key, event_time_ms, **fields):
+    """A live job for one event of source_id (api.md §3.4 submit with sourceId/eventKey/
+    eventTime); returns the job."""
+    return submit_job(srv, token, job_type, {"event": event_key}, sourceId=source_id,
+                      eventKey=event_key, eventTime=format_time_ms(event_time_ms), **fields)
+
+
+class FakeSource:
+    """The upstream a test controls: eventKey -> (eventTime ms, digest or None). Thread-safe."""
+
+    def __init__(self, source_id):
+        self.source_id = source_id
+        self._events = {}
+        self._lock = _threading.Lock()
+
+    def put(self, key, time_ms, digest=None):
+        with self._lock:
+            self._events[key] = (int(time_ms), digest)
+
+    def get(self, key):
+        with self._lock:
+            return self._events.get(key)
+
+    def keys_in(self, start_ms, end_ms):
+        """The keys whose event time is in [start_ms, end_ms), sorted."""
+        with self._lock:
+            return sorted(k for k, (t, _) in self._events.items() if start_ms <= t < end_ms)
+
+    def claim_events(self, keys):
+        out = []
+        with self._lock:
+            for k in keys:
+                t, d = self._events[k]
+                e = {"eventKey": k, "eventTime": format_time_ms(t)}
+                if d is not None:
+                    e["digest"] = d
+                out.append(e)
+        return out
+
+
+class Tally:
+    """What the workers of a test committed, thread-safe:
+    processed[(sourceId, eventKey)]  times an event was processed by a job that then succeeded
+    batch_done[(backfillId, batch)]   successful completions of each batch
+    job_done[jobId]                   successful completions of each job
+    batch_windows[(backfillId, batch)] the (windowStart, windowEnd) each batch carried
+    leased                            every leased job, as answered
+    duplicates                        duplicate answers seen, per (sourceId, eventKey)
+    problems                          what a worker found wrong (asserted empty by the tests)"""
+
+    def __init__(self):
+        self.lock = _threading.Lock()
+        self.processed = _collections.Counter()
+        self.batch_done = _collections.Counter()
+        self.job_done = _collections.Counter()
+        self.batch_windows = {}
+        self.leased = []
+        self.duplicates = _collections.Counter()
+        self.problems = []
+
+    def problem(self, text):
+        with self.lock:
+            self.problems.append(text)
+
+
+class BackfillWorker:
+    """A worker of the kind described above. sources: {sourceId: FakeSource}.
+
+    tolerate_down: seconds a request keeps being retried while the server cannot be reached (for
+    the crash tests); 0 means a connection error is raised at once. on_leased(job) is called for
+    each leased job before it is worked on; when it returns False, the job is abandoned (a worker
+    that died holding it)."""
+
+    def __init__(self, srv, token, job_types, sources, tally, worker_id="w", lease_seconds=30,
+                 max_jobs=1, tolerate_down=0, on_leased=None, on_claimed=None):
+        self.srv, self.token = srv, token
+        self.job_types = list(job_types)
+        self.sources = sources
+        self.tally = tally
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.max_jobs = max_jobs
+        self.tolerate_down = tolerate_down
+        self.on_leased = on_leased
+        self.on_claimed = on_claimed
+        self.conn = KeepAlive(srv.url)
+
+    def close(self):
+        self.conn.close()
+
+    def call(self, method, path, body=None):
+        """(status, headers, json, ambiguous): ambiguous when an earlier try of this request failed
+        on the connection (so it may have been applied)."""
+        deadline = time.monotonic() + self.tolerate_down
+        ambiguous = False
+        while True:
+            try:
+                st, hdrs, js = self.conn.request(method, path, self.token, body=body)
+                return st, hdrs, js, ambiguous
+            except CONNECTION_ERRORS:
+                self.conn.close()
+                if time.monotonic() > deadline:
+                    raise
+                ambiguous = True
+                time.sleep(0.05)
+
+    def lease(self):
+        st, _, js, _ = self.call("POST", JOBS + "/lease",
+                                 {"jobTypes": self.job_types, "workerId": self.worker_id,
+                                  "max": self.max_jobs, "leaseSeconds": self.lease_seconds})
+        if st != 200:
+            raise AssertionError("lease answered %s: %r" % (st, js))
+        with self.tally.lock:
+            self.tally.leased += js["jobs"]
+        return js["jobs"]
+
+    def events_of(self, job):
+        """The events this job must handle, fetched from the fake source."""
+        src = self.sources.get(job.get("sourceId"))
+        if job.get("backfillId"):
+            p = job.get("payload")
+            want = {"backfillId": job["backfillId"], "windowStart": job["windowStart"],
+                    "windowEnd": job["windowEnd"], "batch": job["batch"]}
+            if p != want:
+                self.tally.problem("batch job %s: payload %r, expected %r"
+                                   % (job["jobId"], p, want))
+            if src is None:
+                self.tally.problem("batch job %s of unknown source %r" % (job["jobId"],
+                                                                          job.get("sourceId")))
+                return []
+            key = (job["backfillId"], job["batch"])
+            win = (job["windowStart"], job["windowEnd"])
+            with self.tally.lock:
+                old = self.tally.batch_windows.setdefault(key, win)
+            if old != win:
+                self.tally.problem("batch %r carried windows %r and %r" % (key, old, win))
+            return src.keys_in(parse_time_ms(job["windowStart"]), parse_time_ms(job["windowEnd"]))
+        if src is not None and job.get("eventKey") and src.get(job["eventKey"]) is not None:
+            return [job["eventKey"]]
+        return []
+
+    def claim(self, job, keys):
+        """POST dedup/claim for keys; returns (status, body)."""
+        src = self.sources[job["sourceId"]]
+        st, _, js, _ = self.call("POST", DEDUP_CLAIM, {"sourceId": job["sourceId"],
+                                                       "jobId": job["jobId"],
+                                                       "events": src.claim_events(keys)})
+        return st, js
+
+    def complete(self, job, status="succeeded"):
+        """Completes the job; True when this completion took effect (also when a try whose answer
+        was lost to a crash did: the job then shows as finished by this very attempt)."""
+        st, _, js, ambiguous = self.call("POST", job_path(job["jobId"], "complete"),
+                                         {"leaseId": job["leaseId"], "status": status})
+        if st == 200:
+            return True
+        if st == 409 and ambiguous:
+            st2, _, j2, _ = self.call("GET", job_path(job["jobId"]))
+            if st2 == 200 and j2.get("attempt") == job["attempt"] and j2.get("leaseId") is None \
+                    and (status != "succeeded" or j2.get("status") == "succeeded"):
+                return True
+        if st != 409:
+            self.tally.problem("complete of %s answered %s: %r" % (job["jobId"], st, js))
+        return False
+
+    def work(self, job):
+        """Claims, processes the new events, completes; returns True when committed."""
+        if self.on_leased is not None and self.on_leased(job) is False:
+            return False
+        keys = self.events_of(job)
+        new = []
+        if keys:
+            st, js = self.claim(job, keys)
+            if st == 409:
+                return False  # the lease was lost: another attempt will do the work
+            if st != 200:
+                self.tally.problem("claim of %s answered %s: %r" % (job["jobId"], st, js))
+                return False
+            if sorted(js["new"] + js["duplicates"]) != sorted(keys):
+                self.tally.problem("claim of %s answered %r for %r" % (job["jobId"], js, keys))
+            new = js["new"]
+            with self.tally.lock:
+                for k in js["duplicates"]:
+                    self.tally.duplicates[(job["sourceId"], k)] += 1
+        if self.on_claimed is not None and self.on_claimed(job, new) is False:
+            return False
+        if not self.complete(job):
+            return False
+        with self.tally.lock:
+            for k in new:
+                self.tally.processed[(job["sourceId"], k)] += 1
+            self.tally.job_done[job["jobId"]] += 1
+            if job.get("backfillId"):
+                self.tally.batch_done[(job["backfillId"], job["batch"])] += 1
+        return True
+
+    def poll(self):
+        """One lease call and the work on what it gave; returns how many jobs were leased."""
+        jobs = self.lease()
+        for j in jobs:
+            self.work(j)
+        return len(jobs)
+
+    def run(self, stop, idle_sleep=0.03):
+        """Polls until stop (a threading.Event) is set."""
+        try:
+            while not stop.is_set():
+                if self.poll() == 0:
+                    stop.wait(idle_sleep)
+        finally:
+            self.close()
+
+
+def run_workers(make_worker, n, stop, timeout=60):
+    """Starts n threads running make_worker(i).run(stop); returns a join function that sets stop,
+    joins and returns the exceptions raised in the threads."""
+    errors, lock = [], _threading.Lock()
+
+    def wrap(i):
+        try:
+            make_worker(i).run(stop)
+        except BaseException as e:
+            with lock:
+                errors.append(e)
+            stop.set()
+
+    threads = [_threading.Thread(target=wrap, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+
+    def join():
+        stop.set()
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if any(t.is_alive() for t in threads):
+            errors.append(AssertionError("worker threads still running"))
+        return errors
+    return join

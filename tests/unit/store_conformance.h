@@ -1604,6 +1604,1494 @@ static void conf_quota_reopen(void **state) {
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 }
 
+/* ---- jobs: helpers ---------------------------------------------------------------------- */
+
+/* A pending live job as the API builds it: no lease, no backfill fields, 3 attempts. */
+static je_job conf_job_of(const char *tenant, const char *job_type, const char *job_id,
+                          int64_t priority, int64_t created_ms) {
+    je_job j;
+    memset(&j, 0, sizeof j);
+    snprintf(j.tenant_id, sizeof j.tenant_id, "%s", tenant);
+    snprintf(j.job_type, sizeof j.job_type, "%s", job_type);
+    snprintf(j.job_id, sizeof j.job_id, "%s", job_id);
+    j.status = JE_JOB_PENDING;
+    j.lane = JE_LANE_LIVE;
+    j.priority = priority;
+    j.event_time_ms = j.batch = j.window_start_ms = j.window_end_ms = JE_NO_TIME;
+    j.max_attempts = 3;
+    j.available_ms = j.created_ms = j.updated_ms = created_ms;
+    j.completed_ms = j.lease_until_ms = j.lease_ms = JE_NO_TIME;
+    return j;
+}
+
+/* Submits j (payload: the given JSON text, or {"id":job_id}) without idempotency. */
+static void conf_job_put(je_store *s, je_job *j, const char *payload) {
+    char buf[128];
+    je_err err;
+    snprintf(buf, sizeof buf, "{\"id\":\"%s\"}", j->job_id);
+    j->payload = strdup(payload ? payload : buf);
+    assert_non_null(j->payload);
+    assert_int_equal(s->ops->job_submit(s, j, NULL, &err), 0);
+    je_job_free(j);
+}
+
+static void conf_submit(je_store *s, const char *tenant, const char *job_type, const char *job_id,
+                        int64_t priority, int64_t created_ms) {
+    je_job j = conf_job_of(tenant, job_type, job_id, priority, created_ms);
+    conf_job_put(s, &j, NULL);
+}
+
+/* A backfill batch job (lane 1). */
+static void conf_submit_backfill(je_store *s, const char *tenant, const char *job_type,
+                                 const char *job_id, int64_t batch, int64_t created_ms) {
+    je_job j = conf_job_of(tenant, job_type, job_id, 0, created_ms);
+    j.lane = JE_LANE_BACKFILL;
+    snprintf(j.backfill_id, sizeof j.backfill_id, "bf-0001");
+    j.batch = batch;
+    j.window_start_ms = 1000000 * batch;
+    j.window_end_ms = 1000000 * (batch + 1);
+    conf_job_put(s, &j, NULL);
+}
+
+/* The job (found); the caller frees it with je_job_free. */
+static je_job conf_job_get(je_store *s, const char *tenant, const char *job_id) {
+    je_job j;
+    je_err err;
+    assert_int_equal(s->ops->job_get(s, tenant, job_id, &j, &err), 1);
+    return j;
+}
+
+static int conf_job_status(je_store *s, const char *tenant, const char *job_id) {
+    je_job j = conf_job_get(s, tenant, job_id);
+    je_job_free(&j);
+    return j.status;
+}
+
+static je_lease_req conf_lease_req(const char *const *types, size_t n, int max, int64_t lease_ms,
+                                   int64_t now) {
+    je_lease_req q;
+    memset(&q, 0, sizeof q);
+    q.job_types = types;
+    q.n_job_types = n;
+    q.worker_id = "worker-1";
+    q.max = max;
+    q.lease_ms = lease_ms;
+    q.now_ms = now;
+    q.backfill_share = 0.5;
+    q.unlimited_when_no_quota = 1;
+    return q;
+}
+
+static je_lease_out conf_lease_with(je_store *s, const char *tenant, const je_lease_req *q) {
+    je_lease_out out;
+    je_err err;
+    assert_int_equal(s->ops->jobs_lease(s, tenant, q, NULL, &out, &err), 0);
+    assert_true(out.n <= (size_t)q->max);
+    return out;
+}
+
+/* Leases job types given as one comma-separated string ("a,b"). */
+static je_lease_out conf_lease(je_store *s, const char *tenant, const char *types, int max,
+                               int64_t lease_ms, int64_t now) {
+    static char buf[8][JE_JOBTYPE_MAX + 1];
+    const char *list[8];
+    size_t n = 0;
+    const char *p = types;
+    while (*p && n < 8) {
+        size_t len = strcspn(p, ",");
+        snprintf(buf[n], sizeof buf[n], "%.*s", (int)len, p);
+        list[n] = buf[n];
+        n++;
+        p += len + (p[len] == ',');
+    }
+    je_lease_req q = conf_lease_req(list, n, max, lease_ms, now);
+    return conf_lease_with(s, tenant, &q);
+}
+
+static void conf_lease_free(je_lease_out *out) {
+    for (size_t i = 0; i < out->n; i++) je_job_free(&out->jobs[i]);
+    free(out->jobs);
+    memset(out, 0, sizeof *out);
+}
+
+/* The leased job ids joined with ',' (in the order the lease answered). */
+static const char *conf_lease_ids(const je_lease_out *out) {
+    static char joined[4096];
+    joined[0] = '\0';
+    for (size_t i = 0; i < out->n; i++) {
+        size_t used = strlen(joined);
+        snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "", out->jobs[i].job_id);
+    }
+    return joined;
+}
+
+/* The leased job of that id (which must be there). */
+static const je_job *conf_leased(const je_lease_out *out, const char *job_id) {
+    for (size_t i = 0; i < out->n; i++)
+        if (strcmp(out->jobs[i].job_id, job_id) == 0) return &out->jobs[i];
+    fail_msg("%s was not leased", job_id);
+    return NULL;
+}
+
+/* Job ids visited by job_list, joined with ','. */
+typedef struct conf_jlist {
+    char joined[4096];
+    int n;
+    int stop_after; /* 0: never */
+} conf_jlist;
+
+static int conf_collect_job(void *ctx, const je_job *j) {
+    conf_jlist *l = ctx;
+    size_t used = strlen(l->joined);
+    snprintf(l->joined + used, sizeof l->joined - used, "%s%s", l->n ? "," : "", j->job_id);
+    l->n++;
+    return l->stop_after && l->n >= l->stop_after;
+}
+
+static void conf_jobs_expect(je_store *s, const char *tenant, int status, const char *job_type,
+                             int64_t after_created, const char *after_id, int limit,
+                             const char *want) {
+    je_job_filter f = {status, job_type, after_created, after_id, limit};
+    conf_jlist l;
+    memset(&l, 0, sizeof l);
+    je_err err;
+    assert_int_equal(s->ops->job_list(s, tenant, &f, conf_collect_job, &l, &err), 0);
+    assert_string_equal(l.joined, want);
+}
+
+typedef struct conf_jcounts {
+    char type[16][JE_JOBTYPE_MAX + 1];
+    int status[16];
+    int64_t count[16];
+    int n;
+} conf_jcounts;
+
+static int conf_collect_count(void *ctx, const char *job_type, int status, int64_t count) {
+    conf_jcounts *c = ctx;
+    if (c->n < 16) {
+        snprintf(c->type[c->n], sizeof c->type[0], "%s", job_type);
+        c->status[c->n] = status;
+        c->count[c->n] = count;
+    }
+    c->n++;
+    return 0;
+}
+
+/* The count visited for (job type, status), 0 when none was; each pair is visited once. */
+static int64_t conf_count_of(const conf_jcounts *c, const char *job_type, int status) {
+    int64_t found = 0;
+    int seen = 0;
+    for (int i = 0; i < c->n && i < 16; i++)
+        if (strcmp(c->type[i], job_type) == 0 && c->status[i] == status)
+            found = c->count[i], seen++;
+    assert_true(seen <= 1);
+    return found;
+}
+
+static char *conf_render_job(void *ctx, int *status) {
+    const je_job *j = ctx;
+    char *body = malloc(128);
+    if (!body) return NULL;
+    *status = 201;
+    snprintf(body, 128, "{\"jobId\":\"%s\"}", j->job_id);
+    return body;
+}
+
+/* ---- jobs: submit and reads ------------------------------------------------------------- */
+
+static void conf_job_submit_get(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job j = conf_job_of("T", "scan.image", "0190aaaa-0000-7000-8000-000000000001", 42, 5000);
+    snprintf(j.source_id, sizeof j.source_id, "src:ingest-1");
+    snprintf(j.event_key, sizeof j.event_key, "evt 7/x");
+    j.event_time_ms = 4000;
+    j.max_attempts = 5;
+    conf_job_put(s, &j, "{\"a\":[1,2,{\"b\":null}],\"z\":\"\\u00e9\"}");
+
+    je_job got = conf_job_get(s, "T", "0190aaaa-0000-7000-8000-000000000001");
+    assert_string_equal(got.job_id, "0190aaaa-0000-7000-8000-000000000001");
+    assert_string_equal(got.tenant_id, "T");
+    assert_string_equal(got.job_type, "scan.image");
+    assert_int_equal(got.status, JE_JOB_PENDING);
+    assert_int_equal(got.lane, JE_LANE_LIVE);
+    assert_int_equal(got.priority, 42);
+    assert_string_equal(got.payload, "{\"a\":[1,2,{\"b\":null}],\"z\":\"\\u00e9\"}"); /* as given */
+    assert_string_equal(got.source_id, "src:ingest-1");
+    assert_string_equal(got.event_key, "evt 7/x");
+    assert_int_equal(got.event_time_ms, 4000);
+    assert_string_equal(got.backfill_id, "");
+    assert_int_equal(got.batch, JE_NO_TIME);
+    assert_int_equal(got.window_start_ms, JE_NO_TIME);
+    assert_int_equal(got.window_end_ms, JE_NO_TIME);
+    assert_int_equal(got.attempt, 0);
+    assert_int_equal(got.failures, 0);
+    assert_int_equal(got.max_attempts, 5);
+    assert_int_equal(got.available_ms, 5000);
+    assert_string_equal(got.lease_id, "");
+    assert_int_equal(got.lease_until_ms, JE_NO_TIME);
+    assert_int_equal(got.lease_ms, JE_NO_TIME);
+    assert_string_equal(got.worker_id, "");
+    assert_string_equal(got.quota_id, "");
+    assert_string_equal(got.error, "");
+    assert_int_equal(got.created_ms, 5000);
+    assert_int_equal(got.updated_ms, 5000);
+    assert_int_equal(got.completed_ms, JE_NO_TIME);
+    je_job_free(&got);
+
+    /* Optional fields left out come back as none; a payload may be any JSON value. */
+    je_job k = conf_job_of("T", "scan.image", "plain", -1000, 6000);
+    conf_job_put(s, &k, "null");
+    got = conf_job_get(s, "T", "plain");
+    assert_string_equal(got.payload, "null");
+    assert_string_equal(got.source_id, "");
+    assert_string_equal(got.event_key, "");
+    assert_int_equal(got.event_time_ms, JE_NO_TIME);
+    assert_int_equal(got.priority, -1000);
+    je_job_free(&got);
+
+    /* A backfill batch job keeps its lane and window. */
+    conf_submit_backfill(s, "T", "scan.image", "bf-job", 3, 7000);
+    got = conf_job_get(s, "T", "bf-job");
+    assert_int_equal(got.lane, JE_LANE_BACKFILL);
+    assert_string_equal(got.backfill_id, "bf-0001");
+    assert_int_equal(got.batch, 3);
+    assert_int_equal(got.window_start_ms, 3000000);
+    assert_int_equal(got.window_end_ms, 4000000);
+    je_job_free(&got);
+
+    /* Unknown ids and other tenants. */
+    je_job none;
+    assert_int_equal(s->ops->job_get(s, "T", "nope", &none, &err), 0);
+    assert_int_equal(s->ops->job_get(s, "U", "plain", &none, &err), 0);
+    /* The same job id in another tenant is another job. */
+    conf_submit(s, "U", "other", "plain", 1, 8000);
+    got = conf_job_get(s, "U", "plain");
+    assert_string_equal(got.job_type, "other");
+    je_job_free(&got);
+    got = conf_job_get(s, "T", "plain");
+    assert_string_equal(got.job_type, "scan.image");
+    je_job_free(&got);
+}
+
+static void conf_job_list_counts(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    int64_t t = conf_future();
+    /* Created out of order, with ties on createdAt broken by job id. */
+    conf_submit(s, "T", "a", "j5", 0, 3000);
+    conf_submit(s, "T", "b", "j2", 9, 1000);
+    conf_submit(s, "T", "a", "j4", 0, 2000);
+    conf_submit(s, "T", "a", "j1", -5, 2000);
+    conf_submit(s, "T", "b", "j3", 0, 2000);
+    conf_submit(s, "T", "c", "j6", 0, 4000);
+    conf_submit(s, "U", "a", "u1", 0, 1500);
+
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "j2,j1,j3,j4,j5,j6");
+    conf_jobs_expect(s, "U", -1, NULL, INT64_MIN, "", 100, "u1");
+    conf_jobs_expect(s, "nobody", -1, NULL, INT64_MIN, "", 100, "");
+    conf_jobs_expect(s, "T", -1, "a", INT64_MIN, "", 100, "j1,j4,j5");
+    conf_jobs_expect(s, "T", -1, "zzz", INT64_MIN, "", 100, "");
+    conf_jobs_expect(s, "T", JE_JOB_PENDING, NULL, INT64_MIN, "", 100, "j2,j1,j3,j4,j5,j6");
+    conf_jobs_expect(s, "T", JE_JOB_LEASED, NULL, INT64_MIN, "", 100, "");
+
+    /* Pagination: (createdAt, jobId) strictly after the cursor. */
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 2, "j2,j1");
+    conf_jobs_expect(s, "T", -1, NULL, 2000, "j1", 2, "j3,j4");
+    conf_jobs_expect(s, "T", -1, NULL, 2000, "j4", 2, "j5,j6");
+    conf_jobs_expect(s, "T", -1, NULL, 4000, "j6", 2, "");
+    conf_jobs_expect(s, "T", -1, NULL, 1000, "j2", 100, "j1,j3,j4,j5,j6");
+    conf_jobs_expect(s, "T", -1, NULL, 2000, "", 100, "j1,j3,j4,j5,j6"); /* ties from the start */
+    conf_jobs_expect(s, "T", -1, NULL, 1999, "zzz", 100, "j1,j3,j4,j5,j6");
+    conf_jobs_expect(s, "T", -1, "a", 2000, "j1", 1, "j4");
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 0, "");
+
+    conf_jlist l;
+    memset(&l, 0, sizeof l);
+    l.stop_after = 3; /* the visitor stops the list */
+    je_job_filter f = {-1, NULL, INT64_MIN, "", 100};
+    assert_int_equal(s->ops->job_list(s, "T", &f, conf_collect_job, &l, &err), 0);
+    assert_string_equal(l.joined, "j2,j1,j3");
+
+    /* Move some jobs on: j2 leased (the highest priority), j3 succeeded, j4 failed once (back to
+     * pending), j6 leased and j7 failed for good (one attempt only). */
+    je_job j7 = conf_job_of("T", "c", "j7", 0, 5000);
+    j7.max_attempts = 1;
+    conf_job_put(s, &j7, NULL);
+    je_lease_out out = conf_lease(s, "T", "b", 1, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "j2");
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a,b", 2, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "j3,j4"); /* priority 0: older first, then id */
+    je_job done;
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "j3", out.jobs[0].lease_id, 1, NULL, t + 1, &done, &err), 1);
+    je_job_free(&done);
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "j4", out.jobs[1].lease_id, 0, "oops", t + 1, &done, &err), 1);
+    je_job_free(&done);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "c", 5, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "j6,j7");
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "j7", out.jobs[1].lease_id, 0, "bad", t + 1, &done, &err), 1);
+    je_job_free(&done);
+    conf_lease_free(&out);
+
+    conf_jobs_expect(s, "T", JE_JOB_PENDING, NULL, INT64_MIN, "", 100, "j1,j4,j5");
+    conf_jobs_expect(s, "T", JE_JOB_LEASED, NULL, INT64_MIN, "", 100, "j2,j6");
+    conf_jobs_expect(s, "T", JE_JOB_SUCCEEDED, NULL, INT64_MIN, "", 100, "j3");
+    conf_jobs_expect(s, "T", JE_JOB_FAILED, NULL, INT64_MIN, "", 100, "j7");
+    conf_jobs_expect(s, "T", JE_JOB_CANCELED, NULL, INT64_MIN, "", 100, "");
+    conf_jobs_expect(s, "T", JE_JOB_SUCCEEDED, "a", INT64_MIN, "", 100, ""); /* filters combine */
+    conf_jobs_expect(s, "T", JE_JOB_PENDING, "a", 2000, "j1", 100, "j4,j5");
+    conf_jobs_expect(s, "T", JE_JOB_LEASED, NULL, 1000, "j2", 100, "j6");
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "j2,j1,j3,j4,j5,j6,j7");
+
+    /* Counts per (job type, status), of the tenant only. */
+    conf_jcounts c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->job_counts(s, "T", conf_collect_count, &c, &err), 0);
+    assert_int_equal(c.n, 5);
+    assert_int_equal(conf_count_of(&c, "a", JE_JOB_PENDING), 3);
+    assert_int_equal(conf_count_of(&c, "b", JE_JOB_LEASED), 1);
+    assert_int_equal(conf_count_of(&c, "b", JE_JOB_SUCCEEDED), 1);
+    assert_int_equal(conf_count_of(&c, "b", JE_JOB_PENDING), 0);
+    assert_int_equal(conf_count_of(&c, "c", JE_JOB_LEASED), 1);
+    assert_int_equal(conf_count_of(&c, "c", JE_JOB_FAILED), 1);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->job_counts(s, "U", conf_collect_count, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(conf_count_of(&c, "a", JE_JOB_PENDING), 1);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(s->ops->job_counts(s, "nobody", conf_collect_count, &c, &err), 0);
+    assert_int_equal(c.n, 0);
+}
+
+static void conf_job_submit_idempotency(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job none;
+    const char *path = "/jobengine/jobs";
+    je_job a = conf_job_of("T", "scan.image", "first", 0, 1000);
+    a.payload = strdup("{\"n\":1}");
+    je_idem i1 = conf_idem("s1", path, 'a', conf_render_job, &a);
+    assert_int_equal(s->ops->job_submit(s, &a, &i1, &err), 0);
+    assert_int_equal(i1.replayed + i1.mismatch, 0);
+    assert_null(i1.body);
+    je_job_free(&a);
+
+    /* A retry with the same key and body: the first answer, no second job. */
+    je_job b = conf_job_of("T", "scan.image", "second", 0, 2000);
+    b.payload = strdup("{\"n\":1}");
+    je_idem i2 = conf_idem("s1", path, 'a', conf_render_job, &b);
+    assert_int_equal(s->ops->job_submit(s, &b, &i2, &err), 0);
+    assert_int_equal(i2.replayed, 1);
+    assert_int_equal(i2.mismatch, 0);
+    assert_int_equal(i2.status, 201);
+    assert_non_null(i2.body);
+    assert_string_equal(i2.body, "{\"jobId\":\"first\"}");
+    free(i2.body);
+    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), 0);
+
+    /* The same key with another body: a mismatch, nothing stored. */
+    je_idem i3 = conf_idem("s1", path, 'b', conf_render_job, &b);
+    assert_int_equal(s->ops->job_submit(s, &b, &i3, &err), 0);
+    assert_int_equal(i3.mismatch, 1);
+    assert_int_equal(i3.replayed, 0);
+    assert_null(i3.body);
+    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), 0);
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "first");
+
+    /* Keys are per tenant, and a new key stores a new job. */
+    je_job u = conf_job_of("U", "scan.image", "second", 0, 2000);
+    u.payload = strdup("{\"n\":1}");
+    je_idem i4 = conf_idem("s1", path, 'a', conf_render_job, &u);
+    assert_int_equal(s->ops->job_submit(s, &u, &i4, &err), 0);
+    assert_int_equal(i4.replayed + i4.mismatch, 0);
+    je_job_free(&u);
+    je_idem i5 = conf_idem("s2", path, 'b', conf_render_job, &b);
+    assert_int_equal(s->ops->job_submit(s, &b, &i5, &err), 0);
+    assert_int_equal(i5.replayed + i5.mismatch, 0);
+    je_job_free(&b);
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "first,second");
+    conf_jobs_expect(s, "U", -1, NULL, INT64_MIN, "", 100, "second");
+
+    /* An idem without a key is no idempotency at all. */
+    je_job c = conf_job_of("T", "scan.image", "third", 0, 3000);
+    c.payload = strdup("1");
+    je_idem i6 = conf_idem(NULL, path, 'a', conf_render_job, &c);
+    assert_int_equal(s->ops->job_submit(s, &c, &i6, &err), 0);
+    assert_int_equal(i6.replayed + i6.mismatch, 0);
+    je_job_free(&c);
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "first,second,third");
+}
+
+/* ---- jobs: leasing order and limits ----------------------------------------------------- */
+
+static void conf_lease_order(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    conf_submit(s, "T", "a", "a-old-low", -1, 1000);
+    conf_submit(s, "T", "a", "a-new-high", 10, 5000);
+    conf_submit(s, "T", "a", "a-old-high", 10, 2000);
+    conf_submit(s, "T", "b", "b-mid", 5, 3000);
+    conf_submit(s, "T", "b", "b-tie-2", 5, 3000); /* same priority and age: by job id */
+    conf_submit(s, "T", "b", "b-tie-1", 5, 3000);
+    conf_submit(s, "T", "c", "c-top", 1000, 100); /* not asked for */
+    conf_submit(s, "U", "a", "u-top", 1000, 100); /* another tenant */
+    conf_submit(s, "T", "a", "a-top", 999, 1000);
+    {
+        je_job late = conf_job_of("T", "a", "a-later", 999, 1000);
+        late.available_ms = t + 1000; /* as after a failed attempt */
+        conf_job_put(s, &late, NULL);
+    }
+
+    je_lease_out out = conf_lease(s, "T", "a,b", 3, 30000, t);
+    assert_string_equal(conf_lease_ids(&out), "a-top,a-old-high,a-new-high");
+    const je_job *j = conf_leased(&out, "a-old-high");
+    assert_int_equal(j->status, JE_JOB_LEASED);
+    assert_int_equal(j->attempt, 1);
+    assert_int_equal(strlen(j->lease_id), 36);
+    assert_int_equal(j->lease_until_ms, t + 30000);
+    assert_int_equal(j->lease_ms, 30000);
+    assert_string_equal(j->worker_id, "worker-1");
+    assert_string_equal(j->payload, "{\"id\":\"a-old-high\"}");
+    assert_string_not_equal(out.jobs[0].lease_id, out.jobs[1].lease_id);
+    assert_int_equal(out.held, 0); /* no quota held anything back */
+    je_job got = conf_job_get(s, "T", "a-old-high");
+    assert_int_equal(got.status, JE_JOB_LEASED);
+    assert_string_equal(got.lease_id, j->lease_id);
+    assert_int_equal(got.lease_until_ms, t + 30000);
+    assert_int_equal(got.attempt, 1);
+    assert_string_equal(got.worker_id, "worker-1");
+    assert_int_equal(got.updated_ms, t);
+    je_job_free(&got);
+    conf_lease_free(&out);
+
+    out = conf_lease(s, "T", "a,b", 3, 30000, t + 1);
+    assert_string_equal(conf_lease_ids(&out), "b-mid,b-tie-1,b-tie-2");
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "b,a", 100, 30000, t + 2);
+    assert_string_equal(conf_lease_ids(&out), "a-old-low");
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a,b", 100, 30000, t + 3);
+    assert_int_equal(out.n, 0); /* a-later waits for its availableAt */
+    assert_int_equal(out.held, 0);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 100, 30000, t + 1000);
+    assert_string_equal(conf_lease_ids(&out), "a-later");
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "nothing.here", 5, 30000, t + 1000);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 0);
+    conf_lease_free(&out);
+    assert_int_equal(conf_job_status(s, "T", "c-top"), JE_JOB_PENDING);
+    assert_int_equal(conf_job_status(s, "U", "u-top"), JE_JOB_PENDING);
+}
+
+/* Live before backfill within one job type, whatever the priority. */
+static void conf_lease_lane_order(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    conf_submit_backfill(s, "T", "a", "bf-1", 1, 100);
+    {
+        je_job hi = conf_job_of("T", "a", "bf-0", 1000, 50);
+        hi.lane = JE_LANE_BACKFILL;
+        snprintf(hi.backfill_id, sizeof hi.backfill_id, "bf-0001");
+        hi.batch = 0;
+        hi.window_start_ms = 0;
+        hi.window_end_ms = 1000000;
+        conf_job_put(s, &hi, NULL);
+    }
+    conf_submit(s, "T", "a", "live-low", -1000, 9000);
+    conf_submit(s, "T", "b", "live-b", -5, 9500);
+    je_lease_out out = conf_lease(s, "T", "a,b", 3, 30000, t);
+    assert_string_equal(conf_lease_ids(&out), "live-b,live-low,bf-0");
+    const je_job *bf = conf_leased(&out, "bf-0");
+    assert_int_equal(bf->lane, JE_LANE_BACKFILL);
+    assert_string_equal(bf->backfill_id, "bf-0001");
+    assert_int_equal(bf->batch, 0);
+    assert_int_equal(bf->window_end_ms, 1000000);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 3, 30000, t);
+    assert_string_equal(conf_lease_ids(&out), "bf-1");
+    assert_int_equal(out.jobs[0].batch, 1);
+    assert_int_equal(out.jobs[0].window_start_ms, 1000000);
+    conf_lease_free(&out);
+}
+
+static void conf_lease_no_quota(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "free-%d", i);
+        conf_submit(s, "T", "free", id, 0, 1000 + i);
+    }
+    const char *types[] = {"free"};
+    je_lease_req q = conf_lease_req(types, 1, 10, 60000, t);
+    q.unlimited_when_no_quota = 0; /* such jobs never lease */
+    je_lease_out out = conf_lease_with(s, "T", &q);
+    assert_int_equal(out.n, 0);
+    conf_lease_free(&out);
+    assert_int_equal(conf_job_status(s, "T", "free-0"), JE_JOB_PENDING);
+
+    q.unlimited_when_no_quota = 1; /* not limited: as many as asked for */
+    q.max = 3;
+    out = conf_lease_with(s, "T", &q);
+    assert_string_equal(conf_lease_ids(&out), "free-0,free-1,free-2");
+    assert_int_equal(out.held, 0);
+    assert_string_equal(out.jobs[0].quota_id, ""); /* no quota charged */
+    conf_lease_free(&out);
+    je_job got = conf_job_get(s, "T", "free-1");
+    assert_string_equal(got.quota_id, "");
+    je_job_free(&got);
+    q.max = 10;
+    out = conf_lease_with(s, "T", &q);
+    assert_string_equal(conf_lease_ids(&out), "free-3");
+    conf_lease_free(&out);
+
+    /* Once the tenant has a "*" quota, the type is governed by it. */
+    je_quota_record star = conf_quota_new(s, "T", "*", conf_limits(1, 1000, 100, 1), 0);
+    conf_submit(s, "T", "free", "free-4", 0, 2000);
+    conf_submit(s, "T", "free", "free-5", 0, 2001);
+    q.unlimited_when_no_quota = 0;
+    out = conf_lease_with(s, "T", &q);
+    assert_string_equal(conf_lease_ids(&out), "free-4");
+    assert_string_equal(out.jobs[0].quota_id, star.quota_id);
+    assert_int_equal(out.held, 1);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", star.quota_id).q.state.active, 1);
+}
+
+/* A job type uses its own quota, else the tenant's "*" quota, never another tenant's. */
+static void conf_lease_quota_resolution(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    int64_t t = conf_future();
+    je_quota_record own = conf_quota_new(s, "T", "own", conf_limits(1, 1000, 100, 1), 0);
+    je_quota_record star = conf_quota_new(s, "T", "*", conf_limits(2, 1000, 100, 1), 0);
+    je_quota_record u_own = conf_quota_new(s, "U", "x", conf_limits(1, 1000, 100, 1), 1);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "own-%d", i);
+        conf_submit(s, "T", "own", id, 0, 1000 + i);
+        snprintf(id, sizeof id, "x-%d", i);
+        conf_submit(s, "T", "x", id, 0, 1000 + i);
+        snprintf(id, sizeof id, "y-%d", i);
+        conf_submit(s, "T", "y", id, 1, 1000 + i); /* y before x */
+        snprintf(id, sizeof id, "ux-%d", i);
+        conf_submit(s, "U", "x", id, 0, 1000 + i);
+    }
+    je_lease_out out = conf_lease(s, "T", "own,x,y", 10, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "y-0,y-1,own-0");
+    assert_string_equal(conf_leased(&out, "own-0")->quota_id, own.quota_id);
+    assert_string_equal(conf_leased(&out, "y-0")->quota_id, star.quota_id);
+    assert_int_equal(out.held, 1);
+    conf_lease_free(&out);
+    je_job got = conf_job_get(s, "T", "y-1");
+    assert_string_equal(got.quota_id, star.quota_id);
+    je_job_free(&got);
+    assert_int_equal(conf_quota_get(s, "T", own.quota_id).q.state.active, 1);
+    assert_int_equal(conf_quota_get(s, "T", star.quota_id).q.state.active, 2);
+    assert_int_equal(conf_quota_get(s, "U", u_own.quota_id).q.state.active, 0);
+
+    /* U's "x" quota is paused: T's own and "*" quotas do not govern U's jobs. */
+    out = conf_lease(s, "U", "x", 10, 60000, t);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.only_paused, 1);
+    conf_lease_free(&out);
+
+    /* Completing frees the quota the lease was charged to. */
+    out = conf_lease(s, "T", "x", 10, 60000, t + 1);
+    assert_int_equal(out.n, 0);
+    conf_lease_free(&out);
+    je_job done;
+    got = conf_job_get(s, "T", "y-0");
+    assert_int_equal(s->ops->job_complete(s, "T", "y-0", got.lease_id, 1, NULL, t + 2, &done, &err),
+                     1);
+    je_job_free(&got);
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", star.quota_id).q.state.active, 1);
+    assert_int_equal(conf_quota_get(s, "T", own.quota_id).q.state.active, 1);
+    out = conf_lease(s, "T", "x", 10, 60000, t + 3);
+    assert_string_equal(conf_lease_ids(&out), "x-0");
+    conf_lease_free(&out);
+}
+
+/* maxActive: leases up to the cap, then holds with nextEligibleAt = the earliest lease expiry. */
+static void conf_lease_max_active(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    je_quota_limits l = conf_limits(2, 1000, 100, 1);
+    je_quota_record q = conf_quota_new(s, "T", "a", l, 0);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "a-%d", i);
+        conf_submit(s, "T", "a", id, 0, 1000 + i);
+    }
+    je_lease_out out = conf_lease(s, "T", "a", 1, 10000, t);
+    assert_string_equal(conf_lease_ids(&out), "a-0");
+    assert_int_equal(out.held, 0);
+    assert_string_equal(out.jobs[0].quota_id, q.quota_id);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 5, 5000, t + 1);
+    assert_string_equal(conf_lease_ids(&out), "a-1");
+    assert_int_equal(out.held, 1); /* a-2.. were held back */
+    assert_int_equal(out.decision.kind, JE_DECISION_EXHAUSTED);
+    assert_int_equal(out.decision.next_eligible_ms, t + 5001);
+    conf_lease_free(&out);
+    je_quota_record got = conf_quota_get(s, "T", q.quota_id);
+    assert_int_equal(got.q.state.active, 2);
+    assert_int_equal(got.q.state.hour_count, 2);
+    int64_t throttled = got.q.state.throttled;
+
+    out = conf_lease(s, "T", "a", 5, 60000, t + 2);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.only_paused, 0);
+    assert_int_equal(out.decision.kind, JE_DECISION_EXHAUSTED);
+    assert_int_equal(out.decision.next_eligible_ms, t + 5001); /* a-1 expires first */
+    assert_int_equal(out.decision.remaining, 0);
+    conf_limits_equal(&out.limits, &l);
+    conf_lease_free(&out);
+    got = conf_quota_get(s, "T", q.quota_id);
+    assert_int_equal(got.q.state.active, 2);
+    assert_int_equal(got.q.state.throttled, throttled + 1); /* asked once per call */
+    assert_int_equal(conf_job_status(s, "T", "a-2"), JE_JOB_PENDING);
+
+    /* A permit counts too: its expiry may be the earliest. */
+    je_quota_record p = conf_quota_new(s, "T", "p", conf_limits(2, 1000, 100, 1), 0);
+    conf_submit(s, "T", "p", "p-0", 0, 1000);
+    conf_submit(s, "T", "p", "p-1", 0, 1001);
+    je_acquire a = conf_acquire(s, "T", p.quota_id, 3000, t);
+    assert_int_equal(a.decision.kind, JE_DECISION_GRANT);
+    out = conf_lease(s, "T", "p", 5, 60000, t + 10);
+    assert_string_equal(conf_lease_ids(&out), "p-0");
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.decision.next_eligible_ms, t + 3000);
+    conf_lease_free(&out);
+}
+
+static void conf_lease_paused(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    je_quota_limits l = conf_limits(5, 1000, 100, 1);
+    je_quota_record p = conf_quota_new(s, "T", "p", l, 1);
+    conf_submit(s, "T", "p", "p-0", 0, 1000);
+    je_lease_out out = conf_lease(s, "T", "p", 5, 60000, t);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.only_paused, 1);
+    assert_int_equal(out.decision.kind, JE_DECISION_PAUSED);
+    assert_int_equal(out.decision.next_eligible_ms, JE_NO_TIME);
+    conf_limits_equal(&out.limits, &l);
+    conf_lease_free(&out);
+    assert_int_equal(conf_job_status(s, "T", "p-0"), JE_JOB_PENDING); /* never failed for it */
+    je_quota_record got = conf_quota_get(s, "T", p.quota_id);
+    assert_int_equal(got.q.state.active, 0);
+    assert_int_equal(got.q.state.hour_count, 0);
+
+    /* With a full quota holding work back as well, not only paused. */
+    je_quota_record f = conf_quota_new(s, "T", "f", conf_limits(1, 1000, 100, 1), 0);
+    conf_submit(s, "T", "f", "f-0", 5, 1000);
+    conf_submit(s, "T", "f", "f-1", 5, 1001);
+    conf_submit(s, "T", "free", "free-0", -5, 1000); /* no quota: not limited */
+    out = conf_lease(s, "T", "p,f,free", 5, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "f-0,free-0");
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.only_paused, 0);
+    /* the first quota that held work back: f (priority 5) before p (priority 0) */
+    assert_int_equal(out.decision.kind, JE_DECISION_EXHAUSTED);
+    assert_int_equal(out.limits.max_active, 1);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", f.quota_id).q.state.active, 1);
+    assert_int_equal(conf_job_status(s, "T", "p-0"), JE_JOB_PENDING);
+}
+
+/* The token bucket holds too: nextEligibleAt when the next token is there. */
+static void conf_lease_burst(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(100, 1000, 2, 0.5), 0);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "a-%d", i);
+        conf_submit(s, "T", "a", id, 0, 1000 + i);
+    }
+    je_lease_out out = conf_lease(s, "T", "a", 5, 600000, t);
+    assert_string_equal(conf_lease_ids(&out), "a-0,a-1");
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.decision.kind, JE_DECISION_EXHAUSTED);
+    assert_int_equal(out.decision.next_eligible_ms, t + 2000); /* 1 token at 0.5/s */
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 5, 600000, t + 1999);
+    assert_int_equal(out.n, 0);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 5, 600000, t + 2000);
+    assert_string_equal(conf_lease_ids(&out), "a-2");
+    conf_lease_free(&out);
+    je_quota_record got = conf_quota_get(s, "T", q.quota_id);
+    assert_int_equal(got.q.state.active, 3);
+    assert_int_equal(got.q.state.hour_count, 3);
+}
+
+/* Backfill jobs hold at most ceil(maxActive * share) slots; live jobs lease first. */
+static void conf_lease_backfill_share(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(4, 1000, 100, 1), 0);
+    for (int i = 1; i <= 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        conf_submit_backfill(s, "T", "a", id, i, 1000 + i);
+    }
+    je_lease_out out = conf_lease(s, "T", "a", 10, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "b1,b2"); /* ceil(4 * 0.5) */
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.decision.kind, JE_DECISION_EXHAUSTED);
+    je_lease_out bf = out;
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
+
+    /* Live work still gets the rest of the quota. */
+    for (int i = 1; i <= 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "l%d", i);
+        conf_submit(s, "T", "a", id, 0, 5000 + i);
+    }
+    out = conf_lease(s, "T", "a", 10, 60000, t + 1);
+    assert_string_equal(conf_lease_ids(&out), "l1,l2");
+    assert_int_equal(out.held, 1);
+    je_lease_out live = out;
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 4);
+
+    /* One backfill slot frees: with both waiting, the live job takes it. */
+    je_job done;
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "b1", bf.jobs[0].lease_id, 1, NULL, t + 2, &done, &err), 1);
+    je_job_free(&done);
+    out = conf_lease(s, "T", "a", 1, 60000, t + 3);
+    assert_string_equal(conf_lease_ids(&out), "l3");
+    conf_lease_free(&out);
+
+    /* Two live slots free: l4 first, then b3 (the backfill lane holds 1 of its 2). */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(s->ops->job_complete(s, "T", live.jobs[i].job_id, live.jobs[i].lease_id, 1,
+                                              NULL, t + 4, &done, &err),
+                         1);
+        je_job_free(&done);
+    }
+    out = conf_lease(s, "T", "a", 10, 60000, t + 5);
+    assert_string_equal(conf_lease_ids(&out), "l4,b3");
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 4);
+
+    /* The backfill lane is full (b2, b3) though a slot frees for it: b4 waits. */
+    je_job l4 = conf_job_get(s, "T", "l4");
+    assert_int_equal(s->ops->job_complete(s, "T", "l4", l4.lease_id, 1, NULL, t + 6, &done, &err),
+                     1);
+    je_job_free(&l4);
+    je_job_free(&done);
+    out = conf_lease(s, "T", "a", 10, 60000, t + 7);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 3);
+    assert_int_equal(conf_job_status(s, "T", "b4"), JE_JOB_PENDING);
+
+    /* Another share: 1.0 lets backfill take the whole quota. */
+    const char *types[] = {"a"};
+    je_lease_req r = conf_lease_req(types, 1, 10, 60000, t + 8);
+    r.backfill_share = 1.0;
+    out = conf_lease_with(s, "T", &r);
+    assert_string_equal(conf_lease_ids(&out), "b4");
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 4);
+    conf_lease_free(&bf);
+    conf_lease_free(&live);
+}
+
+/* Leases and permits share one count of active work. */
+static void conf_lease_with_permits(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(3, 1000, 100, 1), 0);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "a-%d", i);
+        conf_submit(s, "T", "a", id, 0, 1000 + i);
+    }
+    je_acquire p = conf_acquire(s, "T", q.quota_id, 600000, t);
+    assert_int_equal(p.decision.kind, JE_DECISION_GRANT);
+    je_lease_out out = conf_lease(s, "T", "a", 10, 60000, t + 1);
+    assert_string_equal(conf_lease_ids(&out), "a-0,a-1");
+    assert_int_equal(out.held, 1);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 3);
+    je_acquire d = conf_acquire(s, "T", q.quota_id, 1000, t + 2);
+    assert_int_equal(d.decision.kind, JE_DECISION_EXHAUSTED);
+    assert_int_equal(d.decision.next_eligible_ms, t + 60001); /* the earliest lease */
+
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p.permit_id, t + 3, &err), 1);
+    out = conf_lease(s, "T", "a", 10, 60000, t + 4);
+    assert_string_equal(conf_lease_ids(&out), "a-2");
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 3);
+
+    /* An acquire at a later now frees the quota's expired leases first, as a lease does. */
+    je_acquire late = conf_acquire(s, "T", q.quota_id, 1000, t + 60001);
+    assert_int_equal(late.decision.kind, JE_DECISION_GRANT);
+    assert_int_equal(late.rec.q.state.active, 2); /* a-0 and a-1 expired, a-2 still held */
+    assert_int_equal(conf_job_status(s, "T", "a-0"), JE_JOB_PENDING);
+    assert_int_equal(conf_job_status(s, "T", "a-2"), JE_JOB_LEASED);
+}
+
+/* A paused quota holds everything back as paused, also backfill work beyond its share
+ * (api.md §3.4: "a paused quota answers 423 QUOTA_PAUSED whatever else applies"; with only
+ * paused quotas holding work back, nextEligibleAt is null). */
+static void conf_lease_backfill_paused(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_quota_record got;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(4, 1000, 100, 1), 0);
+    for (int i = 1; i <= 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        conf_submit_backfill(s, "T", "a", id, i, 1000 + i);
+    }
+    je_lease_out out = conf_lease(s, "T", "a", 10, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "b1,b2");
+    conf_lease_free(&out);
+    conf_change p = conf_change_of(CONF_Q_PAUSE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
+                                   JE_CHANGE_APPLY, NULL);
+    assert_int_equal(
+        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &p, NULL, &got, &err),
+        JE_CHANGE_APPLY);
+    out = conf_lease(s, "T", "a", 10, 60000, t + 1);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.only_paused, 1);
+    assert_int_equal(out.decision.kind, JE_DECISION_PAUSED);
+    assert_int_equal(out.decision.next_eligible_ms, JE_NO_TIME);
+    conf_lease_free(&out);
+}
+
+/* A lease after an elevation's expiry reverts it first (with its audit entry). */
+static void conf_lease_elevation_expiry(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_quota_record got;
+    int64_t t = conf_future();
+    je_quota_limits base = conf_limits(1, 1000, 100, 1), up = conf_limits(3, 1000, 100, 1);
+    je_quota_record q = conf_quota_new(s, "T", "a", base, 0);
+    conf_change e =
+        conf_change_of(CONF_Q_ELEVATE, NULL, up, JE_CHANGE_DENY, JE_CHANGE_APPLY, "quota.updated");
+    e.expires_ms = t + 5000;
+    assert_int_equal(
+        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &e, NULL, &got, &err),
+        JE_CHANGE_APPLY);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e-%d", i);
+        conf_submit(s, "T", "a", id, 0, 1000 + i);
+    }
+    conf_elev_calls = 0;
+    const char *types[] = {"a"};
+    je_lease_req r = conf_lease_req(types, 1, 5, 600000, t + 4999);
+    je_lease_out out;
+    assert_int_equal(s->ops->jobs_lease(s, "T", &r, conf_elev_audit, &out, &err), 0);
+    assert_string_equal(conf_lease_ids(&out), "e-0,e-1,e-2"); /* still elevated */
+    conf_limits_equal(&out.limits, &up);
+    assert_int_equal(conf_elev_calls, 0);
+    conf_lease_free(&out);
+
+    r.now_ms = t + 5000;
+    assert_int_equal(s->ops->jobs_lease(s, "T", &r, conf_elev_audit, &out, &err), 0);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    conf_limits_equal(&out.limits, &base);
+    assert_int_equal(conf_elev_calls, 1);
+    conf_lease_free(&out);
+    got = conf_quota_get(s, "T", q.quota_id);
+    conf_limits_equal(&got.q.limits, &base);
+    assert_int_equal(got.q.elevation_expires_ms, JE_NO_TIME);
+    assert_int_equal(got.q.state.active, 3);
+    assert_int_equal(conf_chain_len(s, "T"), 2);
+    conf_last_event(s, "T", "quota.elevation.expired", q.quota_id);
+}
+
+/* ---- jobs: heartbeat, complete, expiry -------------------------------------------------- */
+
+static void conf_job_heartbeat(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job hb;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(2, 1000, 100, 1), 0);
+    conf_submit(s, "T", "a", "h-0", 0, 1000);
+    conf_submit(s, "T", "a", "h-1", 0, 1001);
+    je_lease_out out = conf_lease(s, "T", "a", 1, 10000, t);
+    assert_string_equal(conf_lease_ids(&out), "h-0");
+    char lease[37];
+    snprintf(lease, sizeof lease, "%s", out.jobs[0].lease_id);
+    conf_lease_free(&out);
+
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 20000, t + 5000, &hb, &err), 1);
+    assert_string_equal(hb.job_id, "h-0");
+    assert_int_equal(hb.status, JE_JOB_LEASED);
+    assert_string_equal(hb.lease_id, lease); /* the same lease, moved on */
+    assert_int_equal(hb.lease_until_ms, t + 25000);
+    assert_int_equal(hb.lease_ms, 20000);
+    assert_int_equal(hb.attempt, 1);
+    assert_int_equal(hb.updated_ms, t + 5000);
+    je_job_free(&hb);
+    je_job got = conf_job_get(s, "T", "h-0");
+    assert_int_equal(got.lease_until_ms, t + 25000);
+    assert_string_equal(got.lease_id, lease);
+    je_job_free(&got);
+
+    /* Not this lease, no such job, another tenant, a job never leased. */
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", "00000000-0000-7000-8000-000000000000",
+                                           60000, t + 6000, &hb, &err),
+                     -2);
+    je_job_free(&hb);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", "", 60000, t + 6000, &hb, &err), -2);
+    je_job_free(&hb);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "nope", lease, 60000, t + 6000, &hb, &err), 0);
+    je_job_free(&hb);
+    assert_int_equal(s->ops->job_heartbeat(s, "U", "h-0", lease, 60000, t + 6000, &hb, &err), 0);
+    je_job_free(&hb);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-1", lease, 60000, t + 6000, &hb, &err), -2);
+    je_job_free(&hb);
+    got = conf_job_get(s, "T", "h-0");
+    assert_int_equal(got.lease_until_ms, t + 25000); /* none of those moved it */
+    je_job_free(&got);
+    assert_int_equal(conf_job_status(s, "T", "h-1"), JE_JOB_PENDING);
+
+    /* Just in time, then too late. */
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 1000, t + 24999, &hb, &err), 1);
+    assert_int_equal(hb.lease_until_ms, t + 25999);
+    je_job_free(&hb);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 25999, &hb, &err), -2);
+    je_job_free(&hb);
+    je_job done;
+    assert_int_equal(s->ops->job_complete(s, "T", "h-0", lease, 1, NULL, t + 26000, &done, &err),
+                     -2);
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1); /* until swept */
+    assert_int_equal(s->ops->leases_expire(s, t + 26000, &err), 1);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+    assert_int_equal(conf_job_status(s, "T", "h-0"), JE_JOB_PENDING);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 26001, &hb, &err), -2);
+    je_job_free(&hb);
+}
+
+static void conf_job_complete(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job done;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(2, 1000, 100, 1), 0);
+    conf_submit(s, "T", "a", "ok", 10, 1000);
+    je_job r = conf_job_of("T", "a", "retry", 5, 1000);
+    r.max_attempts = 2;
+    conf_job_put(s, &r, NULL);
+    je_lease_out out = conf_lease(s, "T", "a", 2, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "ok,retry");
+    char ok_lease[37], retry_lease[37];
+    snprintf(ok_lease, sizeof ok_lease, "%s", out.jobs[0].lease_id);
+    snprintf(retry_lease, sizeof retry_lease, "%s", out.jobs[1].lease_id);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
+
+    /* Not its lease: nothing changes. */
+    assert_int_equal(s->ops->job_complete(s, "T", "ok", retry_lease, 1, NULL, t + 50, &done, &err),
+                     -2);
+    je_job_free(&done);
+    assert_int_equal(s->ops->job_complete(s, "T", "nope", ok_lease, 1, NULL, t + 50, &done, &err),
+                     0);
+    je_job_free(&done);
+    assert_int_equal(s->ops->job_complete(s, "U", "ok", ok_lease, 1, NULL, t + 50, &done, &err), 0);
+    je_job_free(&done);
+    assert_int_equal(conf_job_status(s, "T", "ok"), JE_JOB_LEASED);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
+
+    /* Succeeded: the slot is released, once. */
+    assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 1, NULL, t + 100, &done, &err),
+                     1);
+    assert_int_equal(done.status, JE_JOB_SUCCEEDED);
+    assert_int_equal(done.completed_ms, t + 100);
+    assert_int_equal(done.updated_ms, t + 100);
+    assert_int_equal(done.attempt, 1);
+    assert_int_equal(done.failures, 0);
+    assert_string_equal(done.lease_id, "");
+    assert_string_equal(done.error, "");
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
+    assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 1, NULL, t + 101, &done, &err),
+                     -2);
+    je_job_free(&done);
+    assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 0, "x", t + 101, &done, &err),
+                     -2);
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
+    je_job got = conf_job_get(s, "T", "ok");
+    assert_int_equal(got.status, JE_JOB_SUCCEEDED);
+    assert_int_equal(got.completed_ms, t + 100);
+    assert_string_equal(got.lease_id, "");
+    je_job_free(&got);
+
+    /* Failed with attempts left: pending again after the backoff. */
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 100, &done, &err), 1);
+    assert_int_equal(done.status, JE_JOB_PENDING);
+    assert_int_equal(done.available_ms, t + 100 + 2000);
+    assert_int_equal(done.failures, 1);
+    assert_int_equal(done.attempt, 1);
+    assert_string_equal(done.error, "boom");
+    assert_int_equal(done.completed_ms, JE_NO_TIME);
+    assert_string_equal(done.lease_id, "");
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 101, &done, &err), -2);
+    je_job_free(&done);
+    out = conf_lease(s, "T", "a", 5, 60000, t + 2099);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 0);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 5, 60000, t + 2100);
+    assert_string_equal(conf_lease_ids(&out), "retry");
+    assert_int_equal(out.jobs[0].attempt, 2);
+    assert_string_not_equal(out.jobs[0].lease_id, retry_lease);
+    snprintf(retry_lease, sizeof retry_lease, "%s", out.jobs[0].lease_id);
+    conf_lease_free(&out);
+
+    /* The attempt that reaches maxAttempts leaves it failed. */
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom2", t + 2200, &done, &err), 1);
+    assert_int_equal(done.status, JE_JOB_FAILED);
+    assert_int_equal(done.failures, 2);
+    assert_int_equal(done.attempt, 2);
+    assert_int_equal(done.completed_ms, t + 2200);
+    assert_string_equal(done.error, "boom2");
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+    out = conf_lease(s, "T", "a", 5, 60000, t + 600000);
+    assert_int_equal(out.n, 0);
+    conf_lease_free(&out);
+    got = conf_job_get(s, "T", "retry");
+    assert_int_equal(got.status, JE_JOB_FAILED);
+    assert_string_equal(got.error, "boom2");
+    je_job_free(&got);
+
+    /* The backoff doubles: 2 s, then 4 s. A failure without an error has none. */
+    conf_submit(s, "T", "a", "three", 0, 2000);
+    out = conf_lease(s, "T", "a", 1, 60000, t + 3000);
+    assert_string_equal(conf_lease_ids(&out), "three");
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 0, NULL, t + 3010, &done, &err),
+        1);
+    assert_int_equal(done.available_ms, t + 5010);
+    assert_string_equal(done.error, "");
+    je_job_free(&done);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 1, 60000, t + 5010);
+    assert_string_equal(conf_lease_ids(&out), "three");
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 0, "e2", t + 5020, &done, &err),
+        1);
+    assert_int_equal(done.status, JE_JOB_PENDING);
+    assert_int_equal(done.available_ms, t + 9020);
+    assert_int_equal(done.failures, 2);
+    je_job_free(&done);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 1, 60000, t + 9019);
+    assert_int_equal(out.n, 0);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 1, 60000, t + 9020);
+    assert_string_equal(conf_lease_ids(&out), "three");
+    assert_int_equal(out.jobs[0].attempt, 3);
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 1, NULL, t + 9030, &done, &err),
+        1);
+    assert_int_equal(done.status, JE_JOB_SUCCEEDED);
+    assert_string_equal(done.error, ""); /* success clears the last failure's error */
+    je_job_free(&done);
+    conf_lease_free(&out);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+}
+
+/* A quota deleted while its leases run: the leases go on, completing them frees nothing (not
+ * even in a new quota of the same job type). */
+static void conf_job_complete_quota_deleted(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job done;
+    je_quota_record got;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(2, 1000, 100, 1), 0);
+    conf_submit(s, "T", "a", "d-0", 0, 1000);
+    conf_submit(s, "T", "a", "d-1", 0, 1001);
+    je_lease_out out = conf_lease(s, "T", "a", 1, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "d-0");
+    conf_change d = conf_change_of(CONF_Q_CREATE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
+                                   JE_CHANGE_DELETE, NULL);
+    assert_int_equal(
+        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &d, NULL, &got, &err),
+        JE_CHANGE_DELETE);
+    je_quota_record again = conf_quota_new(s, "T", "a", conf_limits(1, 1000, 100, 1), 0);
+    je_lease_out out2 = conf_lease(s, "T", "a", 1, 60000, t + 1);
+    assert_string_equal(conf_lease_ids(&out2), "d-1");
+    assert_string_equal(out2.jobs[0].quota_id, again.quota_id);
+    assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 1);
+
+    assert_int_equal(
+        s->ops->job_heartbeat(s, "T", "d-0", out.jobs[0].lease_id, 60000, t + 2, &done, &err), 1);
+    je_job_free(&done);
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "d-0", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err), 1);
+    assert_int_equal(done.status, JE_JOB_SUCCEEDED);
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 1);
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "d-1", out2.jobs[0].lease_id, 1, NULL, t + 4, &done, &err), 1);
+    je_job_free(&done);
+    assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 0);
+    conf_lease_free(&out);
+    conf_lease_free(&out2);
+}
+
+static void conf_leases_expire(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_job x;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(s, "T", "a", conf_limits(2, 1000, 100, 1), 0);
+    je_quota_record u = conf_quota_new(s, "U", "a", conf_limits(2, 1000, 100, 1), 0);
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e-%d", i);
+        conf_submit(s, "T", "a", id, 0, 1000 + i);
+    }
+    conf_submit(s, "T", "free", "free-0", 0, 1000);
+    conf_submit(s, "U", "a", "u-0", 0, 1000);
+    je_lease_out out = conf_lease(s, "T", "a", 5, 1000, t);
+    assert_string_equal(conf_lease_ids(&out), "e-0,e-1");
+    char old[37];
+    snprintf(old, sizeof old, "%s", out.jobs[0].lease_id);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "free", 5, 1000, t); /* no quota */
+    assert_string_equal(conf_lease_ids(&out), "free-0");
+    conf_lease_free(&out);
+    out = conf_lease(s, "U", "a", 5, 5000, t);
+    assert_string_equal(conf_lease_ids(&out), "u-0");
+    conf_lease_free(&out);
+
+    assert_int_equal(s->ops->leases_expire(s, t + 999, &err), 0);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
+    assert_int_equal(s->ops->leases_expire(s, t + 1000, &err), 3); /* at leaseUntil */
+    assert_int_equal(s->ops->leases_expire(s, t + 1000, &err), 0);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+    assert_int_equal(conf_quota_get(s, "U", u.quota_id).q.state.active, 1);
+    je_job got = conf_job_get(s, "T", "e-0");
+    assert_int_equal(got.status, JE_JOB_PENDING);
+    assert_int_equal(got.attempt, 1);  /* kept: attempt counts leases granted */
+    assert_int_equal(got.failures, 0); /* not a failed attempt */
+    assert_string_equal(got.lease_id, "");
+    assert_string_equal(got.worker_id, "");
+    assert_string_equal(got.quota_id, "");
+    assert_int_equal(got.completed_ms, JE_NO_TIME);
+    assert_true(got.available_ms <= t + 1000); /* leasable at once */
+    je_job_free(&got);
+    assert_int_equal(conf_job_status(s, "T", "free-0"), JE_JOB_PENDING);
+    assert_int_equal(conf_job_status(s, "U", "u-0"), JE_JOB_LEASED);
+
+    /* The expired lease is lost; using it frees nothing twice. */
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "e-0", old, 1000, t + 1001, &x, &err), -2);
+    je_job_free(&x);
+    assert_int_equal(s->ops->job_complete(s, "T", "e-0", old, 1, NULL, t + 1001, &x, &err), -2);
+    je_job_free(&x);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+
+    /* Leased again: the oldest first, the attempt goes on. */
+    out = conf_lease(s, "T", "a", 5, 1000, t + 1001);
+    assert_string_equal(conf_lease_ids(&out), "e-0,e-1");
+    assert_int_equal(out.jobs[0].attempt, 2);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "a", 5, 1000, t + 1500);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.decision.next_eligible_ms, t + 2001);
+    conf_lease_free(&out);
+
+    /* A lease at a later now frees the quota's expired leases first, without a sweep. */
+    out = conf_lease(s, "T", "a", 5, 1000, t + 2001);
+    assert_string_equal(conf_lease_ids(&out), "e-0,e-1");
+    assert_int_equal(out.jobs[0].attempt, 3);
+    assert_int_equal(out.held, 1);
+    conf_lease_free(&out);
+    je_quota_record gq = conf_quota_get(s, "T", q.quota_id);
+    assert_int_equal(gq.q.state.active, 2);
+    assert_int_equal(gq.q.state.hour_count, 6);
+    assert_int_equal(s->ops->leases_expire(s, t + 2001, &err), 0);
+
+    /* One sweep over tenants and quotas. */
+    assert_int_equal(s->ops->leases_expire(s, t + 5000, &err), 3);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+    assert_int_equal(conf_quota_get(s, "U", u.quota_id).q.state.active, 0);
+    assert_int_equal(conf_job_status(s, "U", "u-0"), JE_JOB_PENDING);
+    conf_jobs_expect(s, "T", JE_JOB_PENDING, NULL, INT64_MIN, "", 100, "e-0,free-0,e-1,e-2,e-3");
+}
+
+static void conf_jobs_pending(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    int64_t t = conf_future();
+    conf_quota_new(s, "T", "a", conf_limits(5, 1000, 100, 1), 0);
+    conf_quota_new(s, "T", "*", conf_limits(5, 1000, 100, 1), 0);
+    conf_quota_new(s, "U", "b", conf_limits(5, 1000, 100, 1), 0); /* another tenant's */
+    const char *types[] = {"a", "a", "a", "b", "b", "c"};
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "p-%d", i);
+        conf_submit(s, "T", types[i], id, 0, 1000 + i);
+    }
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "u-%d", i);
+        conf_submit(s, "U", "c", id, 0, 1000 + i);
+    }
+    assert_int_equal(s->ops->jobs_pending(s, "T", "a", &err), 3);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "b", &err), 2);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "c", &err), 1);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "zzz", &err), 0);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "*", &err),
+                     3); /* b and c: no quota of their own */
+    assert_int_equal(s->ops->jobs_pending(s, "U", "c", &err), 4);
+    assert_int_equal(s->ops->jobs_pending(s, "U", "*", &err), 4);
+    assert_int_equal(s->ops->jobs_pending(s, "nobody", "*", &err), 0);
+
+    /* Leased and finished jobs are not pending; a job waiting out its backoff is. */
+    je_lease_out out = conf_lease(s, "T", "a,b", 2, 60000, t);
+    assert_string_equal(conf_lease_ids(&out), "p-0,p-1");
+    je_job done;
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "p-0", out.jobs[0].lease_id, 0, "x", t + 1, &done, &err), 1);
+    je_job_free(&done);
+    conf_lease_free(&out);
+    out = conf_lease(s, "T", "b", 1, 60000, t + 2);
+    assert_string_equal(conf_lease_ids(&out), "p-3");
+    assert_int_equal(
+        s->ops->job_complete(s, "T", "p-3", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err), 1);
+    je_job_free(&done);
+    conf_lease_free(&out);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "a", &err), 2); /* p-0 (backoff), p-2 */
+    assert_int_equal(s->ops->jobs_pending(s, "T", "b", &err), 1);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "*", &err), 2);
+
+    /* A quota of its own takes the type out of "*". */
+    conf_quota_new(s, "T", "c", conf_limits(5, 1000, 100, 1), 0);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "*", &err), 1);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "c", &err), 1);
+}
+
+/* ---- jobs: exactness under concurrency -------------------------------------------------- */
+
+#define CONF_JOBS 400
+#define CONF_JOB_MAX_ACTIVE 3
+
+typedef struct conf_job_run {
+    je_store *s;
+    int64_t now;
+    atomic_int held, max_held, completed, leased, empty, failures, overlaps;
+    atomic_int in_flight[CONF_JOBS];
+    atomic_int succeeded[CONF_JOBS];
+    double deadline;
+} conf_job_run;
+
+static int conf_job_index(const je_job *j) {
+    const char *p = j->payload ? strstr(j->payload, "\"i\":") : NULL;
+    int i = p ? atoi(p + 4) : -1;
+    return i >= 0 && i < CONF_JOBS ? i : -1;
+}
+
+static void *conf_job_worker(void *p) {
+    conf_job_run *r = p;
+    je_err err;
+    const char *types[] = {"busy"};
+    je_lease_req q = conf_lease_req(types, 1, 2, 600000, r->now);
+    while (atomic_load(&r->completed) < CONF_JOBS && conf_now() < r->deadline) {
+        je_lease_out out;
+        if (r->s->ops->jobs_lease(r->s, "T", &q, NULL, &out, &err) != 0) {
+            atomic_fetch_add(&r->failures, 1);
+            continue;
+        }
+        if (out.n == 0) {
+            atomic_fetch_add(&r->empty, 1);
+            sched_yield();
+        }
+        if (out.n > 2) atomic_fetch_add(&r->failures, 1);
+        int h = atomic_fetch_add(&r->held, (int)out.n) + (int)out.n;
+        int m = atomic_load(&r->max_held);
+        while (h > m && !atomic_compare_exchange_weak(&r->max_held, &m, h)) {
+        }
+        atomic_fetch_add(&r->leased, (int)out.n);
+        int idx[2] = {-1, -1};
+        for (size_t k = 0; k < out.n && k < 2; k++) {
+            idx[k] = conf_job_index(&out.jobs[k]);
+            if (idx[k] < 0 || atomic_exchange(&r->in_flight[idx[k]], 1) != 0)
+                atomic_fetch_add(&r->overlaps, 1);
+        }
+        sched_yield();
+        for (size_t k = 0; k < out.n && k < 2; k++) {
+            /* stop counting it as held before the store may hand its slot to another */
+            if (idx[k] >= 0) atomic_store(&r->in_flight[idx[k]], 0);
+            atomic_fetch_sub(&r->held, 1);
+            je_job done;
+            int rc = r->s->ops->job_complete(r->s, "T", out.jobs[k].job_id, out.jobs[k].lease_id, 1,
+                                             NULL, r->now, &done, &err);
+            if (rc == 1 && done.status == JE_JOB_SUCCEEDED && idx[k] >= 0) {
+                atomic_fetch_add(&r->succeeded[idx[k]], 1);
+                atomic_fetch_add(&r->completed, 1);
+            } else {
+                atomic_fetch_add(&r->failures, 1);
+            }
+            je_job_free(&done);
+        }
+        conf_lease_free(&out);
+    }
+    return NULL;
+}
+
+typedef struct conf_jsum {
+    int succeeded, attempt_one;
+} conf_jsum;
+
+static int conf_sum_job(void *ctx, const je_job *j) {
+    conf_jsum *c = ctx;
+    c->succeeded += j->status == JE_JOB_SUCCEEDED;
+    c->attempt_one += j->attempt == 1;
+    return 0;
+}
+
+static void conf_jobs_concurrent(void **state) {
+    je_store *s = ((conf_fx *)*state)->s;
+    je_err err;
+    je_quota_record q =
+        conf_quota_new(s, "T", "busy", conf_limits(CONF_JOB_MAX_ACTIVE, 1000000, 100000, 1), 0);
+    for (int i = 0; i < CONF_JOBS; i++) {
+        char id[16], payload[32];
+        snprintf(id, sizeof id, "c-%03d", i);
+        snprintf(payload, sizeof payload, "{\"i\":%d}", i);
+        je_job j = conf_job_of("T", "busy", id, i % 7, 1000 + i);
+        conf_job_put(s, &j, payload);
+    }
+    conf_job_run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->s = s;
+    r->now = conf_future();
+    double t0 = conf_now();
+    r->deadline = t0 + 90;
+    pthread_t t[CONF_THREADS];
+    for (int i = 0; i < CONF_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, conf_job_worker, r), 0);
+    for (int i = 0; i < CONF_THREADS; i++) pthread_join(t[i], NULL);
+    print_message("jobs: %d leased and completed by %d threads in %.2fs, %d empty leases, at most "
+                  "%d held at once\n",
+                  atomic_load(&r->leased), CONF_THREADS, conf_now() - t0, atomic_load(&r->empty),
+                  atomic_load(&r->max_held));
+    assert_int_equal(atomic_load(&r->failures), 0);
+    assert_int_equal(atomic_load(&r->overlaps), 0);
+    assert_true(atomic_load(&r->max_held) >= 1);
+    assert_true(atomic_load(&r->max_held) <= CONF_JOB_MAX_ACTIVE);
+    assert_int_equal(atomic_load(&r->completed), CONF_JOBS);
+    assert_int_equal(atomic_load(&r->leased), CONF_JOBS); /* none leased twice */
+    for (int i = 0; i < CONF_JOBS; i++) assert_int_equal(atomic_load(&r->succeeded[i]), 1);
+    conf_jsum sum = {0, 0};
+    je_job_filter f = {-1, "busy", INT64_MIN, "", CONF_JOBS + 10};
+    assert_int_equal(s->ops->job_list(s, "T", &f, conf_sum_job, &sum, &err), 0);
+    assert_int_equal(sum.succeeded, CONF_JOBS);
+    assert_int_equal(sum.attempt_one, CONF_JOBS);
+    je_quota_record got = conf_quota_get(s, "T", q.quota_id);
+    assert_int_equal(got.q.state.active, 0);
+    assert_int_equal(got.q.state.hour_count, CONF_JOBS);
+    assert_int_equal(s->ops->jobs_pending(s, "T", "busy", &err), 0);
+    free(r);
+}
+
+/* ---- jobs: durability ------------------------------------------------------------------- */
+
+static void conf_jobs_reopen(void **state) {
+    conf_fx *fx = *state;
+    je_err err;
+    je_job x;
+    int64_t t = conf_future();
+    je_quota_record q = conf_quota_new(fx->s, "T", "a", conf_limits(2, 1000, 100, 1), 0);
+    conf_submit(fx->s, "T", "a", "r-0", 0, 1000);
+    conf_submit(fx->s, "T", "a", "r-1", 0, 1001);
+    conf_submit(fx->s, "T", "a", "r-2", 0, 1002);
+    je_job k = conf_job_of("T", "a", "r-idem", -1, 1003);
+    k.payload = strdup("{\"k\":1}");
+    je_idem i1 = conf_idem("rk", "/jobengine/jobs", 'a', conf_render_job, &k);
+    assert_int_equal(fx->s->ops->job_submit(fx->s, &k, &i1, &err), 0);
+    je_job_free(&k);
+    je_lease_out out = conf_lease(fx->s, "T", "a", 5, 600000, t);
+    assert_string_equal(conf_lease_ids(&out), "r-0,r-1");
+    char l0[37], l1[37];
+    snprintf(l0, sizeof l0, "%s", out.jobs[0].lease_id);
+    snprintf(l1, sizeof l1, "%s", out.jobs[1].lease_id);
+    conf_lease_free(&out);
+
+    je_store_close(fx->s);
+    fx->s = je_store_open(fx->url, &err);
+    assert_non_null(fx->s);
+    je_store *s = fx->s;
+    je_job got = conf_job_get(s, "T", "r-0");
+    assert_int_equal(got.status, JE_JOB_LEASED);
+    assert_string_equal(got.lease_id, l0);
+    assert_int_equal(got.lease_until_ms, t + 600000);
+    assert_int_equal(got.lease_ms, 600000);
+    assert_int_equal(got.attempt, 1);
+    assert_string_equal(got.quota_id, q.quota_id);
+    assert_string_equal(got.worker_id, "worker-1");
+    je_job_free(&got);
+    assert_int_equal(conf_job_status(s, "T", "r-2"), JE_JOB_PENDING);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
+    conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "r-0,r-1,r-2,r-idem");
+
+    /* The leases are still held: the quota stays full, and they can be used. */
+    out = conf_lease(s, "T", "a", 5, 600000, t + 1);
+    assert_int_equal(out.n, 0);
+    assert_int_equal(out.held, 1);
+    assert_int_equal(out.decision.next_eligible_ms, t + 600000);
+    conf_lease_free(&out);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "r-0", l0, 1000, t + 2, &x, &err), 1);
+    je_job_free(&x);
+    assert_int_equal(s->ops->job_complete(s, "T", "r-1", l1, 1, NULL, t + 3, &x, &err), 1);
+    je_job_free(&x);
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
+    assert_int_equal(s->ops->leases_expire(s, t + 1002, &err), 1); /* r-0's shortened lease */
+    assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
+
+    /* The idempotency key survived too. */
+    je_job k2 = conf_job_of("T", "a", "r-idem-2", -1, 1004);
+    k2.payload = strdup("{\"k\":1}");
+    je_idem i2 = conf_idem("rk", "/jobengine/jobs", 'a', conf_render_job, &k2);
+    assert_int_equal(s->ops->job_submit(s, &k2, &i2, &err), 0);
+    assert_int_equal(i2.replayed, 1);
+    assert_non_null(i2.body);
+    assert_string_equal(i2.body, "{\"jobId\":\"r-idem\"}");
+    free(i2.body);
+    je_job_free(&k2);
+    assert_int_equal(s->ops->job_get(s, "T", "r-idem-2", &x, &err), 0);
+}
+
 #define JE_STORE_CONFORMANCE_TESTS(setup, teardown)                                                \
     cmocka_unit_test_setup_teardown(conf_client_crud, setup, teardown),                            \
         cmocka_unit_test_setup_teardown(conf_keys, setup, teardown),                               \
@@ -1626,6 +3114,27 @@ static void conf_quota_reopen(void **state) {
         cmocka_unit_test_setup_teardown(conf_quota_elevation_expiry, setup, teardown),             \
         cmocka_unit_test_setup_teardown(conf_quota_concurrent_active, setup, teardown),            \
         cmocka_unit_test_setup_teardown(conf_quota_concurrent_hour, setup, teardown),              \
-        cmocka_unit_test_setup_teardown(conf_quota_reopen, setup, teardown)
+        cmocka_unit_test_setup_teardown(conf_quota_reopen, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(conf_job_submit_get, setup, teardown),                     \
+        cmocka_unit_test_setup_teardown(conf_job_list_counts, setup, teardown),                    \
+        cmocka_unit_test_setup_teardown(conf_job_submit_idempotency, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(conf_lease_order, setup, teardown),                        \
+        cmocka_unit_test_setup_teardown(conf_lease_lane_order, setup, teardown),                   \
+        cmocka_unit_test_setup_teardown(conf_lease_no_quota, setup, teardown),                     \
+        cmocka_unit_test_setup_teardown(conf_lease_quota_resolution, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(conf_lease_max_active, setup, teardown),                   \
+        cmocka_unit_test_setup_teardown(conf_lease_paused, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(conf_lease_burst, setup, teardown),                        \
+        cmocka_unit_test_setup_teardown(conf_lease_backfill_share, setup, teardown),               \
+        cmocka_unit_test_setup_teardown(conf_lease_with_permits, setup, teardown),                 \
+        cmocka_unit_test_setup_teardown(conf_lease_backfill_paused, setup, teardown),              \
+        cmocka_unit_test_setup_teardown(conf_lease_elevation_expiry, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(conf_job_heartbeat, setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(conf_job_complete, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(conf_job_complete_quota_deleted, setup, teardown),         \
+        cmocka_unit_test_setup_teardown(conf_leases_expire, setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(conf_jobs_pending, setup, teardown),                       \
+        cmocka_unit_test_setup_teardown(conf_jobs_concurrent, setup, teardown),                    \
+        cmocka_unit_test_setup_teardown(conf_jobs_reopen, setup, teardown)
 
 #endif
