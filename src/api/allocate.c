@@ -6,6 +6,7 @@
 
 #include "api/body.h"
 #include "api/change.h"
+#include "api/metrics.h"
 #include "api/quota_view.h"
 #include "api/routes.h"
 #include "core/jcs.h"
@@ -98,6 +99,9 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
         je_reply_raw(r, idem.status, "application/json", idem.body, strlen(idem.body));
         return free(idem.body);
     }
+    static const char *const outcomes[] = {"granted", "paused", "exhausted"};
+    je_metric_decision(r->principal->tenant, a->rec.job_type, "acquire", outcomes[a->decision.kind],
+                       1);
     je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
     if (a->decision.kind != JE_DECISION_GRANT) return je_api_reply_denied(r, &a->decision);
     int status;

@@ -2,16 +2,19 @@
 #include "api/app.h"
 
 #include "api/backfill_view.h"
+#include "api/metrics.h"
 
 #include <string.h>
 
-static const je_store_hooks store_hooks = {je_backfill_engine_entry};
+static const je_store_hooks store_hooks = {je_backfill_engine_entry, je_metric_batch_committed,
+                                           je_metric_audit_appended};
 
 int je_app_init(je_app *app, je_store *store, const je_config *cfg, je_err *err) {
     memset(app, 0, sizeof *app);
     app->cfg = *cfg;
     app->store = store;
     store->hooks = &store_hooks; /* engine transitions are audited like the others */
+    je_api_metrics_init();
     if (je_keyring_init(&app->keyring, store, je_now_ms(), err) != 0) return -1;
     return je_verifier_init(&app->verifier, &app->keyring, store, app->cfg.issuer,
                             app->cfg.audience, err);

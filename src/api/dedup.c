@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/body.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "core/ids.h"
 #include "core/text.h"
@@ -71,6 +72,8 @@ static void reply_claim(je_req *r, const je_claim_event *ev, size_t n) {
     json_t *fresh = json_array(), *dups = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(ev[i].is_new ? fresh : dups, json_string(ev[i].event_key));
+    je_metric_dedup(r->principal->tenant, (int64_t)json_array_size(fresh),
+                    (int64_t)json_array_size(dups));
     je_reply_json(r, 200, json_pack("{s:o, s:o}", "new", fresh, "duplicates", dups));
 }
 

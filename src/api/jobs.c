@@ -7,6 +7,7 @@
 
 #include "api/body.h"
 #include "api/change.h"
+#include "api/metrics.h"
 #include "api/quota_view.h"
 #include "api/routes.h"
 #include "auth/keys.h"
@@ -215,7 +216,10 @@ static int parse_lease(const json_t *body, je_lease_req *q, const char **types, 
 
 static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
     json_t *jobs = json_array();
-    for (size_t i = 0; i < out->n; i++) json_array_append_new(jobs, leased_json(&out->jobs[i]));
+    for (size_t i = 0; i < out->n; i++) {
+        json_array_append_new(jobs, leased_json(&out->jobs[i]));
+        je_metric_decision(r->principal->tenant, out->jobs[i].job_type, "lease", "granted", 1);
+    }
     json_t *body = json_pack("{s:o}", "jobs", jobs);
     /* Retry-After only when nothing at all was leased: a worker that got jobs should not wait */
     if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now, out->n == 0);
@@ -255,6 +259,8 @@ void je_api_job_lease(je_req *r, je_app *app) {
 /* ---- heartbeat and complete --------------------------------------------------------------- */
 
 static void reply_lease_change(je_req *r, int rc, je_job *j, const je_err *err) {
+    if (rc == 1 && (j->status != JE_JOB_LEASED))
+        je_metric_job_completed(r->principal->tenant, j->job_type, je_job_status_name(j->status));
     if (rc == -2)
         je_reply_error(r, 409, "LEASE_LOST", "this lease is no longer held (expired or replaced)",
                        NULL);

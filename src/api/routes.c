@@ -15,6 +15,7 @@
 const je_route je_routes[] = {
     {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
     {"GET", "/readyz", JE_ROUTE_PUBLIC, 0, je_api_readyz},
+    {"GET", "/metrics", JE_ROUTE_PUBLIC, 0, je_api_metrics},
     {"GET", "/.well-known/openid-configuration", JE_ROUTE_PUBLIC, 0, je_api_discovery},
     {"GET", "/jwks", JE_ROUTE_PUBLIC, 0, je_api_jwks},
     {"POST", "/token", JE_ROUTE_AUTHORITY, 0, je_api_token},

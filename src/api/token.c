@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/authority.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "auth/jwt.h"
 #include "core/audit.h"
@@ -155,6 +156,7 @@ static int grant_audit(grant *g, const char *outcome, const char *desc, je_err *
 }
 
 static void grant_refuse(grant *g, int status, const char *error, const char *desc) {
+    je_metric_token(error);
     je_err err;
     je_err_clear(&err);
     if (grant_audit(g, error, desc, &err) != 0)
@@ -230,6 +232,7 @@ static void grant_issue(grant *g) {
     je_reply_header(g->r, "Cache-Control", "no-store");
     je_reply_header(g->r, "Pragma", "no-cache");
     je_reply_json(g->r, 200, body);
+    je_metric_token("granted");
 }
 
 void je_api_token(je_req *r, je_app *app) {

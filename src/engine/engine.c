@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/metrics.h"
 #include "api/quota_view.h"
 #include "auth/checkpoint.h"
 #include "core/audit.h"
@@ -20,6 +21,7 @@ static int64_t wall_ms(void) {
 }
 
 static void log_sweep(const char *what, int64_t n, const je_err *err) {
+    je_metric_engine(what, n);
     if (n < 0)
         je_log("error", "engine sweep failed",
                json_pack("{s:s, s:s}", "sweep", what, "error", err->message));

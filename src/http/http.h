@@ -47,6 +47,9 @@ typedef struct je_http_server je_http_server;
 je_http_server *je_http_start(const char *host, int port, unsigned threads, je_http_handler handler,
                               void *cls, je_err *err);
 void je_http_stop(je_http_server *s);
+/* Called once per answered request, after it ends (metrics). */
+typedef void (*je_http_observer)(const je_req *r, double seconds);
+void je_http_set_observer(je_http_observer fn);
 
 /* Request accessors. Header names are case-insensitive. NULL when absent. */
 const char *je_req_header(je_req *r, const char *name);

@@ -53,8 +53,15 @@ static void trace_id_init(je_req *r) {
     for (int i = 0; i < 16; i++) snprintf(r->trace_id + 2 * i, 3, "%02x", b[i]);
 }
 
+static je_http_observer observer;
+
+void je_http_set_observer(je_http_observer fn) {
+    observer = fn;
+}
+
 static void log_request(je_req *r) {
     double ms = (double)(je_mono_ns() - r->started_ns) / 1e6;
+    if (observer) observer(r, ms / 1000.0);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f}", "trace_id", r->trace_id, "method",
                           r->method, "path", r->path, "route", r->route ? r->route : "", "status",
                           r->status, "latency_ms", ms);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Generated from src/store/migrations/NNN_name.sql by scripts/embed_migrations.cmake. */
@@ -232,24 +233,46 @@ static void run_op(sqlite3 *db, write_op *op) {
     exec_cached(db, "RELEASE op");
 }
 
-static void run_batch(sqlite3 *db, write_op *batch) {
+static int run_batch_tx(sqlite3 *db, write_op *batch);
+
+_Thread_local je_store *je_sqlite_tx_store; /* the store whose batch this thread runs */
+
+/* One batch, timed for the metrics hook. */
+static void run_batch(je_sqlite *q, write_op *batch) {
+    je_sqlite_tx_store = &q->store;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int ok = run_batch_tx(q->wdb, batch);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    const je_store_hooks *h = q->store.hooks;
+    if (!h || !h->batch_committed) return;
+    int64_t n = 0;
+    for (write_op *op = batch; op; op = op->next) n++;
+    h->batch_committed((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9, n,
+                       ok);
+}
+
+/* 1 when the batch committed. */
+static int run_batch_tx(sqlite3 *db, write_op *batch) {
     char msg[256];
     if (exec_cached(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
         fail_batch(batch, "begin", sqlite3_errmsg(db));
-        return;
+        return 0;
     }
     for (write_op *op = batch; op; op = op->next) {
         run_op(db, op);
         if (sqlite3_get_autocommit(db)) {
             fail_batch(batch, "transaction aborted", sqlite3_errmsg(db));
-            return;
+            return 0;
         }
     }
     if (exec_cached(db, "COMMIT") != SQLITE_OK) {
         snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         fail_batch(batch, "commit", msg);
+        return 0;
     }
+    return 1;
 }
 
 static void *writer_main(void *arg) {
@@ -261,7 +284,7 @@ static void *writer_main(void *arg) {
         q->head = q->tail = NULL;
         pthread_mutex_unlock(&q->wmu);
         if (!batch) return NULL; /* stopping and drained */
-        run_batch(q->wdb, batch);
+        run_batch(q, batch);
         pthread_mutex_lock(&q->wmu);
         for (write_op *op = batch, *next; op; op = next) {
             next = op->next; /* op lives on its caller's stack: gone once we unlock */

@@ -94,7 +94,11 @@ int je_sqlite_audit_append_tx(sqlite3 *db, json_t *entry, je_err *err) {
     sqlite3_bind_text(st, 3, member_str(entry, "hash"), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
-    return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "audit head");
+    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "audit head");
+    je_store *s = je_sqlite_tx_store;
+    if (s && s->hooks && s->hooks->audit_appended)
+        s->hooks->audit_appended(member_str(entry, "eventType"));
+    return 0;
 }
 
 static int audit_append_op(sqlite3 *db, void *entry, je_err *err) {

@@ -14,6 +14,9 @@ typedef struct je_sqlite je_sqlite;
  * Returns 0, or -1 with err set (its changes are then rolled back, the batch goes on). */
 typedef int (*je_sqlite_write_fn)(sqlite3 *db, void *arg, je_err *err);
 
+/* The store whose write batch the calling thread (the writer) is running, for its hooks. */
+extern _Thread_local je_store *je_sqlite_tx_store;
+
 /* Queues fn and blocks until its batch committed (0) or failed (-1, err set). */
 int je_sqlite_write(je_store *s, je_sqlite_write_fn fn, void *arg, je_err *err);
 

@@ -390,6 +390,10 @@ typedef struct je_store_ops {
  * engine transition found while completing a job): set by the service (api/app.c). */
 typedef struct je_store_hooks {
     je_backfill_audit_fn backfill_audit;
+    /* a batch of writes committed (or failed) after seconds, for metrics; may be NULL */
+    void (*batch_committed)(double seconds, int64_t writes, int ok);
+    /* an audit entry was appended in a transaction that goes on to commit; may be NULL */
+    void (*audit_appended)(const char *event_type);
 } je_store_hooks;
 
 struct je_store {
