@@ -573,7 +573,10 @@ static int watch_poll(watch *w, int64_t *failing_since) {
         if (is_finished(r.json)) rc = watch_finished(w, r.json);
     } else if (!reached || transient(r.status)) {
         /* the first poll must succeed; later a restarting server is waited for a while */
-        if (reached) watch_end_line(w), cli_http_fail(w->h, &r);
+        if (reached)
+            watch_end_line(w), cli_http_fail(w->h, &r);
+        else
+            w->shown[0] = '\0'; /* after the message, show the line again */
         if (!*failing_since) *failing_since = mono_ms();
         if (!w->answered || mono_ms() - *failing_since > WATCH_RETRY_MS) rc = 1;
     } else {

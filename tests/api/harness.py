@@ -1220,3 +1220,191 @@ def run_workers(make_worker, n, stop, timeout=60):
             errors.append(AssertionError("worker threads still running"))
         return errors
     return join
+
+
+# ------------------------------------------------------------------------------------------------
+# Audit export (api.md §3.6, domain.md §6): shared by test_audit_export.py and test_cli_audit.py.
+# verify_export() is an independent offline verifier: Python's json, hashlib, the JCS of
+# canonical_json() above and python3-cryptography's Ed25519; nothing of the server's code.
+
+import sqlite3 as _sqlite3
+
+from cryptography.exceptions import InvalidSignature as _InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PublicKey as _Ed25519PublicKey)
+
+AUDIT_EXPORT = "/jobengine/audit/export"
+NDJSON = "application/x-ndjson"
+CHECKPOINT_KEYS = {"tenantId", "fromSequence", "fromPreviousHash", "headSequence", "headHash",
+                   "issuedAt", "kid"}
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+_B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def http_get_raw(base_url, path, token=None, headers=None, timeout=HTTP_TIMEOUT):
+    """GET with the body as bytes, unparsed. Returns (status, headers, bytes)."""
+    h = dict(headers or {})
+    if token is not None:
+        h["Authorization"] = "Bearer " + token
+    u = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=h)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def fetch_export(srv, token, from_sequence=None):
+    """GET /jobengine/audit/export (?fromSequence= when given); asserts 200 and the NDJSON
+    content type; returns the body as bytes."""
+    path = AUDIT_EXPORT
+    if from_sequence is not None:
+        path += "?fromSequence=" + urllib.parse.quote(str(from_sequence), safe="")
+    status, hdrs, body = http_get_raw(srv.url, path, token)
+    if status != 200:
+        raise AssertionError("GET %s answered %s: %r" % (path, status, body[:500]))
+    ctype = (hdrs.get("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype != NDJSON:
+        raise AssertionError("GET %s: Content-Type %r, expected %s" % (path, ctype, NDJSON))
+    return body
+
+
+def export_lines(data):
+    """The lines of an export (bytes or str), without the final newline."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def join_lines(lines):
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _strict_loads(s):
+    def no_dups(pairs):
+        d = {}
+        for k, v in pairs:
+            if k in d:
+                raise ValueError("duplicate member %r" % k)
+            d[k] = v
+        return d
+    return json.loads(s, object_pairs_hook=no_dups)
+
+
+def _is_int(v):
+    return type(v) is int
+
+
+def _ed25519_key(jwk):
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(jwk.get("x"),
+                                                                                  str):
+        return None
+    try:
+        raw = b64url_decode(jwk["x"])
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != 32:
+        return None
+    return _Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify_export(data, jwks):
+    """Verifies an export (domain.md §6) against a JWKS document, independently of the server.
+    The checkpoint (the last line) is checked first, as it anchors the rest; then every entry in
+    order; then that the entries end at the checkpoint's head. Returns
+    {"valid", "line" (1-based line of the first problem, or None), "firstBrokenSequence" (the
+    sequence where the chain breaks, or None), "why", "entries", "checkpoint"}."""
+    def bad(line, seq, why, cp=None, n=0):
+        return {"valid": False, "line": line, "firstBrokenSequence": seq, "why": why,
+                "entries": n, "checkpoint": cp}
+    try:
+        lines = export_lines(data)
+    except UnicodeDecodeError as e:
+        return bad(1, None, "not UTF-8: %s" % e)
+    if not lines:
+        return bad(1, None, "empty export")
+    last = len(lines)
+    # -- the checkpoint
+    try:
+        doc = _strict_loads(lines[-1])
+    except ValueError as e:
+        return bad(last, None, "the last line is not JSON: %s" % e)
+    if not isinstance(doc, dict) or set(doc) != {"checkpoint", "signature"}:
+        return bad(last, None, "the last line is not {checkpoint, signature}")
+    cp, sig = doc["checkpoint"], doc["signature"]
+    if not isinstance(cp, dict) or set(cp) != CHECKPOINT_KEYS:
+        return bad(last, None, "the checkpoint's members are wrong: %r" % (cp,))
+    if not (isinstance(cp["tenantId"], str) and _is_int(cp["fromSequence"])
+            and _is_int(cp["headSequence"]) and isinstance(cp["kid"], str)
+            and isinstance(cp["fromPreviousHash"], str) and _HASH_RE.match(cp["fromPreviousHash"])
+            and isinstance(cp["headHash"], str) and _HASH_RE.match(cp["headHash"])
+            and isinstance(cp["issuedAt"], str) and TIME_RE.match(cp["issuedAt"])):
+        return bad(last, None, "the checkpoint's values are malformed: %r" % (cp,))
+    if cp["fromSequence"] < 1 or cp["headSequence"] < cp["fromSequence"] - 1:
+        return bad(last, None, "the checkpoint's range is impossible: %r" % (cp,))
+    if not isinstance(sig, str) or not _B64URL_RE.match(sig):
+        return bad(last, None, "the signature is not unpadded base64url")
+    keys = [k for k in jwks.get("keys", []) if k.get("kid") == cp["kid"]]
+    if len(keys) != 1 or _ed25519_key(keys[0]) is None:
+        return bad(last, None, "kid %r is not one Ed25519 key of the JWKS" % cp["kid"])
+    try:
+        _ed25519_key(keys[0]).verify(b64url_decode(sig), canonical_json(cp).encode("utf-8"))
+    except (_InvalidSignature, ValueError):
+        return bad(last, None, "the checkpoint's signature does not verify")
+    # -- the entries
+    expected, prev = cp["fromSequence"], cp["fromPreviousHash"]
+    for i, line in enumerate(lines[:-1]):
+        lineno = i + 1
+        try:
+            e = _strict_loads(line)
+        except ValueError as ex:
+            return bad(lineno, expected, "not JSON: %s" % ex, cp, i)
+        if not isinstance(e, dict) or set(e) != ENTRY_KEYS:
+            return bad(lineno, expected, "not an entry: %r" % (line[:200],), cp, i)
+        if not _is_int(e["sequence"]) or e["sequence"] != expected:
+            return bad(lineno, expected, "sequence %r, expected %d" % (e["sequence"], expected),
+                       cp, i)
+        if e["previousHash"] != prev:
+            return bad(lineno, expected, "previousHash does not link", cp, i)
+        try:
+            h = entry_hash(e)
+        except ValueError as ex:
+            return bad(lineno, expected, str(ex), cp, i)
+        if e["hash"] != h:
+            return bad(lineno, expected, "hash %r, recomputed %r" % (e["hash"], h), cp, i)
+        if e["tenantId"] != cp["tenantId"]:
+            return bad(lineno, expected, "an entry of tenant %r" % e["tenantId"], cp, i)
+        prev = h
+        expected += 1
+    n = last - 1
+    if expected - 1 < cp["headSequence"]:
+        return bad(last, expected, "entries missing before the head %d" % cp["headSequence"],
+                   cp, n)
+    if expected - 1 > cp["headSequence"]:
+        return bad(last, cp["headSequence"] + 1, "entries beyond the head", cp, n)
+    if prev != cp["headHash"]:
+        return bad(last, None, "the last entry's hash is not the checkpoint's headHash", cp, n)
+    return {"valid": True, "line": None, "firstBrokenSequence": None, "why": "", "entries": n,
+            "checkpoint": cp}
+
+
+def store_connect(db_path):
+    """A sqlite3 connection to a server's store (stop the server first to be safe)."""
+    conn = _sqlite3.connect(db_path, timeout=10, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def stored_checkpoint_heads(db_path, tenant):
+    """The head_sequence of every stored signed checkpoint of tenant, ascending."""
+    conn = store_connect(db_path)
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT head_sequence FROM audit_checkpoints WHERE tenant_id = ? ORDER BY 1",
+            (tenant,))]
+    finally:
+        conn.close()

@@ -269,7 +269,7 @@ class BackfillTest(BackfillBase):
         self.assertEqual(done["plan"], b["plan"])
         self.assertIsNone(done["error"])
         self.assertGreaterEqual(parse_time_ms(done["completedAt"]), parse_time_ms(s["startedAt"]))
-        self.assertEqual(done["version"], 3, "created, started, completed")
+        self.assertGreater(done["version"], s["version"], "completing is a change")
 
         # every event of the window processed exactly once overall, nothing outside it twice
         for k in inside + ["before"]:
@@ -617,7 +617,7 @@ class BackfillTest(BackfillBase):
         head = self.head()
         bad = 0
         for action in ("pause", "resume"):
-            err = self.assertInvalidState(self.move(bid, action))
+            self.assertInvalidState(self.move(bid, action))
             bad += 1
         self.assertEqual(self.get(bid)["version"], 1)
         r = self.moved(bid, "start", status="running")
@@ -669,6 +669,26 @@ class BackfillTest(BackfillBase):
         st, _, js = self.move(bid, "start", headers={"If-Match": '"1"'})
         self.assertEqual((st, js.get("status")), (200, "running"), js)
         self.moved(bid, "cancel")
+        # order of checks (api.md §1): exists (404) -> body (400) -> If-Match (412) -> state (409)
+        stale = {"If-Match": '"1"'}
+        self.assertEnvelope(self.move(str(uuid.uuid4()), "start", {"bogus": 1}, headers=stale),
+                            404, "NOT_FOUND")
+        self.assertInvalid(self.move(bid, "start", {"bogus": 1}, headers=stale), "bogus")
+        self.assertEnvelope(self.move(bid, "start", headers=stale), 412, "VERSION_MISMATCH")
+        self.assertInvalidState(self.move(bid, "start"))
+
+    def test_order_of_checks_on_create(self):
+        jt, T = "bf.order", self.T
+        self.create_quota(jt)
+        A = self.created(backfill_body("ord", jt, T, T + HOUR_MS))["backfillId"]
+        dup = backfill_body("ord", jt, T, T + HOUR_MS)
+        # body and justification come before the duplicate check
+        self.assertInvalid(self.create(dict(dup, bogus=True)), "bogus")
+        self.assertEnvelope(self.create(dict(dup, reason=" ")), 400, "REASON_REQUIRED")
+        self.assertDuplicate(self.create(dup), A)
+        # the duplicate check before the other checks, and those before planHash
+        unsafe = backfill_body("ord", "bf.order.none", T, T + HOUR_MS, planHash="sha256:00")
+        self.assertUnsafe(self.create(unsafe), {"quota_exists"})
 
     def test_cancel_cancels_batches_not_yet_leased(self):
         jt, T = "bf.cancel", self.T
@@ -926,8 +946,9 @@ class BackfillTest(BackfillBase):
         wait_until("4 batches pending", lambda: len(self.batch_jobs(jt, "pending")) == 4, 15)
         def submit_live_jobs(ns):
             ids = []
-            for i in ns:  # distinct createdAt: older first
-                ids.append(submit_job(self.srv, self.work, jt, {"live": i})["jobId"])
+            for i in ns:  # distinct createdAt: older first; the lowest priority still wins
+                ids.append(submit_job(self.srv, self.work, jt, {"live": i},
+                                      priority=-1000)["jobId"])
                 time.sleep(0.003)
             return ids
         live = submit_live_jobs(range(2))
@@ -1056,15 +1077,17 @@ class BackfillTest(BackfillBase):
         self.assertEqual((st, js), (200, {"new": ["i2"], "duplicates": []}))
 
 
-class BackfillLimitsTest(BackfillBase):
-    """The limits are serve settings (docs/api.md): --backfill-max-window-days,
-    --backfill-max-batches."""
+class BackfillSettingsTest(BackfillBase):
+    """Serve settings (docs/api.md): --backfill-max-window-days, --backfill-max-batches,
+    --backfill-share, --max-attempts, --backfill-in-flight, --backfill-suppression-hours."""
 
     @classmethod
     def setUpClass(cls):
         cls.srv = cls.start_class_server(
-            CLIENTS, name="backfill-limits",
-            args=["--backfill-max-window-days", "1", "--backfill-max-batches", "3"])
+            CLIENTS, name="backfill-settings",
+            args=["--backfill-max-window-days", "1", "--backfill-max-batches", "3",
+                  "--backfill-share", "0.25", "--max-attempts", "2",
+                  "--backfill-in-flight", "2", "--backfill-suppression-hours", "0"])
         cls.tok, cls.work = cls.tokens(cls.srv)
         cls.T = base_time()
 
@@ -1088,6 +1111,127 @@ class BackfillLimitsTest(BackfillBase):
                                  batch_count_within_limit=False))
         b = self.created(backfill_body("lim", "bf.lim", T, T + 3 * HOUR_MS))
         self.assertEqual(b["plan"]["batches"], 3)
+
+    def test_share_rounds_up(self):
+        jt, T = "bf.share3", self.T
+        self.create_quota(jt, max_active=3)
+        bid = self.created(backfill_body("sh3", jt, T, T + 3 * HOUR_MS))["backfillId"]
+        self.moved(bid, "start")
+        wait_until("2 batches pending", lambda: len(self.batch_jobs(jt, "pending")) == 2, 15)
+        got = self.lease(jt, 3)
+        self.assertEqual(len(got), 1, "ceil(3 * 0.25) = 1 batch at a time")
+        self.assertEqual(self.lease(jt, 3), [])
+        live = submit_job(self.srv, self.work, jt, {})["jobId"]
+        got2 = self.lease(jt, 3)
+        self.assertEqual([j["jobId"] for j in got2], [live])
+        self.complete(got[0])
+        self.complete(got2[0])
+        got3 = self.lease(jt, 3)
+        self.assertEqual(len(got3), 1)
+        self.moved(bid, "cancel")
+        self.complete(got3[0])
+
+    def test_share_is_shared_by_all_backfills(self):
+        jt, T = "bf.share8", self.T
+        self.create_quota(jt, max_active=8)  # ceil(8 * 0.25) = 2 for all its backfills together
+        bids = [self.created(backfill_body(src, jt, T, T + 3 * HOUR_MS))["backfillId"]
+                for src in ("sh8-a", "sh8-b")]
+        for bid in bids:
+            self.moved(bid, "start")
+        wait_until("4 batches pending", lambda: len(self.batch_jobs(jt, "pending")) == 4, 15)
+        got = self.lease(jt, 8)
+        self.assertEqual(len(got), 2, got)
+        self.assertEqual(self.lease(jt, 8), [])
+        for bid in bids:
+            self.moved(bid, "cancel")
+        for j in got:
+            self.complete(j)
+
+    def test_in_flight_setting_and_no_suppression(self):
+        jt, T = "bf.inflight", self.T
+        self.create_quota(jt)
+        src = FakeSource("inf")
+        body = backfill_body("inf", jt, T, T + 3 * HOUR_MS)
+        bid = self.created(body)["backfillId"]
+        self.moved(bid, "start")
+        wait_until("2 submitted", lambda: self.get(bid)["progress"]["batchesSubmitted"] == 2, 15)
+        time.sleep(0.6)
+        self.assertEqual(self.get(bid)["progress"]["batchesSubmitted"], 2,
+                         "--backfill-in-flight 2: two outstanding at most")
+        tally = Tally()
+        w = BackfillWorker(self.srv, self.work, [jt], {"inf": src}, tally, max_jobs=3)
+        try:
+            first = w.lease()
+            self.assertEqual(len(first), 2)
+            self.assertTrue(w.work(first[0]))
+            wait_until("the third submitted",
+                       lambda: self.get(bid)["progress"]["batchesSubmitted"] == 3, 15)
+            time.sleep(0.3)
+            self.assertEqual(self.get(bid)["progress"]["batchesSubmitted"], 3)
+            self.assertTrue(w.work(first[1]))
+        finally:
+            w.close()
+        self.drive(bid, jt, {"inf": src}, tally, workers=1)
+        # a suppression period of 0: the exact window of a completed backfill passes again
+        again = self.created(body)
+        self.assertEqual(checks_by_name(again["safetyChecks"]), ALL_PASS)
+
+    def test_batch_failing_its_last_attempt_fails_the_backfill(self):
+        jt, T = "bf.fail", self.T
+        self.create_quota(jt)
+        src = FakeSource("fl")
+        for h in range(2):
+            for i in range(2):
+                src.put("f%d%d" % (h, i), T + h * HOUR_MS + i, "d")
+        body = backfill_body("fl", jt, T, T + 2 * HOUR_MS)
+        bid = self.created(body)["backfillId"]
+        self.moved(bid, "start")
+        wait_until("2 batches pending", lambda: len(self.batch_jobs(jt, "pending")) == 2, 15)
+        tally = Tally()
+        w = BackfillWorker(self.srv, self.work, [jt], {"fl": src}, tally, max_jobs=2)
+        try:
+            jobs = sorted(w.lease(), key=lambda j: j["batch"])
+            self.assertEqual([j["batch"] for j in jobs], [0, 1])
+            self.assertTrue(w.work(jobs[1]))
+            bad = jobs[0]
+            st, js = w.claim(bad, w.events_of(bad))
+            self.assertEqual((st, sorted(js["new"])), (200, ["f00", "f01"]), js)
+            j = self.complete(bad, "failed")
+            self.assertEqual(j["status"], "pending", "a first failure is retried")
+            b = self.get(bid)
+            self.assertEqual((b["status"], b["progress"]["eventsFailed"]), ("running", 0))
+            again = wait_until("the retry", lambda: w.lease(), 10)
+            self.assertEqual([x["jobId"] for x in again], [bad["jobId"]])
+            st, js = w.claim(again[0], w.events_of(again[0]))
+            self.assertEqual((st, sorted(js["new"])), (200, ["f00", "f01"]),
+                             "the failed attempt's claims were given up")
+            j = self.complete(again[0], "failed")
+            self.assertEqual(j["status"], "failed")
+        finally:
+            w.close()
+        b = wait_backfill(self.srv, self.tok, bid, "failed", 10)
+        self.assertIsInstance(b["error"], str)
+        self.assertTrue(b["error"])
+        self.assertIsNotNone(b["completedAt"])
+        p = b["progress"]
+        self.assertEqual((p["batchesDone"], p["eventsProcessed"], p["eventsFailed"]), (1, 2, 2))
+        entries = self.audit_of(bid)
+        self.assertEqual([e["eventType"] for e in entries],
+                         ["backfill.created", "backfill.started", "backfill.failed"])
+        failed = entries[-1]
+        self.assertEqual((failed["actorId"], failed["actorType"], failed["reason"],
+                          failed["ticket"]), ("jobengine", "system", REASON, TICKET))
+        self.assertEqual(failed["details"]["after"]["status"], "failed")
+        for action in ("start", "resume", "pause", "cancel"):
+            self.assertInvalidState(self.move(bid, action))
+        # a failed backfill does not suppress a repeat, and its events are new to the next one
+        b2 = self.created(body)["backfillId"]
+        self.moved(b2, "start")
+        done = self.drive(b2, jt, {"fl": src}, tally, workers=1)
+        self.assertEqual((done["progress"]["eventsProcessed"],
+                          done["progress"]["duplicatesSkipped"]), (2, 2))
+        for k in ("f00", "f01", "f10", "f11"):
+            self.assertEqual(tally.processed[("fl", k)], 1, k)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class CliBackfillTest(ServerTestCase):
         # an hour-aligned past window base; tests take disjoint hours of it
         cls.base = now_ms() - now_ms() % HOUR - 30 * 24 * HOUR
 
-    # -- helpers ----------------------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------------------
     def cli(self, *args, client="admin", env=None, url=None):
         """jobengine backfill ARGS with --url and the client's credentials as flags."""
         creds = []
@@ -196,7 +196,7 @@ class CliBackfillTest(ServerTestCase):
         self.assertTrue(all(got), "every line but the last is a progress line: %r" % lines)
         return lines, got
 
-    # -- preview ------------------------------------------------------------------------------------
+    # -- preview -----------------------------------------------------------------------------------
     def test_preview_prints_plan_and_checks(self):
         args = self.plan_args("src.preview", "cli.preview", 0, 5)
         p = self.ok("preview", *args, "--reason", "look first")
@@ -223,7 +223,8 @@ class CliBackfillTest(ServerTestCase):
         self.assertIn("create would be refused: BACKFILL_UNSAFE (failed: quota_exists, "
                       "quota_not_paused)", p.stdout)
         future = ["--source-id", "src.preview", "--job-type", "cli.preview", "--window-start",
-                  format_time_ms(now_ms() + HOUR), "--window-end", format_time_ms(now_ms() + 2 * HOUR)]
+                  format_time_ms(now_ms() + HOUR), "--window-end",
+                  format_time_ms(now_ms() + 2 * HOUR)]
         p = self.ok("preview", *future, "--reason", "r")
         self.assertRegex(p.stdout, r"(?m)^  FAIL  window_not_future$")
         self.assertIn("create would be refused: BACKFILL_UNSAFE", p.stdout)
@@ -245,7 +246,7 @@ class CliBackfillTest(ServerTestCase):
                     env={"STELLAOPS_ORCH_BACKFILL_REASON": "from env"})
         self.assertIn("create would be accepted", p.stdout)
 
-    # -- create -------------------------------------------------------------------------------------
+    # -- create ------------------------------------------------------------------------------------
     def test_create_reason_from_environment_is_audited_and_duplicate_refused(self):
         env = {"STELLAOPS_ORCH_BACKFILL_REASON": "re-ingest after parser fix",
                "STELLAOPS_ORCH_BACKFILL_TICKET": "SEC-2231"}
@@ -292,13 +293,14 @@ class CliBackfillTest(ServerTestCase):
         two = json.loads(self.ok("create", *args, "--plan-hash", hash_, "--reason", "planned",
                                  "--ticket", "T-1", "--idempotency-key", "bf-1", "--json").stdout)
         self.assertEqual(one, two)
-        self.assertEqual((one["reason"], one["ticket"], one["status"]), ("planned", "T-1", "pending"))
+        self.assertEqual((one["reason"], one["ticket"], one["status"]),
+                         ("planned", "T-1", "pending"))
         # a read-only client cannot create
         p = self.cli("create", *self.plan_args("src.viewer", "cli.create"), "--reason", "r",
                      client="viewer")
         self.assertFailed(p, "invalid_scope")
 
-    # -- running, watching ------------------------------------------------------------------------
+    # -- running, watching -------------------------------------------------------------------------
     def test_start_and_watch_until_completed(self):
         bid = self.create("src.run", "cli.run", hours=3)
         p = self.ok("start", bid, "--reason", "go", "--ticket", "RUN-1")
@@ -476,7 +478,7 @@ class CliBackfillTest(ServerTestCase):
         self.assertIn("cannot reach", err)
         self.assertEqual(out.splitlines()[-1], "backfill %s completed" % bid)
 
-    # -- state moves ------------------------------------------------------------------------------
+    # -- state moves -------------------------------------------------------------------------------
     def test_state_moves_and_invalid_states(self):
         bid = self.create("src.moves", "cli.moves", hours=2)
         for sub in ("pause", "resume"):
@@ -502,7 +504,7 @@ class CliBackfillTest(ServerTestCase):
                 self.assertFailed(self.cli(sub, bid, "--reason", "r"), "INVALID_STATE")
         self.assertFailed(self.cli("start", "no-such-backfill", "--reason", "r"), "NOT_FOUND")
 
-    # -- list ---------------------------------------------------------------------------------------
+    # -- list --------------------------------------------------------------------------------------
     def test_list_table_and_json(self):
         tok = self.srv.grant("gadmin", "orch:quota orch:backfill", quota_reason="q",
                              backfill_reason="b")
@@ -537,7 +539,7 @@ class CliBackfillTest(ServerTestCase):
         self.assertEqual(listed["items"], api["items"])
         self.assertEqual(len(listed["items"]), 3, "acme's backfills are not globex's")
 
-    # -- usage ----------------------------------------------------------------------------------
+    # -- usage -------------------------------------------------------------------------------------
     def test_usage_errors_exit_2_without_contacting_the_server(self):
         plan = self.plan_args("s", "cli.create") + ["--reason", "r"]
         cases = [
