@@ -17,6 +17,7 @@ const je_route je_routes[] = {
     {"GET", "/readyz", JE_ROUTE_PUBLIC, 0, je_api_readyz},
     {"GET", "/metrics", JE_ROUTE_PUBLIC, 0, je_api_metrics},
     {"GET", "/.well-known/openid-configuration", JE_ROUTE_PUBLIC, 0, je_api_discovery},
+    {"GET", "/.well-known/openapi", JE_ROUTE_PUBLIC, 0, je_api_openapi},
     {"GET", "/jwks", JE_ROUTE_PUBLIC, 0, je_api_jwks},
     {"POST", "/token", JE_ROUTE_AUTHORITY, 0, je_api_token},
     {"POST", "/introspect", JE_ROUTE_AUTHORITY, 0, je_api_introspect},

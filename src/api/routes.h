@@ -34,6 +34,7 @@ void je_api_jwks(je_req *r, je_app *app);
 void je_api_healthz(je_req *r, je_app *app);
 void je_api_readyz(je_req *r, je_app *app);
 void je_api_metrics(je_req *r, je_app *app);
+void je_api_openapi(je_req *r, je_app *app);
 void je_api_audit_list(je_req *r, je_app *app);
 void je_api_audit_verify(je_req *r, je_app *app);
 void je_api_audit_export(je_req *r, je_app *app);
