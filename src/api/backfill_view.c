@@ -1,6 +1,8 @@
 /* api/backfill_view.c: JSON forms of backfills and their audit entries. */
 #include "api/backfill_view.h"
 
+#include "api/quota_view.h"
+
 #include "auth/keys.h"
 #include "core/audit.h"
 #include "core/timefmt.h"
@@ -67,20 +69,7 @@ json_t *je_backfill_audit_view(const je_backfill_record *b) {
 
 json_t *je_backfill_entry(const je_principal *p, const char *event_type, const char *backfill_id,
                           const char *reason, const char *ticket, int64_t now_ms, json_t *details) {
-    char id[37];
-    je_uuid7(now_ms, id);
-    je_audit_fields f = {.entry_id = id,
-                         .tenant_id = p->tenant,
-                         .event_type = event_type,
-                         .resource_type = "backfill",
-                         .resource_id = backfill_id && *backfill_id ? backfill_id : NULL,
-                         .actor_id = p->client_id,
-                         .actor_type = "client",
-                         .reason = reason && *reason ? reason : NULL,
-                         .ticket = ticket && *ticket ? ticket : NULL,
-                         .occurred_ms = now_ms,
-                         .details = details};
-    return je_audit_entry_new(&f);
+    return je_caller_entry(p, event_type, "backfill", backfill_id, reason, ticket, now_ms, details);
 }
 
 json_t *je_backfill_engine_entry(const je_backfill_record *before, const je_backfill_record *after,

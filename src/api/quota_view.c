@@ -112,15 +112,16 @@ json_t *je_token_details(const je_principal *p, int reason_claim) {
                      "ticket", opt_str(p->claims[reason_claim + 1]));
 }
 
-json_t *je_quota_entry(const je_principal *p, const char *event_type, const char *quota_id,
-                       const char *reason, const char *ticket, int64_t now_ms, json_t *details) {
+json_t *je_caller_entry(const je_principal *p, const char *event_type, const char *resource_type,
+                        const char *resource_id, const char *reason, const char *ticket,
+                        int64_t now_ms, json_t *details) {
     char id[37];
     je_uuid7(now_ms, id);
     je_audit_fields f = {.entry_id = id,
                          .tenant_id = p->tenant,
                          .event_type = event_type,
-                         .resource_type = "quota",
-                         .resource_id = quota_id && *quota_id ? quota_id : NULL,
+                         .resource_type = resource_type,
+                         .resource_id = resource_id && *resource_id ? resource_id : NULL,
                          .actor_id = p->client_id,
                          .actor_type = "client",
                          .reason = reason && *reason ? reason : NULL,
@@ -128,6 +129,11 @@ json_t *je_quota_entry(const je_principal *p, const char *event_type, const char
                          .occurred_ms = now_ms,
                          .details = details};
     return je_audit_entry_new(&f);
+}
+
+json_t *je_quota_entry(const je_principal *p, const char *event_type, const char *quota_id,
+                       const char *reason, const char *ticket, int64_t now_ms, json_t *details) {
+    return je_caller_entry(p, event_type, "quota", quota_id, reason, ticket, now_ms, details);
 }
 
 json_t *je_quota_elevation_expired_entry(const je_quota_record *before,

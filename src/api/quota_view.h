@@ -22,7 +22,12 @@ json_t *je_quota_audit_view(const je_quota_record *r);
  * (claims index of its reason: JE_CLAIM_QUOTA_REASON or JE_CLAIM_BACKFILL_REASON). */
 json_t *je_token_details(const je_principal *p, int reason_claim);
 
-/* A quota audit entry by the caller (actor = client). details stolen. */
+/* An audit entry by the caller (actor = the client, actorType "client"); details stolen; empty
+ * strings are written as null. */
+json_t *je_caller_entry(const je_principal *p, const char *event_type, const char *resource_type,
+                        const char *resource_id, const char *reason, const char *ticket,
+                        int64_t now_ms, json_t *details);
+/* A quota audit entry by the caller. details stolen. */
 json_t *je_quota_entry(const je_principal *p, const char *event_type, const char *quota_id,
                        const char *reason, const char *ticket, int64_t now_ms, json_t *details);
 

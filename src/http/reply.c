@@ -14,10 +14,8 @@ void je_reply_header(je_req *r, const char *name, const char *value) {
     r->n_headers++;
 }
 
-void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len) {
-    if (r->status) return; /* one reply per request */
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+/* Adds the headers every reply carries and queues it (one reply per request). */
+static void queue(je_req *r, int status, const char *content_type, struct MHD_Response *resp) {
     if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
     for (size_t i = 0; i < r->n_headers; i++)
@@ -25,6 +23,12 @@ void je_reply_raw(je_req *r, int status, const char *content_type, const char *d
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
+}
+
+void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len) {
+    if (r->status) return;
+    queue(r, status, content_type,
+          MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY));
 }
 
 void je_reply_empty(je_req *r, int status) {
@@ -87,13 +91,7 @@ void je_reply_stream(je_req *r, int status, const char *content_type, je_stream_
     stream *st = malloc(sizeof *st);
     if (!st) abort();
     *st = (stream){fill, ctx, free_ctx};
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                  stream_read, st, stream_free);
-    if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
-    for (size_t i = 0; i < r->n_headers; i++)
-        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
-    MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    r->status = status;
+    queue(r, status, content_type,
+          MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
+                                            stream_free));
 }
