@@ -256,8 +256,12 @@ void je_api_audit_export(je_req *r, je_app *app) {
     if (from > 1 && s->ops->audit_hash_at(s, tenant, from - 1, from_prev, &err) != 1)
         return je_reply_error(r, 503, "STORE_UNAVAILABLE", "the store failed", NULL);
     const char *end_hash = from > head ? from_prev : head_hash;
+    /* signed with the key /jwks publishes now: the keyring, refreshed, serves both */
     je_checkpoint_record cp;
-    if (je_checkpoint_sign(s, tenant, from, from_prev, from > head ? from - 1 : head, end_hash,
+    je_key key;
+    if (je_keyring_refresh(&app->keyring, je_now_ms(), 1, &err) != 0 ||
+        je_keyring_current(&app->keyring, &key, &err) != 0 ||
+        je_checkpoint_sign(&key, tenant, from, from_prev, from > head ? from - 1 : head, end_hash,
                            je_now_ms(), &cp, &err) != 0)
         return je_api_reply_err(r, &err, NULL);
     export_ctx *x = calloc(1, sizeof *x);

@@ -198,7 +198,7 @@ void je_api_discovery(je_req *r, je_app *app) {
 
 void je_api_jwks(je_req *r, je_app *app) {
     je_err err;
-    je_keyring_refresh(&app->keyring, je_now_ms(), 0, &err);
+    je_keyring_refresh(&app->keyring, je_now_ms(), 1, &err); /* a key rotated a moment ago */
     je_reply_header(r, "Cache-Control", "max-age=60");
     je_reply_json(r, 200, je_keyring_jwks(&app->keyring));
 }

@@ -8,16 +8,18 @@
 #include "core/audit_export.h"
 #include "core/jcs.h"
 
-int je_checkpoint_sign(je_store *s, const char *tenant, int64_t from_sequence,
-                       const char *from_prev_hash, int64_t head_sequence, const char *head_hash,
-                       int64_t now_ms, je_checkpoint_record *out, je_err *err) {
+int je_store_current_key(je_store *s, je_key *out, je_err *err) {
     static _Thread_local je_key keys[JE_MAX_KEYS];
     size_t n = 0;
     if (s->ops->key_list(s, keys, JE_MAX_KEYS, &n, err) != 0) return -1;
-    const je_key *k = NULL;
-    for (size_t i = 0; i < n && !k; i++)
-        if (keys[i].current) k = &keys[i];
-    if (!k) return je_err_set(err, "KEYS", "no current signing key");
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].current) return *out = keys[i], 0;
+    return je_err_set(err, "KEYS", "no current signing key");
+}
+
+int je_checkpoint_sign(const je_key *k, const char *tenant, int64_t from_sequence,
+                       const char *from_prev_hash, int64_t head_sequence, const char *head_hash,
+                       int64_t now_ms, je_checkpoint_record *out, je_err *err) {
     json_t *cp = je_checkpoint_new(tenant, from_sequence, from_prev_hash, head_sequence, head_hash,
                                    now_ms, k->kid);
     size_t len = 0;

@@ -7,10 +7,12 @@
 #include "store/store.h"
 
 /* Builds and signs {tenantId, fromSequence, fromPreviousHash, headSequence, headHash, issuedAt,
- * kid} with the store's current key; fills out (checkpoint_json is its JCS form). */
-int je_checkpoint_sign(je_store *s, const char *tenant, int64_t from_sequence,
+ * kid} with key; fills out (checkpoint_json is its JCS form). */
+int je_checkpoint_sign(const je_key *key, const char *tenant, int64_t from_sequence,
                        const char *from_prev_hash, int64_t head_sequence, const char *head_hash,
                        int64_t now_ms, je_checkpoint_record *out, je_err *err);
+/* The store's current signing key (for the engine, which has no keyring). */
+int je_store_current_key(je_store *s, je_key *out, je_err *err);
 /* The export line {"checkpoint": {...}, "signature": "..."} of a signed checkpoint (malloc'd). */
 char *je_checkpoint_line(const je_checkpoint_record *c);
 /* Checks a stored checkpoint's signature against keys (any of them): 1 valid, 0 not. */

@@ -50,5 +50,6 @@ int cmd_quota(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

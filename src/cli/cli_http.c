@@ -372,3 +372,68 @@ int cli_http_get_all(cli_http *h, const char *path, json_t *items) {
     je_buf_free(&p);
     return rc;
 }
+
+/* ---- streaming download (audit export) ---------------------------------------------------- */
+
+typedef struct download_ctx {
+    CURL *curl;
+    cli_resp *out;
+    cli_http_sink_fn sink;
+    void *ctx;
+    int sink_failed;
+} download_ctx;
+
+static size_t on_download(char *p, size_t size, size_t n, void *ctx) {
+    download_ctx *d = ctx;
+    long status = 0;
+    curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) return on_body(p, size, n, &d->out->body);
+    if (d->sink(d->ctx, p, size * n) != 0) {
+        d->sink_failed = 1;
+        return 0; /* curl stops with CURLE_WRITE_ERROR */
+    }
+    return size * n;
+}
+
+int cli_http_download(cli_http *h, const char *path, cli_http_sink_fn sink, void *ctx,
+                      cli_resp *out) {
+    memset(out, 0, sizeof *out);
+    int bad;
+    struct curl_slist *hdrs = request_headers(h, NULL, NULL, &bad);
+    if (bad) {
+        curl_slist_free_all(hdrs);
+        return cli_fail(h->cmd, "a request header could not be built (no memory)");
+    }
+    je_buf url = JE_BUF_INIT;
+    je_buf_printf(&url, "%s%s", h->url, path);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *c = h->curl;
+    download_ctx d = {c, out, sink, ctx, 0};
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url.data);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* no overall limit, but no stall either */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    CURLcode cr = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs); /* held the bearer token */
+    je_buf_free(&url);
+    if (cr != CURLE_OK) {
+        cli_resp_free(out);
+        if (d.sink_failed) return 1;
+        return cli_fail(
+            h->cmd,
+            out->status ? "the answer from %s broke off: %s%s%s%s" : "cannot reach %s: %s%s%s%s",
+            h->url, curl_easy_strerror(cr), errbuf[0] ? " (" : "", errbuf, errbuf[0] ? ")" : "");
+    }
+    if (out->body.len) out->json = json_loadb(out->body.data, out->body.len, 0, NULL);
+    return 0;
+}

@@ -114,4 +114,13 @@ void cli_http_print_body(const cli_resp *r);
  * server's refusal or why it could not be reached. */
 int cli_http_get_all(cli_http *h, const char *path, json_t *items);
 
+/* Streams GET path (audit export): each piece of a 2xx body goes to sink(ctx, data, n) as it
+ * arrives (sink returns 0, or -1 to stop: it has printed why), with no overall time limit (a
+ * transfer that stalls for 60 s fails); any other answer is kept in out as cli_http_request keeps
+ * it, for cli_http_fail. Returns 0 when the server answered completely (out filled, its body
+ * empty after a 2xx; free it), or 1 after printing why not (unreachable, cut off, sink). */
+typedef int (*cli_http_sink_fn)(void *ctx, const char *data, size_t n);
+int cli_http_download(cli_http *h, const char *path, cli_http_sink_fn sink, void *ctx,
+                      cli_resp *out);
+
 #endif

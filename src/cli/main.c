@@ -18,6 +18,7 @@ static const struct {
     {"backfill", cmd_backfill, "preview, create, start, pause, watch backfills (server)"},
     {"job", cmd_job, "submit, get, list and count jobs (server)"},
     {"worker", cmd_worker, "lease jobs and run a command for each (server)"},
+    {"audit", cmd_audit, "list, verify and export the audit chain (server); verify an export"},
 };
 
 static void usage(FILE *f) {

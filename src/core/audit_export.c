@@ -103,12 +103,13 @@ static int check_checkpoint(const char *line, size_t n, int64_t lineno, je_sig_v
 
 static int check_entry(je_audit_verifier *v, const char *tenant, const char *line, size_t n,
                        int64_t lineno, je_export_result *r) {
-    json_t *e = json_loadb(line, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    json_t *e = json_loadb(line, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL); /* once */
     const char *t = json_string_value(json_object_get(e, "tenantId"));
     int same = t && strcmp(t, tenant) == 0;
-    json_decref(e);
     int64_t expected = v->next_sequence;
-    if (je_audit_verifier_feed_text(v, line, n) != 0)
+    int rc = je_audit_verifier_feed(v, e);
+    json_decref(e);
+    if (rc != 0)
         return fail(r, lineno, v->first_broken, "an entry's sequence, link or hash is broken");
     if (!same) return fail(r, lineno, expected, "an entry of another tenant");
     r->entries++;
@@ -138,10 +139,12 @@ int je_export_verify(const char *text, size_t len, je_sig_verify_fn verify, void
         rc = check_entry(&v, r->tenant, p, (size_t)(nl - p), ln, r);
         p = nl + 1;
     }
-    if (rc == 0 && (v.next_sequence - 1 != head ||
-                    strcmp(v.prev_hash, json_string_value(json_object_get(cp, "headHash"))) != 0))
-        rc = fail(r, lines, v.next_sequence - 1 < head ? v.next_sequence : head + 1,
+    int64_t end = v.next_sequence - 1;
+    if (rc == 0 && end != head) /* entries missing (first missing) or added (first extra) */
+        rc = fail(r, lines, end < head ? end + 1 : head + 1,
                   "the entries do not end at the checkpoint's head (lines removed or added)");
+    if (rc == 0 && strcmp(v.prev_hash, json_string_value(json_object_get(cp, "headHash"))) != 0)
+        rc = fail(r, lines, head, "the last entry is not the checkpoint's head (chain replaced)");
     if (rc == 0) {
         r->valid = 1;
         r->head_sequence = head;

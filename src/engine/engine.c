@@ -38,10 +38,11 @@ typedef struct due_ctx {
 static int checkpoint_one(void *ctx, const char *tenant, int64_t head, const char *hash) {
     due_ctx *d = ctx;
     je_checkpoint_record c;
+    je_key key;
     je_err err;
     je_err_clear(&err);
-    if (je_checkpoint_sign(d->store, tenant, 1, JE_AUDIT_ZERO_HASH, head, hash, d->now, &c, &err) !=
-            0 ||
+    if (je_store_current_key(d->store, &key, &err) != 0 ||
+        je_checkpoint_sign(&key, tenant, 1, JE_AUDIT_ZERO_HASH, head, hash, d->now, &c, &err) ||
         d->store->ops->checkpoint_put(d->store, &c, &err) != 0) {
         log_sweep("checkpoints", -1, &err);
         return 1;

@@ -1,0 +1,566 @@
+/* cli/cmd_audit.c: `jobengine audit list|verify|export`, the audit routes of api.md §3.6 on a
+ * running server, and `jobengine audit verify --file EXPORT --jwks JWKS`, which checks an export
+ * offline (domain.md §6) with no server and no store: core/audit_export.c's verifier with the
+ * signature check done against the keys of the JWKS file.
+ *
+ * Exit status: 0 success (valid); 1 the server refused or could not be reached, or the chain or
+ * the export is not valid ("BROKEN ..." / "line L: ..." on stdout); 2 a usage error, or a file
+ * that cannot be used at all (unreadable export, JWKS that is not a JWKS with an Ed25519 key),
+ * found before anything is verified or sent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/checkpoint.h"
+#include "auth/keys.h"
+#include "cli/cli.h"
+#include "cli/cli_http.h"
+#include "core/audit_export.h"
+#include "core/timefmt.h"
+
+#define AUDIT "/jobengine/audit"
+#define MAX_INT53 9007199254740991LL
+#define MAX_JWKS_BYTES (1 << 20)
+
+typedef struct audit_sub audit_sub;
+struct audit_sub {
+    const char *name;
+    const cli_optspec *opts;
+    const char *synopsis, *about;
+    int (*run)(const cli_args *a);
+};
+
+/* ---- shared ------------------------------------------------------------------------------- */
+
+static int parse_int(const char *s, long long lo, long long hi, long long *out) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) return -1;
+    long long v = strtoll(s, NULL, 10);
+    if (v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Opens the connection and gets an orch:read token. 0, 1 or 2 as cli_http_authorize. */
+static int connect_read(cli_http *h, const cli_args *a) {
+    int rc = cli_http_open(h, a->cmd, a);
+    if (rc == 0) rc = cli_http_authorize(h, a, &cli_scope_read, NULL, NULL);
+    return rc;
+}
+
+/* ---- list --------------------------------------------------------------------------------- */
+
+static const char *const filters[][2] = {{"event-type", "eventType"},
+                                         {"resource-type", "resourceType"},
+                                         {"resource-id", "resourceId"},
+                                         {"actor", "actor"},
+                                         {"since", "since"},
+                                         {"until", "until"}};
+#define NFILTERS (sizeof filters / sizeof filters[0])
+
+static int list_path(const cli_args *a, je_buf *path) {
+    long long limit = 500;
+    if (cli_has(a, "limit") && parse_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
+        return cli_fail(a->cmd, "--limit must be a whole number from 1 to 500"), 2;
+    je_buf_printf(path, AUDIT "?limit=%lld", limit);
+    for (size_t i = 0; i < NFILTERS; i++) {
+        const char *v = cli_get(a, filters[i][0]);
+        int64_t ms;
+        if (!v) continue;
+        if (!*v) return cli_fail(a->cmd, "--%s must not be empty", filters[i][0]), 2;
+        if (strcmp(filters[i][1], "since") == 0 || strcmp(filters[i][1], "until") == 0)
+            if (je_time_parse(v, &ms) != 0)
+                return cli_fail(a->cmd,
+                                "--%s must be an RFC 3339 date-time "
+                                "(2026-11-28T09:00:00Z)",
+                                filters[i][0]),
+                       2;
+        je_buf_printf(path, "&%s=", filters[i][1]);
+        cli_http_escape(path, v);
+    }
+    return 0;
+}
+
+/* A member as one line of text: null "-", control characters shown as '?'. */
+static const char *text_of(const json_t *v, char *buf, size_t cap) {
+    if (json_is_string(v))
+        snprintf(buf, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(buf, cap, "-");
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return buf;
+}
+
+/* Width on a terminal: UTF-8 continuation bytes take no column. */
+static int width_of(const char *s) {
+    int w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+static const char *const columns[] = {"SEQ",   "TIME",   "EVENT", "RESOURCE",
+                                      "ACTOR", "REASON", "TICKET"};
+#define NCOLS (sizeof columns / sizeof columns[0])
+
+static const char *cell(const json_t *e, size_t col, char *buf, size_t cap) {
+    static const char *const member[NCOLS] = {"sequence", "occurredAt", "eventType", NULL,
+                                              "actorId",  "reason",     "ticket"};
+    if (member[col]) return text_of(json_object_get(e, member[col]), buf, cap);
+    char t[256], id[512];
+    text_of(json_object_get(e, "resourceType"), t, sizeof t);
+    text_of(json_object_get(e, "resourceId"), id, sizeof id);
+    if (strcmp(id, "-") == 0) return snprintf(buf, cap, "%s", t), buf;
+    snprintf(buf, cap, "%s/%s", t, id);
+    return buf;
+}
+
+static void print_row(const json_t *e, const int *w) {
+    char buf[1024];
+    for (size_t c = 0; c < NCOLS; c++) {
+        const char *v = e ? cell(e, c, buf, sizeof buf) : columns[c];
+        int pad = c + 1 < NCOLS ? w[c] - width_of(v) : 0;
+        printf("%s%*s%s", v, pad > 0 ? pad : 0, "", c + 1 < NCOLS ? "  " : "\n");
+    }
+}
+
+static void print_table(const json_t *items) {
+    if (json_array_size(items) == 0) return (void)printf("no audit entries\n");
+    int w[NCOLS];
+    char buf[1024];
+    size_t i;
+    json_t *e;
+    for (size_t c = 0; c < NCOLS; c++) w[c] = width_of(columns[c]);
+    json_array_foreach(items, i, e) {
+        for (size_t c = 0; c < NCOLS; c++) {
+            int n = width_of(cell(e, c, buf, sizeof buf));
+            if (n > w[c]) w[c] = n;
+        }
+    }
+    print_row(NULL, w);
+    json_array_foreach(items, i, e) print_row(e, w);
+}
+
+static int run_list(const cli_args *a) {
+    je_buf path = JE_BUF_INIT;
+    int rc = list_path(a, &path);
+    cli_http h;
+    memset(&h, 0, sizeof h);
+    if (rc == 0 && (rc = connect_read(&h, a)) == 0) {
+        json_t *items = json_array();
+        rc = cli_http_get_all(&h, path.data, items);
+        if (rc == 0 && cli_has(a, "json")) {
+            json_t *all = json_pack("{s:O, s:n}", "items", items, "continuationToken");
+            cli_http_print_json(all);
+            json_decref(all);
+        } else if (rc == 0) {
+            print_table(items);
+        }
+        json_decref(items);
+    }
+    cli_http_close(&h);
+    je_buf_free(&path);
+    return rc;
+}
+
+/* ---- verify on the server ------------------------------------------------------------------ */
+
+static int verify_server(const cli_args *a) {
+    cli_http h;
+    int rc = connect_read(&h, a);
+    cli_resp r;
+    if (rc == 0 && (rc = cli_http_request(&h, "GET", AUDIT "/verify", NULL, NULL, &r)) == 0) {
+        json_t *valid = json_object_get(r.json, "valid");
+        if (r.status != 200 || !json_is_boolean(valid)) {
+            rc = cli_http_fail(&h, &r);
+        } else if (cli_has(a, "json")) {
+            cli_http_print_body(&r);
+            rc = json_is_true(valid) ? 0 : 1;
+        } else if (json_is_true(valid)) {
+            char hash[80];
+            printf("valid: %lld entries, head %lld %s\n",
+                   (long long)json_integer_value(json_object_get(r.json, "entries")),
+                   (long long)json_integer_value(json_object_get(r.json, "headSequence")),
+                   text_of(json_object_get(r.json, "headHash"), hash, sizeof hash));
+        } else {
+            printf("BROKEN at sequence %lld\n",
+                   (long long)json_integer_value(json_object_get(r.json, "firstBrokenSequence")));
+            rc = 1;
+        }
+        cli_resp_free(&r);
+    }
+    cli_http_close(&h);
+    return rc;
+}
+
+/* ---- verify offline ----------------------------------------------------------------------- */
+
+/* The export's bytes: mapped when a regular file, else read (a pipe, "-" for stdin). */
+typedef struct blob {
+    const char *data;
+    size_t len;
+    void *map;
+    size_t map_len;
+    je_buf buf;
+} blob;
+
+static int read_fd(int fd, je_buf *b, size_t max) {
+    char chunk[1 << 16];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        if (b->len + (size_t)n > max) return errno = EFBIG, -1;
+        je_buf_append(b, chunk, (size_t)n);
+    }
+}
+
+/* 0, or 2 after a message. */
+static int blob_load(const cli_args *a, const char *path, size_t max, blob *out) {
+    memset(out, 0, sizeof *out);
+    int is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2;
+    if (S_ISDIR(st.st_mode))
+        return close(fd), cli_fail(a->cmd, "cannot read %s: it is a directory", path), 2;
+    int rc = 0;
+    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= max) {
+        out->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (out->map == MAP_FAILED) {
+            out->map = NULL;
+            rc = (cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2);
+        } else {
+            out->map_len = (size_t)st.st_size;
+            madvise(out->map, out->map_len, MADV_SEQUENTIAL);
+            out->data = out->map;
+            out->len = out->map_len;
+        }
+    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        rc = (cli_fail(a->cmd, "cannot read %s: larger than %zu bytes", path, max), 2);
+    } else if (read_fd(fd, &out->buf, max) != 0) {
+        rc = (cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2);
+    } else {
+        out->data = out->buf.data ? out->buf.data : "";
+        out->len = out->buf.len;
+    }
+    if (!is_stdin) close(fd);
+    return rc;
+}
+
+static void blob_free(blob *b) {
+    if (b->map) munmap(b->map, b->map_len);
+    je_buf_free(&b->buf);
+}
+
+/* The Ed25519 keys of a JWKS document {"keys": [...]} (others are skipped). 0, or 2. */
+static int load_jwks(const cli_args *a, const char *path, je_key **keys, size_t *n) {
+    blob b;
+    int rc = blob_load(a, path, MAX_JWKS_BYTES, &b);
+    if (rc != 0) return rc;
+    json_error_t jerr;
+    json_t *doc = json_loadb(b.data, b.len, 0, &jerr);
+    blob_free(&b);
+    json_t *list = json_object_get(doc, "keys");
+    if (!json_is_array(list)) {
+        json_decref(doc);
+        return cli_fail(a->cmd, "%s is not a JWKS (a JSON object {\"keys\": [...]})", path), 2;
+    }
+    *keys = calloc(json_array_size(list) + 1, sizeof **keys);
+    *n = 0;
+    if (!*keys) return json_decref(doc), cli_fail(a->cmd, "out of memory"), 2;
+    size_t i;
+    json_t *jwk;
+    json_array_foreach(list, i, jwk) {
+        je_err err;
+        if (je_key_from_jwk(jwk, &(*keys)[*n], &err) == 0) ++*n;
+    }
+    json_decref(doc);
+    if (*n > 0) return 0;
+    free(*keys);
+    *keys = NULL;
+    return cli_fail(a->cmd, "%s holds no OKP/Ed25519 signing key", path), 2;
+}
+
+/* je_sig_verify_fn over the JWKS keys, remembering the kid the checkpoint names. */
+typedef struct offline_ctx {
+    je_keyset keys;
+    char kid[128];
+} offline_ctx;
+
+static int offline_verify_sig(void *ctx, const char *kid, const void *msg, size_t len,
+                              const unsigned char *sig, size_t sig_len) {
+    offline_ctx *o = ctx;
+    snprintf(o->kid, sizeof o->kid, "%s", kid);
+    return je_keyset_verify(&o->keys, kid, msg, len, sig, sig_len);
+}
+
+static void print_offline(const cli_args *a, const je_export_result *r, const offline_ctx *o) {
+    int64_t from = r->head_sequence - r->entries + 1;
+    if (cli_has(a, "json")) {
+        json_t *v =
+            r->valid ? json_pack("{s:b, s:I, s:I, s:I, s:s, s:s, s:s}", "valid", 1, "entries",
+                                 (json_int_t)r->entries, "fromSequence", (json_int_t)from,
+                                 "headSequence", (json_int_t)r->head_sequence, "headHash",
+                                 r->head_hash, "tenantId", r->tenant, "kid", o->kid)
+                     : json_pack("{s:b, s:I, s:o, s:s}", "valid", 0, "line",
+                                 (json_int_t)r->first_bad_line, "firstBrokenSequence",
+                                 r->first_broken_sequence ? json_integer(r->first_broken_sequence)
+                                                          : json_null(),
+                                 "message", r->message);
+        cli_http_print_json(v);
+        json_decref(v);
+    } else if (r->valid && r->entries == 0) {
+        printf("valid: 0 entries (the range from sequence %lld is empty) of tenant %s, "
+               "checkpoint signed by %s\n",
+               (long long)from, r->tenant, o->kid);
+    } else if (r->valid) {
+        printf("valid: %lld entries (sequences %lld..%lld) of tenant %s, checkpoint signed by "
+               "%s\n",
+               (long long)r->entries, (long long)from, (long long)r->head_sequence, r->tenant,
+               o->kid);
+    } else if (r->first_broken_sequence) {
+        printf("line %lld: %s; BROKEN at sequence %lld\n", (long long)r->first_bad_line, r->message,
+               (long long)r->first_broken_sequence);
+    } else {
+        printf("line %lld: %s\n", (long long)r->first_bad_line, r->message);
+    }
+}
+
+static int verify_offline(const cli_args *a) {
+    const char *file = cli_get(a, "file"), *jwks = cli_get(a, "jwks");
+    if (!file || !*file || !jwks || !*jwks)
+        return cli_fail(a->cmd, "offline verification needs both --file EXPORT and --jwks JWKS"), 2;
+    if (strcmp(file, "-") == 0 && strcmp(jwks, "-") == 0)
+        return cli_fail(a->cmd, "--file and --jwks cannot both be read from stdin"), 2;
+    offline_ctx o;
+    memset(&o, 0, sizeof o);
+    je_key *keys = NULL;
+    int rc = load_jwks(a, jwks, &keys, &o.keys.n);
+    if (rc != 0) return rc;
+    o.keys.keys = keys;
+    blob b;
+    rc = blob_load(a, file, (size_t)-1 / 2, &b);
+    if (rc == 0) {
+        je_export_result r;
+        rc = je_export_verify(b.data, b.len, offline_verify_sig, &o, &r) == 0 ? 0 : 1;
+        print_offline(a, &r, &o);
+        blob_free(&b);
+    }
+    free(keys);
+    return rc;
+}
+
+static int run_verify(const cli_args *a) {
+    if (cli_has(a, "file") || cli_has(a, "jwks")) return verify_offline(a);
+    return verify_server(a);
+}
+
+/* ---- export ------------------------------------------------------------------------------- */
+
+typedef struct export_sink {
+    FILE *f;
+    const char *name; /* for messages */
+    const char *cmd;
+    unsigned long long bytes, lines;
+    char cur[16], last[16]; /* the start of the line being written, and of the last whole one */
+    size_t cur_n, last_n;
+    int progress; /* stderr is a terminal */
+    struct timespec started, shown;
+    int shown_any;
+} export_sink;
+
+static double since(const struct timespec *t) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void show_progress(export_sink *x, int done) {
+    if (!x->progress) return;
+    if (!done) {
+        if (since(&x->started) < 1.0 || (x->shown_any && since(&x->shown) < 0.25)) return;
+    } else if (!x->shown_any) {
+        return; /* small exports print nothing */
+    }
+    clock_gettime(CLOCK_MONOTONIC, &x->shown);
+    x->shown_any = 1;
+    fprintf(stderr, "\r%llu lines, %.1f MiB%s", x->lines, (double)x->bytes / (1024.0 * 1024.0),
+            done ? "\n" : "");
+    fflush(stderr);
+}
+
+static int export_write(void *ctx, const char *data, size_t n) {
+    export_sink *x = ctx;
+    if (fwrite(data, 1, n, x->f) != n)
+        return cli_fail(x->cmd, "cannot write %s: %s", x->name, strerror(errno)), -1;
+    x->bytes += n;
+    for (const char *p = data, *end = data + n; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *seg = nl ? nl : end;
+        size_t take = sizeof x->cur - x->cur_n;
+        if (take > (size_t)(seg - p)) take = (size_t)(seg - p);
+        memcpy(x->cur + x->cur_n, p, take);
+        x->cur_n += take;
+        if (!nl) break;
+        memcpy(x->last, x->cur, x->cur_n);
+        x->last_n = x->cur_n;
+        x->cur_n = 0;
+        x->lines++;
+        p = nl + 1;
+    }
+    show_progress(x, 0);
+    return 0;
+}
+
+/* The export ended with a whole checkpoint line (else it was cut off somewhere). */
+static int export_complete(const export_sink *x) {
+    static const char start[] = "{\"checkpoint\":";
+    return x->cur_n == 0 && x->last_n >= sizeof start - 1 &&
+           memcmp(x->last, start, sizeof start - 1) == 0;
+}
+
+static int run_export(const cli_args *a) {
+    long long from = 1;
+    const char *out = cli_get(a, "output");
+    if (cli_has(a, "from-sequence") &&
+        parse_int(cli_get(a, "from-sequence"), 1, MAX_INT53, &from) != 0)
+        return cli_fail(a->cmd, "--from-sequence must be a whole number from 1 to %lld", MAX_INT53),
+               2;
+    if (out && !*out) return cli_fail(a->cmd, "--output must not be empty"), 2;
+    if (cli_has(a, "json"))
+        return cli_fail(a->cmd, "--json does not apply: an export is NDJSON already"), 2;
+    int to_stdout = !out || strcmp(out, "-") == 0;
+    export_sink x = {.f = stdout, .name = "stdout", .cmd = a->cmd, .progress = isatty(2)};
+    char tmp[4096] = "";
+    if (!to_stdout) {
+        /* written beside the target and renamed when complete: never a partial FILE */
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s.partial-%ld", out, (long)getpid()) >= sizeof tmp)
+            return cli_fail(a->cmd, "--output is too long"), 2;
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 || !(x.f = fdopen(fd, "w"))) {
+            cli_fail(a->cmd, "cannot write %s: %s", out, strerror(errno));
+            if (fd >= 0) close(fd), unlink(tmp);
+            return 2;
+        }
+        x.name = out;
+    }
+    cli_http h;
+    int rc = connect_read(&h, a);
+    if (rc == 0) {
+        je_buf path = JE_BUF_INIT;
+        je_buf_printf(&path, AUDIT "/export?fromSequence=%lld", from);
+        clock_gettime(CLOCK_MONOTONIC, &x.started);
+        cli_resp r;
+        rc = cli_http_download(&h, path.data, export_write, &x, &r);
+        show_progress(&x, 1);
+        if (rc == 0) {
+            if (r.status != 200)
+                rc = cli_http_fail(&h, &r);
+            else if (!export_complete(&x))
+                rc = cli_fail(a->cmd, "the export ended without its checkpoint line (cut off)");
+            cli_resp_free(&r);
+        }
+        je_buf_free(&path);
+    }
+    cli_http_close(&h);
+    if (to_stdout) {
+        if (fflush(stdout) != 0 && rc == 0)
+            rc = cli_fail(a->cmd, "cannot write stdout: %s", strerror(errno));
+        return rc;
+    }
+    if (rc == 0 && (fflush(x.f) != 0 || fsync(fileno(x.f)) != 0))
+        rc = cli_fail(a->cmd, "cannot write %s: %s", out, strerror(errno));
+    if (fclose(x.f) != 0 && rc == 0)
+        rc = cli_fail(a->cmd, "cannot write %s: %s", out, strerror(errno));
+    if (rc == 0 && rename(tmp, out) != 0)
+        rc = cli_fail(a->cmd, "cannot write %s: %s", out, strerror(errno));
+    if (rc != 0) unlink(tmp);
+    if (rc == 0)
+        printf("exported %llu entries and a checkpoint to %s\n", x.lines ? x.lines - 1 : 0, out);
+    return rc;
+}
+
+/* ---- the subcommands ---------------------------------------------------------------------- */
+
+static const cli_optspec list_opts[] = {CLI_HTTP_OPTS,      {"event-type", 1}, {"resource-type", 1},
+                                        {"resource-id", 1}, {"actor", 1},      {"since", 1},
+                                        {"until", 1},       {"limit", 1},      {NULL, 0}};
+static const cli_optspec verify_opts[] = {CLI_HTTP_OPTS, {"file", 1}, {"jwks", 1}, {NULL, 0}};
+static const cli_optspec export_opts[] = {
+    CLI_HTTP_OPTS, {"from-sequence", 1}, {"output", 1}, {NULL, 0}};
+
+static const audit_sub subs[] = {
+    {"list", list_opts,
+     "audit list [--event-type T] [--resource-type T] [--resource-id ID] [--actor A]\n"
+     "                              [--since RFC3339] [--until RFC3339] [--limit N]",
+     "Lists the tenant's audit entries in ascending sequence, fetching every page (--limit:\n"
+     "page size, 1-500, default 500). --since is inclusive, --until exclusive; --actor matches\n"
+     "actorId. --json prints one {\"items\": [...], \"continuationToken\": null} holding them\n"
+     "all, each entry as the server lists it. Scope orch:read.\n",
+     run_list},
+    {"verify", verify_opts, "audit verify [--file EXPORT --jwks JWKS]",
+     "Without --file: asks the server to recompute the tenant's chain and its signed\n"
+     "checkpoints; prints \"valid: N entries, head N HASH\", or \"BROKEN at sequence K\" and\n"
+     "exits 1. Scope orch:read.\n"
+     "With --file EXPORT --jwks JWKS: verifies an export ('audit export') offline, with no\n"
+     "server and no store: every line an entry but the last, the signed checkpoint; every\n"
+     "hash and link, gapless sequences from the checkpoint's fromSequence/fromPreviousHash to\n"
+     "its head, one tenant, and the checkpoint's Ed25519 signature by a key of JWKS (the\n"
+     "server's /jwks document). Prints \"valid: N entries (sequences A..B) of tenant T,\n"
+     "checkpoint signed by KID\", or \"line L: what is wrong\" (with the broken sequence when\n"
+     "there is one) and exits 1. An unreadable EXPORT or a JWKS without an Ed25519 key exits\n"
+     "2. '-' reads stdin. --url and credentials are not used.\n"
+     "--json: the server's answer, or {\"valid\", ...} of the offline check.\n",
+     run_verify},
+    {"export", export_opts, "audit export [--from-sequence N] [--output FILE]",
+     "Streams the tenant's chain from sequence N (default 1) to its head as NDJSON, one entry\n"
+     "a line, then a checkpoint line signed by the server now (domain.md §6), to stdout or\n"
+     "FILE (written whole or not at all). Shows progress on stderr when it is a terminal.\n"
+     "'audit verify --file FILE --jwks JWKS' checks it offline. Scope orch:read.\n",
+     run_export},
+};
+#define NSUBS (sizeof subs / sizeof subs[0])
+
+static void audit_usage(FILE *f) {
+    for (size_t i = 0; i < NSUBS; i++)
+        fprintf(f, "%s jobengine %s\n", i ? "      " : "usage:", subs[i].synopsis);
+    fprintf(f,
+            "\nThe audit chain of a running server (api.md §3.6), and offline verification of\n"
+            "an export. 'jobengine audit <sub> --help' describes one.\n\n%s",
+            cli_http_usage);
+}
+
+static void sub_usage(const audit_sub *s) {
+    printf("usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
+}
+
+int cmd_audit(int argc, char **argv) {
+    if (argc == 0) return audit_usage(stderr), 2;
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) return audit_usage(stdout), 0;
+    const audit_sub *s = NULL;
+    for (size_t i = 0; i < NSUBS && !s; i++)
+        if (strcmp(argv[0], subs[i].name) == 0) s = &subs[i];
+    if (!s && argv[0][0] == '-')
+        return cli_fail("audit", "the subcommand comes first: jobengine audit <sub> [options] "
+                                 "(see --help)"),
+               2;
+    if (!s) return cli_fail("audit", "unknown subcommand '%s' (see --help)", argv[0]), 2;
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "audit %s", s->name);
+    cli_args a;
+    if (cli_parse(cmd, argc - 1, argv + 1, s->opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return sub_usage(s), 0;
+    if (a.n_pos != 0) return cli_fail(cmd, "usage: jobengine %s (see --help)", s->synopsis), 2;
+    return s->run(&a);
+}
