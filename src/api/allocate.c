@@ -69,7 +69,6 @@ static int quota_exists(je_req *r, je_app *app) {
 }
 
 void je_api_quota_acquire(je_req *r, je_app *app) {
-    if (!quota_exists(r, app)) return;
     static const char *const fields[] = {"ttlSeconds", NULL};
     je_err err;
     je_err_clear(&err);
@@ -80,7 +79,10 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     if (!body || je_body_int(body, "ttlSeconds", 1, TTL_MAX_S, &ttl, &err) < 0 ||
         je_change_idem(r, body, &idem, &err) != 0) {
         json_decref(body);
-        return je_api_reply_err(r, &err, NULL);
+        /* 404 before 400 (api.md §1): the store op answers 404 itself on the good path, so the
+         * quota is looked up here only for a bad request */
+        if (quota_exists(r, app)) je_api_reply_err(r, &err, NULL);
+        return;
     }
     json_decref(body);
     je_acquire *a = je_arena_alloc(r->arena, sizeof *a);

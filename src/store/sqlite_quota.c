@@ -381,7 +381,10 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     int64_t leases = je_sqlite_leases_expire_tx(db, a->tenant, a->quota_id, a->now, err);
     if (leases < 0) return -1;
     je_quota_release(&out->rec.q, leases);
-    int64_t earliest = je_sqlite_quota_earliest_expiry(db, &out->rec, err);
+    /* the earliest expiry matters only when the concurrency cap holds */
+    int64_t earliest = JE_NO_TIME;
+    if (out->rec.q.state.active >= out->rec.q.limits.max_active)
+        earliest = je_sqlite_quota_earliest_expiry(db, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
     out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
     if (out->decision.kind == JE_DECISION_GRANT) {
