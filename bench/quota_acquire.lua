@@ -11,8 +11,8 @@
 -- permitId that response() parses (string.match) goes into the thread's FIFO, and the next
 -- request the thread writes, on whichever of its connections is free first, releases the oldest
 -- one; with the FIFO empty it acquires. So every granted permit is released by the next free
--- connection, acquires and releases alternate (about half each), and at most one permit per
--- connection is held at a time. A denial (429) holds nothing, so the next request acquires again.
+-- connection, acquires and releases alternate (about half each), and a thread never holds more
+-- permits than it has connections. A denial (429) holds nothing, so the next request acquires.
 --
 -- Each response is one decision. done() prints one line, which quota_bench.sh parses:
 --   quota_acquire: responses=N grants=N denials=N releases=N release_404=N other=N first_other=S held=N

@@ -27,6 +27,7 @@
 #                      request too; off makes nginx's figure higher)
 #   SKIP_BUILD=1       do not run `cmake --build build`
 #   KEEP=1             keep the work directory    STRICT=1        exit 3 when a target is missed
+#   IDLE_WAIT=60       seconds (in all) to wait for background load to pass before runs
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -83,6 +84,7 @@ WORK=$(mktemp -d "$ROOT/bench/out/quota.XXXXXX")
 SERVER_PID="" NGINX_PID="" REDIS0_PID="" REDIS1_PID="" CLIENT_PID=""
 
 # Stops one background process of ours: TERM, up to 10 s, then KILL.
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 stop_pid() {
     local pid=$1
     [ -n "$pid" ] || return 0
@@ -95,6 +97,7 @@ stop_pid() {
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || true
 }
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 stop_server() {
     stop_pid "$SERVER_PID"
     SERVER_PID=""
@@ -146,6 +149,7 @@ FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
 echo "quota_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
 echo "  nproc $NPROC, cpu ${CPU:-unknown}"
 echo "  work dir $WORK, filesystem $FS"
+echo "  $BIN of $(git describe --always --dirty 2>/dev/null || echo '?'), built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
 echo "  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3)"
 echo "  server --threads $THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS; redis-benchmark" \
     "--threads $WRK_THREADS -c $CONNECTIONS; ${DURATION}s x $RUNS runs (+${WARMUP}s warm-up)"
@@ -178,12 +182,9 @@ say "  core_decide deny: $(sed 's/^core_decide: //' "$WORK/core.err")"
 start_server() {
     PORT=$(free_port)
     BASE="http://127.0.0.1:$PORT"
-    # The ceilings go by environment: `serve --help` lists --ceiling-* flags, but this build's
-    # option parser refuses them ("unknown option").
-    JOBENGINE_CEILING_MAX_PER_HOUR=$Q_MAX_PER_HOUR JOBENGINE_CEILING_BURST_CAPACITY=$Q_BURST \
-        JOBENGINE_CEILING_REFILL_PER_SECOND=$Q_REFILL \
-        "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$1" --threads "$THREADS" \
-        2>"$2" >/dev/null &
+    "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$1" --threads "$THREADS" \
+        --ceiling-max-per-hour "$Q_MAX_PER_HOUR" --ceiling-burst-capacity "$Q_BURST" \
+        --ceiling-refill-per-second "$Q_REFILL" 2>"$2" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q '"listening"' "$2" 2>/dev/null && return 0
@@ -206,55 +207,15 @@ token() { # ID SECRET SCOPE [EXTRA FORM]
         json_get access_token || die "cannot get a $3 token"
 }
 
-# ---- 4. resident memory: idle, then with QUOTAS quotas ----------------------------------------
-add_clients "$WORK/rss.db"
-start_server "$WORK/rss.db" "$WORK/rss.log"
-sleep 1
-RSS_IDLE=$(rss_kb "$SERVER_PID")
-ADMIN_TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench)
-say "quota_bench: creating $QUOTAS quotas"
-CREATE_OUT=$(timeout -k 2 120 python3 - "$PORT" "$ADMIN_TOKEN" "$QUOTAS" <<'EOF'
-import http.client, json, sys, threading, time
-port, token, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-nthreads = 32
-counts, first_bad, lock = {"ok": 0, "bad": 0}, [], threading.Lock()
-def worker(k):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    hdrs = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    ok = bad = 0
-    for i in range(k, n, nthreads):
-        body = json.dumps({"jobType": "rss.%05d" % i, "maxActive": 10, "maxPerHour": 1000,
-                           "burstCapacity": 10, "refillPerSecond": 1})
-        c.request("POST", "/jobengine/quotas", body, hdrs)
-        r = c.getresponse()
-        data = r.read()
-        if r.status == 201:
-            ok += 1
-        else:
-            bad += 1
-            with lock:
-                if not first_bad: first_bad.append("%d %s" % (r.status, data[:200]))
-    with lock:
-        counts["ok"] += ok
-        counts["bad"] += bad
-t0 = time.monotonic()
-ts = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
-for t in ts: t.start()
-for t in ts: t.join()
-el = time.monotonic() - t0
-print("%d %d %.2f %.0f %s" % (counts["ok"], counts["bad"], el, counts["ok"] / el,
-                              first_bad[0] if first_bad else "-"))
-EOF
-) || die "creating quotas failed"
-read -r CREATED CREATE_BAD CREATE_S CREATE_RATE CREATE_FIRST_BAD <<<"$CREATE_OUT"
-if [ "$CREATED" != "$QUOTAS" ] || [ "$CREATE_BAD" != 0 ]; then
-    die "created $CREATED of $QUOTAS quotas ($CREATE_BAD refused, first: $CREATE_FIRST_BAD)"
-fi
-sleep 1
-RSS_QUOTAS=$(rss_kb "$SERVER_PID")
-say "  $CREATED quotas created in ${CREATE_S}s ($CREATE_RATE creates/s, each durable and audited)"
-say "  VmRSS idle $RSS_IDLE kB, with $QUOTAS quotas $RSS_QUOTAS kB"
-stop_server
+# ---- 4. resident memory: idle, then with QUOTAS quotas (bench/rss_bench.sh) ----------------
+RSS_LINE=$(THREADS=$THREADS QUOTAS=$QUOTAS SKIP_BUILD=1 timeout -k 2 180 bash bench/rss_bench.sh |
+    tail -1) || die "bench/rss_bench.sh failed"
+rss_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" ${RSS_LINE#rss_bench: }"; }
+RSS_IDLE=$(rss_field idle_kb)
+RSS_QUOTAS=$(rss_field quotas_kb)
+CREATED=$(rss_field quotas)
+CREATE_RATE=$(rss_field create_rate)
+if [ -z "$RSS_IDLE" ] || [ -z "$RSS_QUOTAS" ]; then die "cannot parse rss_bench's line: $RSS_LINE"; fi
 
 # ---- the bench server, its quota and the peers' bodies ----------------------------------------
 add_clients "$WORK/bench.db"
@@ -390,12 +351,41 @@ wrk_stats() { # FILE -> RPS NON2XX P50 P99 SOCKERR
          END {print rps, n + 0, p50, p99, (se == "" ? "-" : se)}' "$1"
 }
 
-# wrk GET: LABEL URL TOKEN PIDS...
+# Background load (other people's builds and tests on a shared machine): before each run, the
+# machine's busy share over 0.3 s while none of our clients runs (our servers idle). While it is
+# above 20%, wait (0.3 s steps, at most IDLE_WAIT=60 s over the whole script) and name the
+# busiest processes once. MAX_IDLE_BUSY keeps the highest share a run started with, printed
+# with the results: more than a few percent means something else shared the CPU with a run.
+MAX_IDLE_BUSY=0
+IDLE_WAITED=0 # tenths of a second
+IDLE_WAIT=${IDLE_WAIT:-60}
+idle_probe() {
+    local b0 a0 b1 a1 busy named=0
+    for _ in $(seq 1000); do
+        read -r b0 a0 < <(machine_ticks)
+        sleep 0.3
+        read -r b1 a1 < <(machine_ticks)
+        busy=$(awk -v b=$((b1 - b0)) -v a=$((a1 - a0)) 'BEGIN {printf "%.0f", a ? 100 * b / a : 0}')
+        if [ "$busy" -le 20 ] || [ "$IDLE_WAITED" -ge $((IDLE_WAIT * 10)) ]; then break; fi
+        if [ "$named" = 0 ]; then
+            say "  (machine $busy% busy before this run; waiting for it to calm down: $(top -b -n 2 \
+                -d 0.2 -o %CPU 2>/dev/null | awk '/^ *PID/ {n++; next} n == 2 && $9 + 0 > 5 \
+                {printf "%s%s %s%%", sep, $12, $9; sep = ", "}' | cut -c1-120))"
+            named=1
+        fi
+        IDLE_WAITED=$((IDLE_WAITED + 3))
+    done
+    [ "$busy" -le "$MAX_IDLE_BUSY" ] || MAX_IDLE_BUSY=$busy
+    [ "$busy" -le 20 ] || say "  (background load: $busy% busy at the start of this run)"
+}
+
+# wrk GET: LABEL URL TOKEN SECONDS PIDS... (PARSE=1: wrk parses each body, as for acquire)
 run_get() {
     local label=$1 url=$2 tok=$3 secs=$4 out="$WORK/$1.txt"
     shift 4
+    idle_probe
     cpu_begin "$@"
-    QUOTA_BENCH_TOKEN=$tok run_client "$out" $((secs + 10)) wrk "-t$WRK_THREADS" \
+    QUOTA_BENCH_PARSE=${PARSE:-0} QUOTA_BENCH_TOKEN=$tok run_client "$out" $((secs + 10)) wrk "-t$WRK_THREADS" \
         "-c$CONNECTIONS" "-d${secs}s" --latency -s bench/quota_get.lua "$url" ||
         die "$label: wrk failed: $(tail -3 "$out")"
     cpu_end "$@"
@@ -406,11 +396,13 @@ run_get() {
     say "  $label: $rps req/s, p50 $p50 p99 $p99, serving side ${CPU_USED}% cpu, machine" \
         "${BUSY_USED}% busy, $(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}') req per cpu-second${se:+, socket errors $se}"
     RESULT=$rps
+    EFF=$(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}')
 }
 
 GRANTS=0 DENIALS=0 RELEASES=0 HELD=0
 run_acquire() { # LABEL SECONDS
     local label=$1 secs=$2 out="$WORK/$1.txt"
+    idle_probe
     cpu_begin "$SERVER_PID"
     QUOTA_BENCH_TOKEN=$WORKER_TOKEN QUOTA_BENCH_QUOTA=$QUOTA_ID run_client "$out" $((secs + 10)) \
         wrk "-t$WRK_THREADS" "-c$CONNECTIONS" "-d${secs}s" --latency -s bench/quota_acquire.lua \
@@ -428,10 +420,12 @@ run_acquire() { # LABEL SECONDS
         "$non2xx = the denials), p50 $p50 p99 $p99, server ${CPU_USED}% cpu, machine" \
         "${BUSY_USED}% busy, $(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}') decisions per cpu-second${se:+, socket errors $se}"
     RESULT=$rps
+    EFF=$(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}')
 }
 
 run_redis() { # LABEL PORT PID N
     local label=$1 port=$2 pid=$3 n=$4 out="$WORK/$1.txt" key="gcra:$1" rps g d
+    idle_probe
     cpu_begin "$pid"
     run_client "$out" $((DURATION * 6 + 10)) redis-benchmark -h 127.0.0.1 -p "$port" \
         -c "$CONNECTIONS" --threads "$WRK_THREADS" -n "$n" --csv \
@@ -446,6 +440,7 @@ run_redis() { # LABEL PORT PID N
     say "  $label: $rps decisions/s ($n calls: ${g:-0} grants, ${d:-0} denials)," \
         "redis ${CPU_USED}% cpu, machine ${BUSY_USED}% busy"
     RESULT=$rps
+    EFF=$(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}')
 }
 
 GET_URL="$BASE/jobengine/quotas/$QUOTA_ID"
@@ -465,20 +460,21 @@ N1=$(awk -v r="$RESULT" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')
 
 GET_ALL=() NGX_GET_ALL=() ACQ_ALL=() NGX_ACQ_ALL=() R0_ALL=() R1_ALL=()
 GET_CPU=() NGX_GET_CPU=() ACQ_CPU=() NGX_ACQ_CPU=() R0_CPU=() R1_CPU=()
+GET_EFF=() NGX_GET_EFF=() ACQ_EFF=() NGX_ACQ_EFF=() R0_EFF=() R1_EFF=()
 for i in $(seq "$RUNS"); do
     say "quota_bench: run $i of $RUNS"
     run_get "run$i.get" "$GET_URL" "$WORKER_TOKEN" "$DURATION" "$SERVER_PID"
-    GET_ALL+=("$RESULT") GET_CPU+=("$CPU_USED")
+    GET_ALL+=("$RESULT") GET_CPU+=("$CPU_USED") GET_EFF+=("$EFF")
     run_get "run$i.nginx-get" "$NGINX_BASE/quota.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
-    NGX_GET_ALL+=("$RESULT") NGX_GET_CPU+=("$CPU_USED")
+    NGX_GET_ALL+=("$RESULT") NGX_GET_CPU+=("$CPU_USED") NGX_GET_EFF+=("$EFF")
     run_acquire "run$i.acquire" "$DURATION"
-    ACQ_ALL+=("$RESULT") ACQ_CPU+=("$CPU_USED")
-    run_get "run$i.nginx-permit" "$NGINX_BASE/permit.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
-    NGX_ACQ_ALL+=("$RESULT") NGX_ACQ_CPU+=("$CPU_USED")
+    ACQ_ALL+=("$RESULT") ACQ_CPU+=("$CPU_USED") ACQ_EFF+=("$EFF")
+    PARSE=1 run_get "run$i.nginx-permit" "$NGINX_BASE/permit.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
+    NGX_ACQ_ALL+=("$RESULT") NGX_ACQ_CPU+=("$CPU_USED") NGX_ACQ_EFF+=("$EFF")
     run_redis "run$i.redis" "$REDIS0_PORT" "$REDIS0_PID" "$N0"
-    R0_ALL+=("$RESULT") R0_CPU+=("$CPU_USED")
+    R0_ALL+=("$RESULT") R0_CPU+=("$CPU_USED") R0_EFF+=("$EFF")
     run_redis "run$i.redis-aof" "$REDIS1_PORT" "$REDIS1_PID" "$N1"
-    R1_ALL+=("$RESULT") R1_CPU+=("$CPU_USED")
+    R1_ALL+=("$RESULT") R1_CPU+=("$CPU_USED") R1_EFF+=("$EFF")
 done
 
 # ---- the decisions are really in the store ----------------------------------------------------
@@ -496,6 +492,9 @@ if [ "$EXTRA" -lt 0 ] || [ "$EXTRA" -gt "$SLACK" ] || [ "$ACTIVE" -gt $((HELD + 
     die "the store does not match the decisions answered (slack $SLACK)"
 fi
 RSS_AFTER=$(rss_kb "$SERVER_PID")
+NGINX_RSS=0
+for p in $(nginx_pids); do NGINX_RSS=$((NGINX_RSS + $(rss_kb "$p"))); done
+PEERS_RSS="nginx (master + $(($(nginx_pids | wc -l) - 1)) workers) $NGINX_RSS kB, redis $(rss_kb "$REDIS0_PID") kB, redis aof $(rss_kb "$REDIS1_PID") kB"
 
 # ---- the table --------------------------------------------------------------------------------
 GET=$(printf '%s\n' "${GET_ALL[@]}" | median)
@@ -536,13 +535,27 @@ row "core/ decide, all denials, 1 thread" "$(fmt "$CORE_DENY")" "-" "-" "-" "-"
 row "VmRSS idle after start (kB)" "$RSS_IDLE" "-" "-" "-" "-"
 row "VmRSS with $QUOTAS quotas (kB)" "$RSS_QUOTAS" "-" "-" "-" "-"
 row "VmRSS after the HTTP runs (kB)" "$RSS_AFTER" "-" "-" "-" "-"
+echo "  peers' VmRSS after the runs: $PEERS_RSS"
 echo "  runs: GET ${GET_ALL[*]} | nginx ${NGX_GET_ALL[*]}"
 echo "        acquire+release ${ACQ_ALL[*]} | nginx ${NGX_ACQ_ALL[*]} | redis ${R0_ALL[*]} |" \
     "redis aof ${R1_ALL[*]} | core ${CORE_ALL[*]}"
+# The same per CPU-second of the serving side (requests / its utime + stime): what each side
+# gets out of the CPU it was given, less sensitive than throughput to the CPU that wrk and other
+# people's processes took on this shared machine. Not the target, a diagnosis.
+med() { printf '%s\n' "$@" | median; }
+E_GET=$(med "${GET_EFF[@]}") E_NGX_GET=$(med "${NGX_GET_EFF[@]}") E_ACQ=$(med "${ACQ_EFF[@]}")
+E_NGX_ACQ=$(med "${NGX_ACQ_EFF[@]}") E_R0=$(med "${R0_EFF[@]}") E_R1=$(med "${R1_EFF[@]}")
+echo "  per cpu-second of the serving side (medians; a diagnosis, not the target):"
+row "  GET /jobengine/quotas/{id}" "$(fmt "$E_GET")" "$(fmt "$E_NGX_GET")" "$(ratio "$E_GET" "$E_NGX_GET")" "" "nginx"
+row "  acquire+release decisions" "$(fmt "$E_ACQ")" "$(fmt "$E_NGX_ACQ")" "$(ratio "$E_ACQ" "$E_NGX_ACQ")" "" "nginx"
+row "  acquire+release decisions" "$(fmt "$E_ACQ")" "$(fmt "$E_R0")" "$(ratio "$E_ACQ" "$E_R0")" "" "Redis, no persistence"
+row "  acquire+release decisions" "$(fmt "$E_ACQ")" "$(fmt "$E_R1")" "$(ratio "$E_ACQ" "$E_R1")" "" "Redis, appendfsync always"
 echo "  serving side cpu (median, 100% = 1 core): GET $(med_cpu "${GET_CPU[@]}"), nginx" \
     "$(med_cpu "${NGX_GET_CPU[@]}"); acquire $(med_cpu "${ACQ_CPU[@]}"), nginx" \
     "$(med_cpu "${NGX_ACQ_CPU[@]}"), redis $(med_cpu "${R0_CPU[@]}"), redis aof" \
     "$(med_cpu "${R1_CPU[@]}")"
+echo "  background load at the start of a run: at most $MAX_IDLE_BUSY% busy (0.3 s probe);" \
+    "waited $((IDLE_WAITED / 10)) s for it to calm down"
 echo "  decisions: $GRANTS grants, $DENIALS denials, $RELEASES releases, 0 other;" \
     "$CREATED quotas created at $CREATE_RATE/s; total $(($(date +%s) - T0)) s"
 
