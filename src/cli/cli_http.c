@@ -169,46 +169,75 @@ static struct curl_slist *request_headers(const cli_http *h, const char *ctype,
     return l;
 }
 
+/* One transfer on h's handle: what it holds until it ends (the headers hold the bearer token). */
+typedef struct xfer {
+    struct curl_slist *hdrs;
+    je_buf url;
+    char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+/* Clears out and sets up h's handle for h->url + path with the request's headers, catching the
+ * answer's headers into out; the caller adds the rest. 0, or 1 after a message (bad: why a header
+ * could not be built). */
+static int xfer_begin(xfer *x, cli_http *h, const char *path, const char *ctype,
+                      const char *const *extra, cli_resp *out, const char *bad) {
+    memset(out, 0, sizeof *out);
+    int broken;
+    x->hdrs = request_headers(h, ctype, extra, &broken);
+    if (broken) {
+        curl_slist_free_all(x->hdrs);
+        return cli_fail(h->cmd, "a request header could not be built (%s)", bad);
+    }
+    x->url = (je_buf)JE_BUF_INIT;
+    je_buf_printf(&x->url, "%s%s", h->url, path);
+    x->errbuf[0] = '\0';
+    CURL *c = h->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, x->url.data);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    return 0;
+}
+
+/* Runs the transfer, sets out->status and frees what x held. */
+static CURLcode xfer_perform(xfer *x, cli_http *h, cli_resp *out) {
+    CURLcode cr = curl_easy_perform(h->curl);
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(x->hdrs); /* held the bearer token: freed, no longer referenced */
+    je_buf_free(&x->url);
+    return cr;
+}
+
+/* "cannot reach URL: what curl said", or after an answer began "the answer from URL broke off:
+ * ...". Returns 1. */
+static int xfer_fail(const xfer *x, const cli_http *h, CURLcode cr, int broke_off) {
+    const char *e = x->errbuf;
+    return cli_fail(h->cmd, "%s%s%s: %s%s%s%s", broke_off ? "the answer from " : "cannot reach ",
+                    h->url, broke_off ? " broke off" : "", curl_easy_strerror(cr), e[0] ? " (" : "",
+                    e, e[0] ? ")" : "");
+}
+
 /* Sends method url with payload (or none); fills out. 0, or 1 after a message. */
 static int exchange(cli_http *h, const char *method, const char *path, const char *ctype,
                     const char *payload, const char *const *extra, cli_resp *out) {
-    memset(out, 0, sizeof *out);
-    int bad;
-    struct curl_slist *hdrs = request_headers(h, ctype, extra, &bad);
-    if (bad) {
-        curl_slist_free_all(hdrs);
-        return cli_fail(h->cmd, "a request header could not be built (line break or no memory)");
-    }
-    je_buf url = JE_BUF_INIT;
-    je_buf_printf(&url, "%s%s", h->url, path);
-    char errbuf[CURL_ERROR_SIZE] = "";
+    xfer x;
+    if (xfer_begin(&x, h, path, ctype, extra, out, "line break or no memory") != 0) return 1;
     CURL *c = h->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url.data);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     if (payload || strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
     }
     if (strcmp(method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    CURLcode cr = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs); /* held the bearer token: freed, no longer referenced */
-    je_buf_free(&url);
-    if (cr != CURLE_OK) {
-        cli_resp_free(out);
-        return cli_fail(h->cmd, "cannot reach %s: %s%s%s%s", h->url, curl_easy_strerror(cr),
-                        errbuf[0] ? " (" : "", errbuf, errbuf[0] ? ")" : "");
-    }
+    CURLcode cr = xfer_perform(&x, h, out);
+    if (cr != CURLE_OK) return cli_resp_free(out), xfer_fail(&x, h, cr, 0);
     json_error_t jerr;
     if (out->body.len) out->json = json_loadb(out->body.data, out->body.len, 0, &jerr);
     return 0;
@@ -289,9 +318,24 @@ int cli_http_authorize(cli_http *h, const cli_args *a, const cli_scope *s, const
     return rc;
 }
 
-void cli_http_forget_token(cli_http *h) {
-    if (h->token) wipe_free(h->token, strlen(h->token));
+int cli_http_connect(cli_http *h, const cli_args *a, const cli_scope *s, const char *reason,
+                     const char *ticket) {
+    int rc = cli_http_open(h, a->cmd, a);
+    if (rc == 0) rc = cli_http_authorize(h, a, s, reason, ticket);
+    return rc;
+}
+
+int cli_http_renew(cli_http *h, const cli_args *a, const cli_scope *s) {
+    char *old = h->token;
     h->token = NULL;
+    int rc = cli_http_authorize(h, a, s, NULL, NULL);
+    char *fresh = h->token;
+    h->token = old;
+    if (rc == 0) {
+        if (old) wipe_free(old, strlen(old));
+        h->token = fresh;
+    }
+    return rc;
 }
 
 long long cli_http_token_expiry(const cli_http *h) {
@@ -397,42 +441,18 @@ static size_t on_download(char *p, size_t size, size_t n, void *ctx) {
 
 int cli_http_download(cli_http *h, const char *path, cli_http_sink_fn sink, void *ctx,
                       cli_resp *out) {
-    memset(out, 0, sizeof *out);
-    int bad;
-    struct curl_slist *hdrs = request_headers(h, NULL, NULL, &bad);
-    if (bad) {
-        curl_slist_free_all(hdrs);
-        return cli_fail(h->cmd, "a request header could not be built (no memory)");
-    }
-    je_buf url = JE_BUF_INIT;
-    je_buf_printf(&url, "%s%s", h->url, path);
-    char errbuf[CURL_ERROR_SIZE] = "";
+    xfer x;
+    if (xfer_begin(&x, h, path, NULL, NULL, out, "no memory") != 0) return 1;
     CURL *c = h->curl;
     download_ctx d = {c, out, sink, ctx, 0};
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url.data);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* no overall limit, but no stall either */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_download);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    CURLcode cr = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs); /* held the bearer token */
-    je_buf_free(&url);
+    CURLcode cr = xfer_perform(&x, h, out);
     if (cr != CURLE_OK) {
         cli_resp_free(out);
-        if (d.sink_failed) return 1;
-        return cli_fail(
-            h->cmd,
-            out->status ? "the answer from %s broke off: %s%s%s%s" : "cannot reach %s: %s%s%s%s",
-            h->url, curl_easy_strerror(cr), errbuf[0] ? " (" : "", errbuf, errbuf[0] ? ")" : "");
+        return d.sink_failed ? 1 : xfer_fail(&x, h, cr, out->status != 0);
     }
     if (out->body.len) out->json = json_loadb(out->body.data, out->body.len, 0, NULL);
     return 0;

@@ -81,13 +81,19 @@ int cli_http_authorize(cli_http *h, const cli_args *a, const cli_scope *s, const
 int cli_http_request(cli_http *h, const char *method, const char *path, const json_t *body,
                      const char *const *headers, cli_resp *out);
 
-/* Wipes and forgets h->token, so that the next cli_http_authorize asks for a new one (a
- * long-running command refreshing a token that expired or was refused). */
-void cli_http_forget_token(cli_http *h);
+/* A new token for scope s in h->token (a long-running command refreshing a token that expires
+ * or was refused), asked for as cli_http_authorize does (no command's --reason); when that fails,
+ * h keeps the token it had. Returns as cli_http_authorize. */
+int cli_http_renew(cli_http *h, const cli_args *a, const cli_scope *s);
 
 /* The exp claim of h->token in seconds since the epoch, read without verifying the token (the
  * server does that); 0 when there is no token or it is not a JWT with a numeric exp. */
 long long cli_http_token_expiry(const cli_http *h);
+
+/* cli_http_open, then cli_http_authorize for scope s: the usual start of a command. 0, 1 or 2 as
+ * those; close h whatever it returns. */
+int cli_http_connect(cli_http *h, const cli_args *a, const cli_scope *s, const char *reason,
+                     const char *ticket);
 
 /* POST /token with grant_type=client_credentials and the given form parameters ({name, value}
  * pairs; a NULL value is left out). Returns as cli_http_request. */

@@ -21,38 +21,12 @@
 #include "auth/keys.h"
 #include "cli/cli.h"
 #include "cli/cli_http.h"
+#include "cli/cli_sub.h"
 #include "core/audit_export.h"
 #include "core/timefmt.h"
 
 #define AUDIT "/jobengine/audit"
-#define MAX_INT53 9007199254740991LL
 #define MAX_JWKS_BYTES (1 << 20)
-
-typedef struct audit_sub audit_sub;
-struct audit_sub {
-    const char *name;
-    const cli_optspec *opts;
-    const char *synopsis, *about;
-    int (*run)(const cli_args *a);
-};
-
-/* ---- shared ------------------------------------------------------------------------------- */
-
-static int parse_int(const char *s, long long lo, long long hi, long long *out) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) return -1;
-    long long v = strtoll(s, NULL, 10);
-    if (v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-/* Opens the connection and gets an orch:read token. 0, 1 or 2 as cli_http_authorize. */
-static int connect_read(cli_http *h, const cli_args *a) {
-    int rc = cli_http_open(h, a->cmd, a);
-    if (rc == 0) rc = cli_http_authorize(h, a, &cli_scope_read, NULL, NULL);
-    return rc;
-}
 
 /* ---- list --------------------------------------------------------------------------------- */
 
@@ -64,10 +38,12 @@ static const char *const filters[][2] = {{"event-type", "eventType"},
                                          {"until", "until"}};
 #define NFILTERS (sizeof filters / sizeof filters[0])
 
-static int list_path(const cli_args *a, je_buf *path) {
+static int prep_list(const cli_args *a, cli_req *q) {
+    je_buf *path = &q->path;
     long long limit = 500;
-    if (cli_has(a, "limit") && parse_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
-        return cli_fail(a->cmd, "--limit must be a whole number from 1 to 500"), 2;
+    if (cli_has(a, "limit") && cli_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
+        return cli_bad_int(a, "limit", 1, 500);
+    q->method = "GET";
     je_buf_printf(path, AUDIT "?limit=%lld", limit);
     for (size_t i = 0; i < NFILTERS; i++) {
         const char *v = cli_get(a, filters[i][0]);
@@ -149,55 +125,41 @@ static void print_table(const json_t *items) {
     json_array_foreach(items, i, e) print_row(e, w);
 }
 
-static int run_list(const cli_args *a) {
-    je_buf path = JE_BUF_INIT;
-    int rc = list_path(a, &path);
-    cli_http h;
-    memset(&h, 0, sizeof h);
-    if (rc == 0 && (rc = connect_read(&h, a)) == 0) {
-        json_t *items = json_array();
-        rc = cli_http_get_all(&h, path.data, items);
-        if (rc == 0 && cli_has(a, "json")) {
-            json_t *all = json_pack("{s:O, s:n}", "items", items, "continuationToken");
-            cli_http_print_json(all);
-            json_decref(all);
-        } else if (rc == 0) {
-            print_table(items);
-        }
-        json_decref(items);
-    }
-    cli_http_close(&h);
-    je_buf_free(&path);
-    return rc;
+static void show_list(const cli_args *a, const cli_resp *r) {
+    print_table(json_object_get(r->json, "items"));
 }
 
 /* ---- verify on the server ------------------------------------------------------------------ */
 
-static int verify_server(const cli_args *a) {
-    cli_http h;
-    int rc = connect_read(&h, a);
+static int prep_verify(const cli_args *a, cli_req *q) {
+    q->method = "GET";
+    je_buf_puts(&q->path, AUDIT "/verify");
+    return 0;
+}
+
+/* Exit 1 when the chain is broken, as the offline check. */
+static int run_verify_server(cli_http *h, const cli_args *a, const cli_sub *s, cli_req *q) {
     cli_resp r;
-    if (rc == 0 && (rc = cli_http_request(&h, "GET", AUDIT "/verify", NULL, NULL, &r)) == 0) {
-        json_t *valid = json_object_get(r.json, "valid");
-        if (r.status != 200 || !json_is_boolean(valid)) {
-            rc = cli_http_fail(&h, &r);
-        } else if (cli_has(a, "json")) {
-            cli_http_print_body(&r);
-            rc = json_is_true(valid) ? 0 : 1;
-        } else if (json_is_true(valid)) {
-            char hash[80];
-            printf("valid: %lld entries, head %lld %s\n",
-                   (long long)json_integer_value(json_object_get(r.json, "entries")),
-                   (long long)json_integer_value(json_object_get(r.json, "headSequence")),
-                   text_of(json_object_get(r.json, "headHash"), hash, sizeof hash));
-        } else {
-            printf("BROKEN at sequence %lld\n",
-                   (long long)json_integer_value(json_object_get(r.json, "firstBrokenSequence")));
-            rc = 1;
-        }
-        cli_resp_free(&r);
+    int rc = cli_http_request(h, q->method, q->path.data, NULL, NULL, &r);
+    if (rc != 0) return rc;
+    json_t *valid = json_object_get(r.json, "valid");
+    if (r.status != 200 || !json_is_boolean(valid)) {
+        rc = cli_http_fail(h, &r);
+    } else if (cli_has(a, "json")) {
+        cli_http_print_body(&r);
+        rc = json_is_true(valid) ? 0 : 1;
+    } else if (json_is_true(valid)) {
+        char hash[80];
+        printf("valid: %lld entries, head %lld %s\n",
+               (long long)json_integer_value(json_object_get(r.json, "entries")),
+               (long long)json_integer_value(json_object_get(r.json, "headSequence")),
+               text_of(json_object_get(r.json, "headHash"), hash, sizeof hash));
+    } else {
+        printf("BROKEN at sequence %lld\n",
+               (long long)json_integer_value(json_object_get(r.json, "firstBrokenSequence")));
+        rc = 1;
     }
-    cli_http_close(&h);
+    cli_resp_free(&r);
     return rc;
 }
 
@@ -361,9 +323,10 @@ static int verify_offline(const cli_args *a) {
     return rc;
 }
 
-static int run_verify(const cli_args *a) {
+/* Offline (no server, no credentials) when given --file or --jwks. */
+static int run_verify(const cli_family *f, const cli_sub *s, const cli_args *a) {
     if (cli_has(a, "file") || cli_has(a, "jwks")) return verify_offline(a);
-    return verify_server(a);
+    return cli_sub_run(f, s, a);
 }
 
 /* ---- export ------------------------------------------------------------------------------- */
@@ -430,13 +393,13 @@ static int export_complete(const export_sink *x) {
            memcmp(x->last, start, sizeof start - 1) == 0;
 }
 
-static int run_export(const cli_args *a) {
+/* Not cli_sub_run: the output file is opened before connecting. */
+static int run_export(const cli_family *f, const cli_sub *s, const cli_args *a) {
     long long from = 1;
     const char *out = cli_get(a, "output");
     if (cli_has(a, "from-sequence") &&
-        parse_int(cli_get(a, "from-sequence"), 1, MAX_INT53, &from) != 0)
-        return cli_fail(a->cmd, "--from-sequence must be a whole number from 1 to %lld", MAX_INT53),
-               2;
+        cli_int(cli_get(a, "from-sequence"), 1, CLI_MAX_INT53, &from) != 0)
+        return cli_bad_int(a, "from-sequence", 1, CLI_MAX_INT53);
     if (out && !*out) return cli_fail(a->cmd, "--output must not be empty"), 2;
     if (cli_has(a, "json"))
         return cli_fail(a->cmd, "--json does not apply: an export is NDJSON already"), 2;
@@ -456,7 +419,7 @@ static int run_export(const cli_args *a) {
         x.name = out;
     }
     cli_http h;
-    int rc = connect_read(&h, a);
+    int rc = cli_http_connect(&h, a, s->scope, NULL, NULL);
     if (rc == 0) {
         je_buf path = JE_BUF_INIT;
         je_buf_printf(&path, AUDIT "/export?fromSequence=%lld", from);
@@ -500,16 +463,16 @@ static const cli_optspec verify_opts[] = {CLI_HTTP_OPTS, {"file", 1}, {"jwks", 1
 static const cli_optspec export_opts[] = {
     CLI_HTTP_OPTS, {"from-sequence", 1}, {"output", 1}, {NULL, 0}};
 
-static const audit_sub subs[] = {
-    {"list", list_opts,
+static const cli_sub subs[] = {
+    {"list", &cli_scope_read, 0, list_opts,
      "audit list [--event-type T] [--resource-type T] [--resource-id ID] [--actor A]\n"
      "                              [--since RFC3339] [--until RFC3339] [--limit N]",
      "Lists the tenant's audit entries in ascending sequence, fetching every page (--limit:\n"
      "page size, 1-500, default 500). --since is inclusive, --until exclusive; --actor matches\n"
      "actorId. --json prints one {\"items\": [...], \"continuationToken\": null} holding them\n"
      "all, each entry as the server lists it. Scope orch:read.\n",
-     run_list},
-    {"verify", verify_opts, "audit verify [--file EXPORT --jwks JWKS]",
+     prep_list, show_list, cli_sub_run_list, NULL},
+    {"verify", &cli_scope_read, 0, verify_opts, "audit verify [--file EXPORT --jwks JWKS]",
      "Without --file: asks the server to recompute the tenant's chain and its signed\n"
      "checkpoints; prints \"valid: N entries, head N HASH\", or \"BROKEN at sequence K\" and\n"
      "exits 1. Scope orch:read.\n"
@@ -522,45 +485,24 @@ static const audit_sub subs[] = {
      "there is one) and exits 1. An unreadable EXPORT or a JWKS without an Ed25519 key exits\n"
      "2. '-' reads stdin. --url and credentials are not used.\n"
      "--json: the server's answer, or {\"valid\", ...} of the offline check.\n",
-     run_verify},
-    {"export", export_opts, "audit export [--from-sequence N] [--output FILE]",
+     prep_verify, NULL, run_verify_server, run_verify},
+    {"export", &cli_scope_read, 0, export_opts, "audit export [--from-sequence N] [--output FILE]",
      "Streams the tenant's chain from sequence N (default 1) to its head as NDJSON, one entry\n"
      "a line, then a checkpoint line signed by the server now (domain.md §6), to stdout or\n"
      "FILE (written whole or not at all). Shows progress on stderr when it is a terminal.\n"
      "'audit verify --file FILE --jwks JWKS' checks it offline. Scope orch:read.\n",
-     run_export},
+     NULL, NULL, NULL, run_export},
 };
-#define NSUBS (sizeof subs / sizeof subs[0])
 
-static void audit_usage(FILE *f) {
-    for (size_t i = 0; i < NSUBS; i++)
-        fprintf(f, "%s jobengine %s\n", i ? "      " : "usage:", subs[i].synopsis);
-    fprintf(f,
-            "\nThe audit chain of a running server (api.md §3.6), and offline verification of\n"
-            "an export. 'jobengine audit <sub> --help' describes one.\n\n%s",
-            cli_http_usage);
-}
-
-static void sub_usage(const audit_sub *s) {
-    printf("usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
-}
+static const cli_family audit_family = {
+    "audit",
+    "audit",
+    "The audit chain of a running server (api.md §3.6), and offline verification of\n"
+    "an export. 'jobengine audit <sub> --help' describes one.\n",
+    subs,
+    sizeof subs / sizeof subs[0],
+    NULL};
 
 int cmd_audit(int argc, char **argv) {
-    if (argc == 0) return audit_usage(stderr), 2;
-    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) return audit_usage(stdout), 0;
-    const audit_sub *s = NULL;
-    for (size_t i = 0; i < NSUBS && !s; i++)
-        if (strcmp(argv[0], subs[i].name) == 0) s = &subs[i];
-    if (!s && argv[0][0] == '-')
-        return cli_fail("audit", "the subcommand comes first: jobengine audit <sub> [options] "
-                                 "(see --help)"),
-               2;
-    if (!s) return cli_fail("audit", "unknown subcommand '%s' (see --help)", argv[0]), 2;
-    char cmd[32];
-    snprintf(cmd, sizeof cmd, "audit %s", s->name);
-    cli_args a;
-    if (cli_parse(cmd, argc - 1, argv + 1, s->opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return sub_usage(s), 0;
-    if (a.n_pos != 0) return cli_fail(cmd, "usage: jobengine %s (see --help)", s->synopsis), 2;
-    return s->run(&a);
+    return cli_sub_main(&audit_family, argc, argv);
 }

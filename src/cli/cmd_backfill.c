@@ -15,96 +15,14 @@
 
 #include "cli/cli.h"
 #include "cli/cli_http.h"
+#include "cli/cli_sub.h"
 #include "core/ids.h"
 #include "core/jcs.h"
 #include "core/timefmt.h"
 
-#define MAX_INT53 9007199254740991LL
 #define BACKFILLS "/jobengine/backfills"
 
-/* The one request a subcommand makes (list: its first page; watch: each poll). */
-typedef struct breq {
-    const char *method;
-    je_buf path;
-    json_t *body;       /* owned, or NULL */
-    const char *hdr[3]; /* NULL-terminated */
-    size_t n_hdr;
-    char hdr_buf[2][320];
-    const char *reason, *ticket; /* the command's --reason / --ticket, for the token too */
-    double interval;             /* watch: seconds between polls */
-} breq;
-
-typedef struct bf_sub bf_sub;
-struct bf_sub {
-    const char *name;
-    const cli_scope *scope;
-    int takes_id;
-    const cli_optspec *opts;
-    const char *synopsis, *about;
-    int (*prep)(const cli_args *a, breq *q); /* 0, or 2 after a usage error */
-    void (*show)(const cli_args *a, const cli_resp *r);
-    int (*run)(cli_http *h, const cli_args *a, const bf_sub *s, breq *q); /* NULL: one call */
-};
-
 /* ---- checking arguments ------------------------------------------------------------------- */
-
-static int parse_int(const char *s, long long lo, long long hi, long long *out) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 18 || strspn(s, "0123456789") != n) return -1;
-    long long v = strtoll(s, NULL, 10);
-    if (v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int bad_int(const cli_args *a, const char *opt, long long lo, long long hi) {
-    cli_fail(a->cmd, "--%s must be a whole number from %lld to %lld", opt, lo, hi);
-    return 2;
-}
-
-/* Adds "name: value" (value through fmt) to the request's headers. Returns 0. */
-static int add_header(breq *q, const char *name, const char *fmt, const char *v) {
-    char *line = q->hdr_buf[q->n_hdr];
-    int n = snprintf(line, sizeof q->hdr_buf[0], "%s: ", name);
-    snprintf(line + n, sizeof q->hdr_buf[0] - (size_t)n, fmt, v);
-    q->hdr[q->n_hdr++] = line;
-    return 0;
-}
-
-static int printable_ascii(const char *s, size_t max) {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 0x20 || s[i] > 0x7e) return 0;
-    return n > 0 && n <= max;
-}
-
-/* --idempotency-key K: printable ASCII, 1-255 characters. */
-static int put_idempotency_key(const cli_args *a, breq *q) {
-    const char *k = cli_get(a, "idempotency-key");
-    if (!k) return 0;
-    if (!printable_ascii(k, 255))
-        return cli_fail(a->cmd, "--idempotency-key must be 1-255 printable ASCII characters"), 2;
-    return add_header(q, "Idempotency-Key", "%s", k);
-}
-
-/* --if-match VERSION (or *): sent as If-Match: "VERSION". */
-static int put_if_match(const cli_args *a, breq *q) {
-    const char *v = cli_get(a, "if-match");
-    long long n;
-    if (!v) return 0;
-    if (strcmp(v, "*") == 0) return add_header(q, "If-Match", "%s", v);
-    if (parse_int(v, 0, MAX_INT53, &n) != 0)
-        return cli_fail(a->cmd, "--if-match must be a version number (or *)"), 2;
-    return add_header(q, "If-Match", "\"%s\"", v);
-}
-
-/* --reason / --ticket into the body (api.md §3.2: the body is the first source). */
-static void put_justification(const cli_args *a, json_t *body, breq *q) {
-    q->reason = cli_get(a, "reason");
-    q->ticket = cli_get(a, "ticket");
-    if (q->reason) json_object_set_new(body, "reason", json_string(q->reason));
-    if (q->ticket) json_object_set_new(body, "ticket", json_string(q->ticket));
-}
 
 /* --opt NAME (a source id or job type, not "*") into body[field]. 0, or 2. */
 static int put_name(const cli_args *a, json_t *body, const char *opt, const char *field) {
@@ -128,17 +46,10 @@ static int put_time(const cli_args *a, json_t *body, const char *opt, const char
     return 0;
 }
 
-/* q->path = /jobengine/backfills/ID + suffix */
-static void id_path(const cli_args *a, breq *q, const char *suffix) {
-    je_buf_puts(&q->path, BACKFILLS "/");
-    cli_http_escape(&q->path, a->pos[0]);
-    je_buf_puts(&q->path, suffix);
-}
-
 /* ---- preparing each request --------------------------------------------------------------- */
 
 /* The body of preview and create (api.md §3.5). */
-static int prep_plan_body(const cli_args *a, breq *q) {
+static int prep_plan_body(const cli_args *a, cli_req *q) {
     long long secs;
     const char *bs = cli_get(a, "batch-seconds"), *hash = cli_get(a, "plan-hash");
     q->method = "POST";
@@ -148,11 +59,11 @@ static int prep_plan_body(const cli_args *a, breq *q) {
         put_time(a, q->body, "window-start", "windowStart") != 0 ||
         put_time(a, q->body, "window-end", "windowEnd") != 0)
         return 2;
-    if (bs && parse_int(bs, 1, 366LL * 86400, &secs) != 0)
-        return bad_int(a, "batch-seconds", 1, 366LL * 86400);
+    if (bs && cli_int(bs, 1, 366LL * 86400, &secs) != 0)
+        return cli_bad_int(a, "batch-seconds", 1, 366LL * 86400);
     if (bs) json_object_set_new(q->body, "batchSeconds", json_integer(secs));
     if (cli_has(a, "force-reprocess")) json_object_set_new(q->body, "forceReprocess", json_true());
-    if (hash && !printable_ascii(hash, 256))
+    if (hash && !cli_printable_ascii(hash, 256))
         return cli_fail(a->cmd, "--plan-hash must be the planHash a preview printed"), 2;
     if (hash) json_object_set_new(q->body, "planHash", json_string(hash));
     return 0;
@@ -161,62 +72,53 @@ static int prep_plan_body(const cli_args *a, breq *q) {
 /* preview: the same body without justification (it changes nothing) and without the
  * Idempotency-Key (checked all the same, so that the command line of a preview can become a
  * create); --reason and --ticket still serve the token, as orch:backfill needs a reason. */
-static int prep_preview(const cli_args *a, breq *q) {
+static int prep_preview(const cli_args *a, cli_req *q) {
     const char *k = cli_get(a, "idempotency-key");
     je_buf_puts(&q->path, BACKFILLS "/preview");
     if (prep_plan_body(a, q) != 0) return 2;
-    if (k && !printable_ascii(k, 255))
+    if (k && !cli_printable_ascii(k, 255))
         return cli_fail(a->cmd, "--idempotency-key must be 1-255 printable ASCII characters"), 2;
     q->reason = cli_get(a, "reason");
     q->ticket = cli_get(a, "ticket");
     return 0;
 }
 
-static int prep_create(const cli_args *a, breq *q) {
+static int prep_create(const cli_args *a, cli_req *q) {
     je_buf_puts(&q->path, BACKFILLS);
-    if (prep_plan_body(a, q) != 0 || put_idempotency_key(a, q) != 0) return 2;
-    put_justification(a, q->body, q);
+    if (prep_plan_body(a, q) != 0 || cli_req_idempotency_key(a, q) != 0) return 2;
+    cli_req_justification(a, q->body, q);
     return 0;
 }
 
 /* start, pause, resume, cancel: a body only when there is a justification to send. */
-static int prep_move(const cli_args *a, breq *q, const char *suffix) {
-    q->method = "POST";
-    id_path(a, q, suffix);
-    q->body = json_object();
-    put_justification(a, q->body, q);
-    if (json_object_size(q->body) == 0) json_decref(q->body), q->body = NULL;
-    return put_if_match(a, q);
+static int prep_start(const cli_args *a, cli_req *q) {
+    return cli_req_move(a, q, "POST", BACKFILLS, "/start");
+}
+static int prep_pause(const cli_args *a, cli_req *q) {
+    return cli_req_move(a, q, "POST", BACKFILLS, "/pause");
+}
+static int prep_resume(const cli_args *a, cli_req *q) {
+    return cli_req_move(a, q, "POST", BACKFILLS, "/resume");
+}
+static int prep_cancel(const cli_args *a, cli_req *q) {
+    return cli_req_move(a, q, "POST", BACKFILLS, "/cancel");
 }
 
-static int prep_start(const cli_args *a, breq *q) {
-    return prep_move(a, q, "/start");
-}
-static int prep_pause(const cli_args *a, breq *q) {
-    return prep_move(a, q, "/pause");
-}
-static int prep_resume(const cli_args *a, breq *q) {
-    return prep_move(a, q, "/resume");
-}
-static int prep_cancel(const cli_args *a, breq *q) {
-    return prep_move(a, q, "/cancel");
-}
-
-static int prep_get(const cli_args *a, breq *q) {
+static int prep_get(const cli_args *a, cli_req *q) {
     q->method = "GET";
-    id_path(a, q, "");
+    cli_req_id_path(a, q, BACKFILLS, "");
     return 0;
 }
 
 static const char *const statuses[] = {"pending",   "running", "paused",
                                        "completed", "failed",  "canceled"};
 
-static int prep_list(const cli_args *a, breq *q) {
+static int prep_list(const cli_args *a, cli_req *q) {
     const char *st = cli_get(a, "status");
     long long limit = 500;
     int known = 0;
-    if (cli_has(a, "limit") && parse_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
-        return bad_int(a, "limit", 1, 500);
+    if (cli_has(a, "limit") && cli_int(cli_get(a, "limit"), 1, 500, &limit) != 0)
+        return cli_bad_int(a, "limit", 1, 500);
     for (size_t i = 0; st && i < sizeof statuses / sizeof statuses[0]; i++)
         known |= strcmp(st, statuses[i]) == 0;
     if (st && !known)
@@ -230,7 +132,7 @@ static int prep_list(const cli_args *a, breq *q) {
 }
 
 /* --interval SECONDS: 0.1 to 3600, default 1. */
-static int prep_watch(const cli_args *a, breq *q) {
+static int prep_watch(const cli_args *a, cli_req *q) {
     const char *v = cli_get(a, "interval");
     q->interval = 1;
     if (v) {
@@ -370,8 +272,9 @@ static const char *const columns[] = {
     "BACKFILL ID", "SOURCE", "JOB TYPE", "WINDOW", "STATUS", "BATCHES", "EVENTS PROC/DUP/FAIL"};
 #define NCOLS (sizeof columns / sizeof columns[0])
 
-static const char *cell(const json_t *it, size_t col, char *buf, size_t cap) {
+static const char *cell(const cli_table *t, const json_t *it, size_t col, char *buf, size_t cap) {
     static const char *const one[NCOLS] = {"backfillId", "sourceId", "jobType", NULL, "status"};
+    if (!it) return columns[col];
     const json_t *prog = json_object_get(it, "progress"), *plan = json_object_get(it, "plan");
     char x[64], y[64];
     if (one[col]) return text_of(json_object_get(it, one[col]), buf, cap);
@@ -386,62 +289,10 @@ static const char *cell(const json_t *it, size_t col, char *buf, size_t cap) {
     return buf;
 }
 
-static void print_row(const json_t *it, const int *w) {
-    char buf[512];
-    for (size_t c = 0; c < NCOLS; c++) {
-        const char *v = it ? cell(it, c, buf, sizeof buf) : columns[c];
-        printf("%-*s%s", c + 1 < NCOLS ? w[c] : 0, v, c + 1 < NCOLS ? "  " : "\n");
-    }
-}
+static const cli_table table = {NCOLS, cell, NULL, 512, "no backfills"};
 
-static void print_table(const json_t *items) {
-    if (json_array_size(items) == 0) return (void)printf("no backfills\n");
-    int w[NCOLS];
-    char buf[512];
-    size_t i;
-    json_t *it;
-    for (size_t c = 0; c < NCOLS; c++) w[c] = (int)strlen(columns[c]);
-    json_array_foreach(items, i, it) {
-        for (size_t c = 0; c < NCOLS; c++) {
-            int n = (int)strlen(cell(it, c, buf, sizeof buf));
-            if (n > w[c]) w[c] = n;
-        }
-    }
-    print_row(NULL, w);
-    json_array_foreach(items, i, it) print_row(it, w);
-}
-
-/* ---- running ------------------------------------------------------------------------------ */
-
-static int run_one(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
-    cli_resp r;
-    if (cli_http_request(h, q->method, q->path.data, q->body, q->hdr, &r) != 0) return 1;
-    int rc = 0;
-    if (r.status < 200 || r.status > 299) {
-        rc = cli_http_fail(h, &r);
-        print_refusal_details(&r);
-    } else if (cli_has(a, "json")) {
-        cli_http_print_body(&r);
-    } else {
-        s->show(a, &r);
-    }
-    cli_resp_free(&r);
-    return rc;
-}
-
-/* list: every page (newest first), then one table or one JSON document. */
-static int run_list(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
-    json_t *items = json_array();
-    int rc = cli_http_get_all(h, q->path.data, items);
-    if (rc == 0 && cli_has(a, "json")) {
-        json_t *all = json_pack("{s:O, s:n}", "items", items, "continuationToken");
-        cli_http_print_json(all);
-        json_decref(all);
-    } else if (rc == 0) {
-        print_table(items);
-    }
-    json_decref(items);
-    return rc;
+static void show_list(const cli_args *a, const cli_resp *r) {
+    cli_table_print(&table, json_object_get(r->json, "items"));
 }
 
 /* ---- watch -------------------------------------------------------------------------------- */
@@ -526,8 +377,7 @@ static void watch_end_line(watch *w) {
 static int watch_renew(watch *w, int refused) {
     long long exp = cli_http_token_expiry(w->h);
     if (w->given_token || (!refused && (exp == 0 || exp - 30 > (long long)time(NULL)))) return 0;
-    cli_http_forget_token(w->h);
-    return cli_http_authorize(w->h, w->a, &cli_scope_read, NULL, NULL) == 0 ? 0 : 1;
+    return cli_http_renew(w->h, w->a, &cli_scope_read) == 0 ? 0 : 1;
 }
 
 static int transient(long status) {
@@ -587,7 +437,7 @@ static int watch_poll(watch *w, int64_t *failing_since) {
     return rc;
 }
 
-static int run_watch(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
+static int run_watch(cli_http *h, const cli_args *a, const cli_sub *s, cli_req *q) {
     watch w = {.h = h,
                .a = a,
                .path = q->path.data,
@@ -617,23 +467,12 @@ static int run_watch(cli_http *h, const cli_args *a, const bf_sub *s, breq *q) {
 
 /* ---- the subcommands ---------------------------------------------------------------------- */
 
-#define JUST_OPTS                                                                                  \
-    {"reason", 1}, {                                                                               \
-        "ticket", 1                                                                                \
-    }
-
-static const cli_optspec plan_opts[] = {CLI_HTTP_OPTS,
-                                        {"source-id", 1},
-                                        {"job-type", 1},
-                                        {"window-start", 1},
-                                        {"window-end", 1},
-                                        {"batch-seconds", 1},
-                                        {"force-reprocess", 0},
-                                        {"plan-hash", 1},
-                                        {"idempotency-key", 1},
-                                        JUST_OPTS,
-                                        {NULL, 0}};
-static const cli_optspec move_opts[] = {CLI_HTTP_OPTS, {"if-match", 1}, JUST_OPTS, {NULL, 0}};
+static const cli_optspec plan_opts[] = {
+    CLI_HTTP_OPTS,          {"source-id", 1},  {"job-type", 1},
+    {"window-start", 1},    {"window-end", 1}, {"batch-seconds", 1},
+    {"force-reprocess", 0}, {"plan-hash", 1},  {"idempotency-key", 1},
+    CLI_JUST_OPTS,          {NULL, 0}};
+static const cli_optspec move_opts[] = {CLI_HTTP_OPTS, {"if-match", 1}, CLI_JUST_OPTS, {NULL, 0}};
 static const cli_optspec plain_opts[] = {CLI_HTTP_OPTS, {NULL, 0}};
 static const cli_optspec list_opts[] = {CLI_HTTP_OPTS, {"status", 1}, {"limit", 1}, {NULL, 0}};
 static const cli_optspec watch_opts[] = {CLI_HTTP_OPTS, {"interval", 1}, {NULL, 0}};
@@ -652,41 +491,41 @@ static const cli_optspec watch_opts[] = {CLI_HTTP_OPTS, {"interval", 1}, {NULL, 
 
 #define MOVE_SYNOPSIS " ID [--reason R] [--ticket T] [--if-match VERSION]"
 
-static const bf_sub subs[] = {
+static const cli_sub subs[] = {
     {"preview", &cli_scope_backfill, 0, plan_opts, "backfill preview" PLAN_SYNOPSIS,
      "Shows the plan (batches, known and already processed events, planHash) and every safety\n"
      "check with PASS or FAIL, then whether create would accept it; creates nothing and exits 0\n"
      "even when a check fails. --batch-seconds: 1 to 31622400, default 3600. Scope\n"
      "orch:backfill, whose token needs a reason (--token-reason, STELLAOPS_ORCH_BACKFILL_REASON\n"
      "or --reason) although the preview itself records none.\n",
-     prep_preview, show_preview, NULL},
+     prep_preview, show_preview, NULL, NULL},
     {"create", &cli_scope_backfill, 0, plan_opts, "backfill create" PLAN_SYNOPSIS,
      "Creates a backfill in 'pending' (start it with 'backfill start'). A refusal prints its\n"
      "code (BACKFILL_DUPLICATE, BACKFILL_UNSAFE, PLAN_CHANGED) and every safety check on\n"
      "stderr and exits 1. --plan-hash refuses the create when the plan differs from the one a\n"
      "preview showed.\n" ABOUT_CHANGE,
-     prep_create, show_backfill, NULL},
+     prep_create, show_backfill, NULL, NULL},
     {"start", &cli_scope_backfill, 1, move_opts, "backfill start" MOVE_SYNOPSIS,
      "pending -> running: the engine submits the batch jobs.\n" ABOUT_CHANGE, prep_start,
-     show_backfill, NULL},
+     show_backfill, NULL, NULL},
     {"pause", &cli_scope_backfill, 1, move_opts, "backfill pause" MOVE_SYNOPSIS,
      "running -> paused: no new batches are submitted.\n" ABOUT_CHANGE, prep_pause, show_backfill,
-     NULL},
+     NULL, NULL},
     {"resume", &cli_scope_backfill, 1, move_opts, "backfill resume" MOVE_SYNOPSIS,
-     "paused -> running.\n" ABOUT_CHANGE, prep_resume, show_backfill, NULL},
+     "paused -> running.\n" ABOUT_CHANGE, prep_resume, show_backfill, NULL, NULL},
     {"cancel", &cli_scope_backfill, 1, move_opts, "backfill cancel" MOVE_SYNOPSIS,
      "Ends an unfinished backfill; its pending batch jobs are canceled.\n" ABOUT_CHANGE,
-     prep_cancel, show_backfill, NULL},
+     prep_cancel, show_backfill, NULL, NULL},
     {"get", &cli_scope_read, 1, plain_opts, "backfill get ID",
      "Shows one backfill: window, status, plan, progress, safety checks, version. Scope\n"
      "orch:read.\n",
-     prep_get, show_backfill, NULL},
+     prep_get, show_backfill, NULL, NULL},
     {"list", &cli_scope_read, 0, list_opts, "backfill list [--status S] [--limit N]",
      "Lists the tenant's backfills, newest first, fetching every page (--status: pending,\n"
      "running, paused, completed, failed or canceled; --limit: page size, 1-500, default 500);\n"
      "--json prints one {\"items\": [...], \"continuationToken\": null}\n"
      "holding them all. Scope orch:read.\n",
-     prep_list, NULL, run_list},
+     prep_list, show_list, cli_sub_run_list, NULL},
     {"watch", &cli_scope_read, 1, watch_opts, "backfill watch ID [--interval SECONDS]",
      "Polls the backfill every --interval seconds (0.1-3600, default 1) until it is finished,\n"
      "showing its batches as a progress bar and its event counters: on a terminal one line\n"
@@ -694,58 +533,18 @@ static const bf_sub subs[] = {
      "Exits 0 when it completed, 1 when it failed or was canceled (its error on stderr) or the\n"
      "server stays unreachable for 60 s; Ctrl-C stops watching (exit 130) and leaves the\n"
      "backfill alone. Scope orch:read.\n",
-     prep_watch, NULL, run_watch},
+     prep_watch, NULL, run_watch, NULL},
 };
-#define NSUBS (sizeof subs / sizeof subs[0])
 
-static void backfill_usage(FILE *f) {
-    for (size_t i = 0; i < NSUBS; i++)
-        fprintf(f, "%s jobengine %s\n", i ? "      " : "usage:", subs[i].synopsis);
-    fprintf(f,
-            "\nBackfills of a running server (api.md §3.5): text for people, --json for\n"
-            "scripts. 'jobengine backfill <sub> --help' describes one.\n\n%s",
-            cli_http_usage);
-}
-
-static void sub_usage(const bf_sub *s) {
-    printf("usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
-}
-
-static int backfill_run(const bf_sub *s, const cli_args *a) {
-    breq q;
-    memset(&q, 0, sizeof q);
-    cli_http h;
-    int rc = s->prep(a, &q);
-    if (rc == 0) {
-        rc = cli_http_open(&h, a->cmd, a);
-        if (rc == 0) rc = cli_http_authorize(&h, a, s->scope, q.reason, q.ticket);
-        if (rc == 0) rc = (s->run ? s->run : run_one)(&h, a, s, &q);
-        cli_http_close(&h);
-    }
-    json_decref(q.body);
-    je_buf_free(&q.path);
-    return rc;
-}
+static const cli_family backfill_family = {
+    "backfill",
+    "backfill",
+    "Backfills of a running server (api.md §3.5): text for people, --json for\n"
+    "scripts. 'jobengine backfill <sub> --help' describes one.\n",
+    subs,
+    sizeof subs / sizeof subs[0],
+    print_refusal_details};
 
 int cmd_backfill(int argc, char **argv) {
-    if (argc == 0) return backfill_usage(stderr), 2;
-    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)
-        return backfill_usage(stdout), 0;
-    const bf_sub *s = NULL;
-    for (size_t i = 0; i < NSUBS && !s; i++)
-        if (strcmp(argv[0], subs[i].name) == 0) s = &subs[i];
-    if (!s && argv[0][0] == '-')
-        return cli_fail("backfill", "the subcommand comes first: jobengine backfill <sub> "
-                                    "[options] (see --help)"),
-               2;
-    if (!s) return cli_fail("backfill", "unknown subcommand '%s' (see --help)", argv[0]), 2;
-    char cmd[32];
-    snprintf(cmd, sizeof cmd, "backfill %s", s->name);
-    cli_args a;
-    if (cli_parse(cmd, argc - 1, argv + 1, s->opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return sub_usage(s), 0;
-    if (a.n_pos != (size_t)s->takes_id)
-        return cli_fail(cmd, "usage: jobengine %s (see --help)", s->synopsis), 2;
-    if (s->takes_id && !*a.pos[0]) return cli_fail(cmd, "the backfill ID must not be empty"), 2;
-    return backfill_run(s, &a);
+    return cli_sub_main(&backfill_family, argc, argv);
 }

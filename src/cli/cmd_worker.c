@@ -1,9 +1,9 @@
 /* cli/cmd_worker.c: `jobengine worker`, a process that leases jobs (api.md §3.4) and runs a
  * shell command for each one.
  *
- * One thread, one loop: lease into free slots, fork/exec `/bin/sh -c COMMAND` per job (payload
- * JSON on stdin, JOBENGINE_JOB_ID/_JOB_TYPE/_ATTEMPT/_LEASE_ID in the environment, each child in
- * its own process group), heartbeat every leaseSeconds/3, reap with waitpid and complete. The
+ * One thread, one loop: lease into free slots, start `/bin/sh -c COMMAND` per job (cli_child.h:
+ * payload JSON on stdin, JOBENGINE_JOB_ID/_JOB_TYPE/_ATTEMPT/_LEASE_ID in the environment, each
+ * child in its own process group), heartbeat every leaseSeconds/3, reap and complete. The
  * loop sleeps in poll() on the children's pipes and a self-pipe that the signal handlers
  * (SIGCHLD, SIGTERM, SIGINT) write to, so it wakes for a child that ends, a stop request, or the
  * next deadline (lease, heartbeat, kill, retry, idle exit), whichever comes first.
@@ -21,22 +21,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_child.h"
 #include "cli/cli_http.h"
 #include "core/jcs.h"
 #include "core/text.h"
 #include "core/timefmt.h"
 
 #define MAX_TYPES 32
-#define TAIL_MAX 1024      /* the end of a command's stderr kept for a failure's error */
-#define KILL_GRACE_MS 3000 /* SIGTERM, then SIGKILL this much later */
-#define POLL_MS 1000       /* lease again after an answer that gave no hint */
-#define HINT_MIN_MS 200    /* bounds of a wait on nextEligibleAt / Retry-After */
+#define POLL_MS 1000    /* lease again after an answer that gave no hint */
+#define HINT_MIN_MS 200 /* bounds of a wait on nextEligibleAt / Retry-After */
 #define HINT_MAX_MS 5000
 #define RETRY_MS 1000 /* a heartbeat or completion that did not get through */
 #define LEASE_PATH "/jobengine/jobs/lease"
@@ -47,16 +44,11 @@ enum { FREE, RUNNING, REPORTING };
 
 typedef struct slot {
     int state;
-    pid_t pid;
+    cli_child child; /* the job's command; its payload is the command's stdin */
     char job_id[128], job_type[160], lease_id[64], why[160]; /* why: could not start */
     long long attempt;
-    int in_fd, err_fd; /* our ends of the command's stdin and stderr, -1 when closed */
-    char *payload;
-    size_t payload_len, payload_off;
-    char tail[TAIL_MAX];
-    size_t tail_len;
-    int tail_cut, wstatus, lost, abandoned, hard_killed;
-    int64_t started, ended, next_beat, lease_end, kill_at, next_try; /* monotonic ms */
+    int lost, abandoned;
+    int64_t started, ended, next_beat, lease_end, next_try; /* monotonic ms */
 } slot;
 
 typedef struct worker {
@@ -143,15 +135,7 @@ static void plan_refresh(worker *w) {
 
 /* Asks for a new token; the old one stays in use when that fails. 0 or non-zero. */
 static int renew(worker *w) {
-    char *old = w->h.token;
-    w->h.token = NULL;
-    int rc = cli_http_authorize(&w->h, w->a, &cli_scope_jobs, NULL, NULL);
-    char *fresh = w->h.token;
-    w->h.token = old;
-    if (rc == 0) {
-        cli_http_forget_token(&w->h);
-        w->h.token = fresh;
-    }
+    int rc = cli_http_renew(&w->h, w->a, &cli_scope_jobs);
     plan_refresh(w);
     return rc;
 }
@@ -167,144 +151,37 @@ static int call(worker *w, const char *path, const json_t *body, cli_resp *r) {
     return rc;
 }
 
-/* /jobengine/jobs/ID/what */
-static void job_path(je_buf *p, const slot *s, const char *what) {
-    je_buf_puts(p, "/jobengine/jobs/");
-    cli_http_escape(p, s->job_id);
-    je_buf_printf(p, "/%s", what);
+/* call() to /jobengine/jobs/ID/what with body (which it frees). */
+static int call_job(worker *w, const slot *s, const char *what, json_t *body, cli_resp *r) {
+    je_buf path = JE_BUF_INIT;
+    je_buf_puts(&path, "/jobengine/jobs/");
+    cli_http_escape(&path, s->job_id);
+    je_buf_printf(&path, "/%s", what);
+    int rc = call(w, path.data, body, r);
+    json_decref(body);
+    je_buf_free(&path);
+    return rc;
 }
 
 /* ---- the commands ------------------------------------------------------------------------- */
 
-static void close_fd(int *fd) {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
-}
-
-/* In the child: its own process group (so a terminal's Ctrl-C reaches the worker, which lets it
- * finish, and a kill reaches its whole pipeline), killed with the worker, default signals. */
-__attribute__((noreturn)) static void child(const worker *w, int in_r, int err_w, pid_t parent) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    if (dup2(in_r, 0) < 0 || dup2(2, 1) < 0 || dup2(err_w, 2) < 0) _exit(127);
-    static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGQUIT, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (close_range(3, ~0U, 0) != 0)
-        for (int fd = 3; fd < 1024; fd++) close(fd);
-    char *argv[] = {"sh", "-c", (char *)w->exec, NULL};
-    execve("/bin/sh", argv, w->env);
-    _exit(127);
-}
-
-static int spawn(worker *w, slot *s) {
-    int in[2], err[2];
-    if (pipe2(in, O_CLOEXEC) != 0) return -1;
-    if (pipe2(err, O_CLOEXEC) != 0) return close(in[0]), close(in[1]), -1;
+/* Starts the job's command with the job's variables in its environment. 0, or -1 with errno. */
+static int spawn(worker *w, slot *s, char *payload, size_t len) {
     char vars[4][256];
     snprintf(vars[0], sizeof vars[0], "JOBENGINE_JOB_ID=%s", s->job_id);
     snprintf(vars[1], sizeof vars[1], "JOBENGINE_JOB_TYPE=%s", s->job_type);
     snprintf(vars[2], sizeof vars[2], "JOBENGINE_ATTEMPT=%lld", s->attempt);
     snprintf(vars[3], sizeof vars[3], "JOBENGINE_LEASE_ID=%s", s->lease_id);
     for (int i = 0; i < 4; i++) w->env[w->n_env + (size_t)i] = vars[i];
-    pid_t parent = getpid(), pid = fork();
-    if (pid == 0) child(w, in[0], err[1], parent);
-    int saved = errno;
-    close(in[0]);
-    close(err[1]);
-    if (pid < 0) return close(in[1]), close(err[0]), errno = saved, -1;
-    setpgid(pid, pid); /* also here, so a kill right away reaches the group */
-    s->pid = pid;
-    s->in_fd = in[1];
-    s->err_fd = err[0];
-    fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
-    fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-    return 0;
-}
-
-/* Writes what the pipe takes of the payload; closes stdin when done or not read. */
-static void feed_stdin(slot *s) {
-    while (s->in_fd >= 0 && s->payload_off < s->payload_len) {
-        ssize_t n = write(s->in_fd, s->payload + s->payload_off, s->payload_len - s->payload_off);
-        if (n > 0)
-            s->payload_off += (size_t)n;
-        else if (n < 0 && errno == EAGAIN)
-            return;
-        else if (!(n < 0 && errno == EINTR))
-            break; /* EPIPE: the command does not read it */
-    }
-    close_fd(&s->in_fd);
-}
-
-static void keep_tail(slot *s, const char *p, size_t n) {
-    if (n >= TAIL_MAX) {
-        s->tail_cut |= s->tail_len > 0 || n > TAIL_MAX;
-        memcpy(s->tail, p + n - TAIL_MAX, TAIL_MAX);
-        s->tail_len = TAIL_MAX;
-        return;
-    }
-    size_t drop = s->tail_len + n > TAIL_MAX ? s->tail_len + n - TAIL_MAX : 0;
-    if (drop) memmove(s->tail, s->tail + drop, s->tail_len - drop), s->tail_cut = 1;
-    memcpy(s->tail + s->tail_len - drop, p, n);
-    s->tail_len += n - drop;
-}
-
-/* Passes the command's stderr on to ours and keeps its end. */
-static void read_stderr(slot *s) {
-    char buf[4096];
-    for (int i = 0; i < 16 && s->err_fd >= 0; i++) {
-        ssize_t n = read(s->err_fd, buf, sizeof buf);
-        if (n > 0) {
-            if (write(2, buf, (size_t)n) < 0) { /* our stderr is gone: keep going */
-            }
-            keep_tail(s, buf, (size_t)n);
-        } else if (n < 0 && errno == EAGAIN) {
-            return;
-        } else if (!(n < 0 && errno == EINTR)) {
-            close_fd(&s->err_fd);
-        }
-    }
-}
-
-/* SIGTERM or SIGKILL to the command's process group. */
-static void signal_child(slot *s, int sig, int64_t now) {
-    if (kill(-s->pid, sig) != 0) kill(s->pid, sig);
-    if (sig == SIGTERM)
-        s->kill_at = now + KILL_GRACE_MS;
-    else
-        s->hard_killed = 1;
+    return cli_child_start(&s->child, w->exec, w->env, payload, len);
 }
 
 /* ---- outcomes ----------------------------------------------------------------------------- */
 
-/* Valid UTF-8 of s[0..n) without NULs (invalid bytes become '?'), onto out. */
-static void put_utf8(je_buf *out, const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) i++; /* the tail began mid-character */
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (c != 0 && i + k <= n && je_utf8_valid(s + i, k))
-            je_buf_append(out, s + i, k), i += k;
-        else
-            je_buf_putc(out, '?'), i++;
-    }
-}
-
-/* "exit status N" / "killed by signal S (SIGNAME)" / why it did not start. */
+/* Why it did not start, else "exit status N" / "killed by signal S (SIGNAME)". */
 static const char *how_it_ended(const slot *s, char *buf, size_t cap) {
-    if (s->why[0])
-        snprintf(buf, cap, "%s", s->why);
-    else if (WIFEXITED(s->wstatus))
-        snprintf(buf, cap, "exit status %d", WEXITSTATUS(s->wstatus));
-    else if (WIFSIGNALED(s->wstatus))
-        snprintf(buf, cap, "killed by signal %d (SIG%s)", WTERMSIG(s->wstatus),
-                 sigabbrev_np(WTERMSIG(s->wstatus)) ? sigabbrev_np(WTERMSIG(s->wstatus)) : "?");
-    else
-        snprintf(buf, cap, "ended with wait status %d", s->wstatus);
+    if (!s->why[0]) return cli_child_ended(&s->child, buf, cap);
+    snprintf(buf, cap, "%s", s->why);
     return buf;
 }
 
@@ -313,11 +190,7 @@ static json_t *failure_text(const slot *s) {
     char how[256];
     je_buf b = JE_BUF_INIT;
     je_buf_puts(&b, how_it_ended(s, how, sizeof how));
-    size_t n = s->tail_len;
-    while (n > 0 && (s->tail[n - 1] == '\n' || s->tail[n - 1] == '\r' || s->tail[n - 1] == ' '))
-        n--;
-    if (n > 0) je_buf_puts(&b, s->tail_cut ? "; stderr: ..." : "; stderr: ");
-    put_utf8(&b, s->tail, n);
+    cli_child_put_tail(&s->child, "; stderr: ", &b);
     json_t *v = json_stringn(b.data, b.len);
     je_buf_free(&b);
     return v;
@@ -343,26 +216,19 @@ static void finish(worker *w, slot *s, const char *outcome, const char *detail) 
         w->failed++;
     else
         w->other++;
-    free(s->payload);
-    s->payload = NULL;
-    close_fd(&s->in_fd);
-    close_fd(&s->err_fd);
+    cli_child_release(&s->child);
     s->state = FREE;
     w->next_lease = mono_ms(); /* a slot is free: look for work now */
 }
 
 /* Reports the exit of the command: succeeded or failed, with its error. */
 static void report(worker *w, slot *s) {
-    int ok = !s->why[0] && WIFEXITED(s->wstatus) && WEXITSTATUS(s->wstatus) == 0;
+    int ok = !s->why[0] && cli_child_succeeded(&s->child);
     json_t *body =
         json_pack("{s:s, s:s}", "leaseId", s->lease_id, "status", ok ? "succeeded" : "failed");
     if (!ok) json_object_set_new(body, "error", failure_text(s));
-    je_buf path = JE_BUF_INIT;
-    job_path(&path, s, "complete");
     cli_resp r;
-    int rc = call(w, path.data, body, &r);
-    json_decref(body);
-    je_buf_free(&path);
+    int rc = call_job(w, s, "complete", body, &r);
     int64_t now = mono_ms();
     char how[256], why[512], detail[600];
     how_it_ended(s, how, sizeof how);
@@ -395,12 +261,8 @@ static int64_t beat_ms(const worker *w) {
 static void heartbeat(worker *w, slot *s, int64_t now) {
     json_t *body =
         json_pack("{s:s, s:I}", "leaseId", s->lease_id, "extendSeconds", (json_int_t)w->lease_s);
-    je_buf path = JE_BUF_INIT;
-    job_path(&path, s, "heartbeat");
     cli_resp r;
-    int rc = call(w, path.data, body, &r);
-    json_decref(body);
-    je_buf_free(&path);
+    int rc = call_job(w, s, "heartbeat", body, &r);
     char why[512];
     s->next_beat = mono_ms() + (RETRY_MS < beat_ms(w) ? RETRY_MS : beat_ms(w));
     if (rc == 0 && r.status == 200) {
@@ -410,7 +272,7 @@ static void heartbeat(worker *w, slot *s, int64_t now) {
         say("job %s: lease lost (%s); stopping its command", s->job_id,
             describe(&r, why, sizeof why));
         s->lost = 1;
-        signal_child(s, SIGTERM, mono_ms());
+        cli_child_stop(&s->child, mono_ms());
     } else if (rc == 0) {
         say("job %s: heartbeat not accepted (%s); retrying", s->job_id,
             describe(&r, why, sizeof why));
@@ -449,7 +311,7 @@ static void start_job(worker *w, const json_t *j, int64_t now) {
         return;
     }
     memset(s, 0, sizeof *s);
-    s->in_fd = s->err_fd = -1;
+    cli_child_init(&s->child);
     if (take(j, "jobId", s->job_id, sizeof s->job_id) ||
         take(j, "jobType", s->job_type, sizeof s->job_type) ||
         take(j, "leaseId", s->lease_id, sizeof s->lease_id) || !json_is_integer(att)) {
@@ -462,15 +324,13 @@ static void start_job(worker *w, const json_t *j, int64_t now) {
     s->next_beat = now + beat_ms(w);
     s->lease_end = now + w->lease_s * 1000;
     const json_t *p = json_object_get(j, "payload");
-    s->payload = je_json_dumps_ordered(p ? p : json_null(), &s->payload_len);
-    if (s->payload) s->payload[s->payload_len++] = '\n'; /* a line, for `read` and friends */
+    size_t len = 0;
+    char *payload = je_json_dumps_ordered(p ? p : json_null(), &len);
+    if (payload) payload[len++] = '\n'; /* a line, for `read` and friends */
     s->state = RUNNING;
-    if (s->payload && spawn(w, s) == 0) {
-        feed_stdin(s);
-        return;
-    }
+    if (payload && spawn(w, s, payload, len) == 0) return;
     snprintf(s->why, sizeof s->why, "the command could not be started: %s",
-             s->payload ? strerror(errno) : "out of memory");
+             payload ? strerror(errno) : "out of memory");
     s->state = REPORTING;
     s->ended = s->next_try = now;
 }
@@ -529,15 +389,11 @@ static void reap(worker *w, int64_t now) {
     for (long long i = 0; i < w->concurrency; i++) {
         slot *s = &w->slots[i];
         if (s->state != RUNNING) continue;
-        int st = 0;
-        pid_t p = waitpid(s->pid, &st, WNOHANG);
-        if (p == 0 || (p < 0 && errno == EINTR)) continue;
-        if (p < 0) snprintf(s->why, sizeof s->why, "its exit status was lost: %s", strerror(errno));
-        s->wstatus = st;
+        int ended = cli_child_reap(&s->child);
+        if (ended == 0) continue;
+        if (ended < 0)
+            snprintf(s->why, sizeof s->why, "its exit status was lost: %s", strerror(errno));
         s->ended = now;
-        read_stderr(s);
-        close_fd(&s->err_fd); /* a background process of the command may hold it: not waited */
-        close_fd(&s->in_fd);
         char how[256];
         if (s->lost)
             finish(w, s, "lease_lost", "the command was stopped");
@@ -564,15 +420,15 @@ static void tend(worker *w, int64_t now) {
             "their leases expire",
             count(w, RUNNING));
         for (long long i = 0; i < w->concurrency; i++)
-            if (w->slots[i].state == RUNNING && !w->slots[i].kill_at)
-                w->slots[i].abandoned = 1, signal_child(&w->slots[i], SIGTERM, now);
+            if (w->slots[i].state == RUNNING && !w->slots[i].child.kill_at)
+                w->slots[i].abandoned = 1, cli_child_stop(&w->slots[i].child, now);
     }
     reap(w, now);
     for (long long i = 0; i < w->concurrency; i++) {
         slot *s = &w->slots[i];
         if (s->state == REPORTING && s->next_try <= mono_ms()) report(w, s);
         if (s->state != RUNNING) continue;
-        if (s->kill_at && !s->hard_killed && mono_ms() >= s->kill_at) signal_child(s, SIGKILL, now);
+        cli_child_tend(&s->child, mono_ms());
         if (!s->lost && !s->abandoned && s->next_beat <= mono_ms()) heartbeat(w, s, mono_ms());
     }
 }
@@ -591,10 +447,9 @@ static void wait_events(worker *w, int64_t now) {
         slot *s = &w->slots[i];
         if (s->state == REPORTING) SOONER(s->next_try);
         if (s->state != RUNNING) continue;
-        if (s->kill_at && !s->hard_killed) SOONER(s->kill_at);
+        if (cli_child_kill_due(&s->child)) SOONER(cli_child_kill_due(&s->child));
         if (!s->lost && !s->abandoned) SOONER(s->next_beat);
-        if (s->err_fd >= 0) who[n] = s, fds[n++] = (struct pollfd){s->err_fd, POLLIN, 0};
-        if (s->in_fd >= 0) who[n] = s, fds[n++] = (struct pollfd){s->in_fd, POLLOUT, 0};
+        for (size_t k = cli_child_pollfds(&s->child, &fds[n]); k > 0; k--) who[n++] = s;
     }
 #undef SOONER
     int timeout = due <= now ? 0 : (int)(due - now);
@@ -604,13 +459,8 @@ static void wait_events(worker *w, int64_t now) {
     if (fds[0].revents)
         while (read(wake_fd[0], drain, sizeof drain) > 0) {
         }
-    for (nfds_t k = 1; k < n; k++) {
-        if (!fds[k].revents) continue;
-        if (fds[k].events == POLLIN)
-            read_stderr(who[k]);
-        else
-            feed_stdin(who[k]);
-    }
+    for (nfds_t k = 1; k < n; k++)
+        if (fds[k].revents) cli_child_ready(&who[k]->child, &fds[k]);
 }
 
 static int run(worker *w) {
@@ -728,12 +578,6 @@ static int install_signals(void) {
     return 0;
 }
 
-/* A closed 0, 1 or 2 would be reused by a pipe and lost across exec: give them /dev/null. */
-static void ensure_std_fds(void) {
-    for (int fd = 0; fd < 3; fd++)
-        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) return;
-}
-
 static const cli_optspec worker_opts[] = {
     CLI_HTTP_OPTS,        {"job-type", 1}, {"exec", 1},      {"worker-id", 1}, {"concurrency", 1},
     {"lease-seconds", 1}, {"max-jobs", 1}, {"idle-exit", 1}, {NULL, 0}};
@@ -774,12 +618,11 @@ int cmd_worker(int argc, char **argv) {
     memset(&w, 0, sizeof w);
     int rc = configure(&w, &a);
     if (rc != 0) return rc;
-    ensure_std_fds();
+    cli_child_prepare();
     if (build_env(&w) != 0 || !(w.slots = calloc((size_t)w.concurrency, sizeof *w.slots)))
         return free(w.env), cli_fail("worker", "out of memory");
-    for (long long i = 0; i < w.concurrency; i++) w.slots[i].in_fd = w.slots[i].err_fd = -1;
-    rc = cli_http_open(&w.h, "worker", &a);
-    if (rc == 0) rc = cli_http_authorize(&w.h, &a, &cli_scope_jobs, NULL, NULL);
+    for (long long i = 0; i < w.concurrency; i++) cli_child_init(&w.slots[i].child);
+    rc = cli_http_connect(&w.h, &a, &cli_scope_jobs, NULL, NULL);
     w.can_refresh = !cli_get_env(&a, "token", "JOBENGINE_TOKEN", NULL);
     if (rc == 0 && install_signals() != 0) rc = cli_fail("worker", "cannot set up signals");
     if (rc == 0) {
