@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# bench/claim_bench.sh: duplicate-suppression claims per second, POST /jobengine/dedup/claim in
+# calls of 1,000 events from CLIENTS (4) concurrent keep-alive connections (wrk +
+# bench/claim_post.lua), against a ledger that already holds LEDGER_EVENTS (10 million)
+# processed events of the same tenant and source; two variants:
+#   new  every key never seen: each call claims 1,000 new events (all answered "new");
+#   dup  1,000 consecutive keys from a random place among the processed events (all answered
+#        "duplicates": a backfill re-reading a window).
+# Printed next to the floor any ledger on this store must pay, measured in the same run on the
+# same disk: raw `INSERT OR IGNORE` of the same key shape into a fresh table with the ledger's
+# columns and primary key, 1,000 rows per fsync'd transaction (WAL, synchronous=FULL), one
+# thread (bench/claim_floor.c). Target: new / floor >= 0.7. Also printed: the same floor with
+# the ledger's two secondary indexes (the same schema, not just the same key), and the ledger's
+# bytes per event on disk (dbstat; and the whole file's page_count x page_size).
+#
+# The processed events are written straight into the store file before the server starts
+# (bench/claim_gen.c: `jobengine migrate`, then INSERTs into `ledger`, keys "evt-%08d", event
+# times spread over the 30 days before now). Then: a quota for the job type, one job with the
+# source, leased by the benchmark for an hour, and the claim calls with that job's id. Checked
+# at the end: every call answered 200 and all new (or all duplicates), and the ledger holds
+# exactly as many claims of the job as events answered new (+ the calls wrk abandoned in flight
+# when it stopped, at most CLIENTS calls per wrk run).
+#
+# Usage (from anywhere):  bash bench/claim_bench.sh
+# Settings (environment):
+#   LEDGER_EVENTS=10000000  processed events in the ledger (1000000 for a quick run)
+#   CLIENTS=4         concurrent connections (wrk -c)    WRK_THREADS=2  wrk threads
+#   DURATION=10       seconds per wrk run                RUNS=3         runs of each variant
+#   WARMUP=2          seconds of warm-up (new keys)      BATCH=1000     events per call
+#   THREADS=16        server --threads                   FLOOR_SECONDS=5, FLOOR_RUNS=3
+#   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
+#   SKIP_BUILD=1      do not run `make -s build`         KEEP=1         keep the work directory
+#   STRICT=1          exit 3 when new / floor < 0.7
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+LEDGER_EVENTS=${LEDGER_EVENTS:-10000000}
+CLIENTS=${CLIENTS:-4}
+WRK_THREADS=${WRK_THREADS:-2}
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-2}
+BATCH=${BATCH:-1000}
+THREADS=${THREADS:-16}
+FLOOR_SECONDS=${FLOOR_SECONDS:-5}
+FLOOR_RUNS=${FLOOR_RUNS:-3}
+DAYS=30
+BIN=build/jobengine
+TENANT=bench
+SOURCE=bench-source
+JOB_TYPE=bench.ingest
+ADMIN=claim-admin
+WORKER=claim-worker
+# A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
+SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+    say "claim_bench: $*"
+    exit 1
+}
+
+for tool in wrk cc curl python3 sqlite3 awk; do
+    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
+done
+if [ "$LEDGER_EVENTS" -lt "$BATCH" ] || [ "$LEDGER_EVENTS" -gt 50000000 ]; then
+    die "LEDGER_EVENTS must be from BATCH to 50000000"
+fi
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    if ! BUILD_OUT=$(make -s build 2>&1); then
+        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
+        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
+    fi
+fi
+[ -x "$BIN" ] || die "$BIN missing (run make)"
+
+BENCH_TMP=${BENCH_TMP:-$ROOT/bench/out}
+mkdir -p "$BENCH_TMP"
+WORK=$(mktemp -d "$BENCH_TMP/claim.XXXXXX")
+STORE="$WORK/jobengine.db"
+LOG="$WORK/server.log"
+SERVER_PID=""
+
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+        kill -TERM "$CHILD" 2>/dev/null || true
+        wait "$CHILD" 2>/dev/null || true
+    fi
+    stop_server
+    if [ "${KEEP:-0}" = 1 ]; then say "claim_bench: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs CMD in the background with stdout to OUT and stderr to ERR and waits for it, so that a
+# signal stops the benchmark at once (bash runs traps during `wait`, not during a foreground
+# command); the EXIT trap stops CHILD.
+CHILD=""
+bg_run() { # OUT ERR CMD...
+    local out=$1 err=$2 rc=0
+    shift 2
+    "$@" >"$out" 2>"$err" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    return "$rc"
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) exit 1
+    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+now_ms() { date +%s%3N; }
+
+# ---- the machine ------------------------------------------------------------------------------
+CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
+echo "claim_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
+echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  store dir $WORK, filesystem $FS"
+echo "  jobengine at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'), $BIN built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
+echo "  ledger $LEDGER_EVENTS processed events; calls of $BATCH events from $CLIENTS connections" \
+    "(wrk -t$WRK_THREADS -c$CLIENTS -d${DURATION}s x $RUNS runs per variant); server --threads $THREADS"
+
+cc -O2 -Wall -Wextra bench/claim_gen.c -lsqlite3 -o "$WORK/claim_gen" ||
+    die "cannot build bench/claim_gen.c (libsqlite3-dev?)"
+cc -O2 -Wall -Wextra bench/claim_floor.c -lsqlite3 -o "$WORK/claim_floor" ||
+    die "cannot build bench/claim_floor.c"
+
+# ---- the store: schema, clients, LEDGER_EVENTS processed events --------------------------------
+"$BIN" migrate --store "sqlite:$STORE" >/dev/null || die "migrate failed"
+"$BIN" client add "$ADMIN" --tenant "$TENANT" --role Orch.Admin --secret "$SECRET" \
+    --store "sqlite:$STORE" --json >/dev/null || die "client add $ADMIN failed"
+"$BIN" client add "$WORKER" --tenant "$TENANT" --role Orch.Worker --secret "$SECRET" \
+    --store "sqlite:$STORE" --json >/dev/null || die "client add $WORKER failed"
+START_MS=$(now_ms)
+bg_run "$WORK/claim_gen.out" "$WORK/claim_gen.err" "$WORK/claim_gen" "$STORE" "$TENANT" \
+    "$SOURCE" "$LEDGER_EVENTS" "$START_MS" "$DAYS" ||
+    die "claim_gen failed: $(cat "$WORK/claim_gen.err")"
+read -r _ GEN_S <"$WORK/claim_gen.out"
+say "claim_bench: $LEDGER_EVENTS processed events written in ${GEN_S}s; sync"
+sync # the generated file's dirty pages must not be written back during the runs
+
+# Bytes on disk: of the ledger's three b-trees (dbstat), and of the whole file.
+ledger_bytes() { # prints: ledger_table ledger_time ledger_claims file_bytes
+    sqlite3 "$STORE" "SELECT
+        (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger'),
+        (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger_time'),
+        (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger_claims'),
+        (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size);" |
+        tr '|' ' '
+}
+read -r B_TABLE B_TIME B_CLAIMS B_FILE < <(ledger_bytes) || die "dbstat failed"
+BPE=$(awk -v a="$B_TABLE" -v b="$B_TIME" -v c="$B_CLAIMS" -v n="$LEDGER_EVENTS" \
+    'BEGIN {printf "%.1f", (a + b + c) / n}')
+BPE_FILE=$(awk -v a="$B_FILE" -v n="$LEDGER_EVENTS" 'BEGIN {printf "%.1f", a / n}')
+say "  ledger on disk: table $B_TABLE B, ledger_time $B_TIME B, ledger_claims $B_CLAIMS B" \
+    "= $BPE B/event; whole file $B_FILE B = $BPE_FILE B/event"
+
+# ---- the server -------------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT"
+T0=$(now_ms)
+"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
+    2>"$LOG" >/dev/null &
+SERVER_PID=$!
+for _ in $(seq 600); do
+    grep -q '"listening"' "$LOG" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
+    sleep 0.05
+done
+grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 30 s"; }
+STARTUP_S=$(awk -v a="$T0" -v b="$(now_ms)" 'BEGIN {printf "%.2f", (b - a) / 1000}')
+say "  server listening after ${STARTUP_S}s (its start includes the ledger prune sweep)"
+
+token() { # CLIENT SCOPE [EXTRA FORM FIELD]
+    curl -sf -u "$1:$SECRET" --data-urlencode grant_type=client_credentials \
+        --data-urlencode "scope=$2" ${3:+--data-urlencode "$3"} "$BASE/token" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+ADMIN_TOKEN=$(token "$ADMIN" orch:quota "quota_reason=claim benchmark") ||
+    die "cannot get the admin token"
+WORKER_TOKEN=$(token "$WORKER" "orch:jobs orch:read") || die "cannot get the worker token"
+api() { # TOKEN PATH BODY
+    curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$3" "$BASE$2"
+}
+api "$ADMIN_TOKEN" /jobengine/quotas "{\"jobType\": \"$JOB_TYPE\", \"maxActive\": 10,
+    \"maxPerHour\": 1000, \"burstCapacity\": 10, \"refillPerSecond\": 1}" >/dev/null ||
+    die "cannot create the quota"
+api "$WORKER_TOKEN" /jobengine/jobs "{\"jobType\": \"$JOB_TYPE\", \"payload\": {},
+    \"sourceId\": \"$SOURCE\"}" >/dev/null || die "cannot submit the job"
+JOB_ID=$(api "$WORKER_TOKEN" /jobengine/jobs/lease "{\"jobTypes\": [\"$JOB_TYPE\"],
+    \"workerId\": \"claim-bench\", \"max\": 1, \"leaseSeconds\": 3600}" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs"][0]["jobId"])') ||
+    die "cannot lease the job"
+
+export CLAIM_BENCH_TOKEN=$WORKER_TOKEN CLAIM_BENCH_SOURCE=$SOURCE CLAIM_BENCH_JOB=$JOB_ID
+export CLAIM_BENCH_EVENTS=$LEDGER_EVENTS CLAIM_BENCH_START_MS=$START_MS CLAIM_BENCH_DAYS=$DAYS
+export CLAIM_BENCH_BATCH=$BATCH CLAIM_BENCH_THREADS=$WRK_THREADS
+
+# New keys of wrk run R start at FIRST_NEW + R x 10^7: above every processed key, and disjoint
+# between runs (a run claims far fewer than 10^7).
+FIRST_NEW=$(((LEDGER_EVENTS + 9999999) / 10000000 * 10000000))
+NEW_CLAIMED=0
+WRK_RUNS=0
+RATE=""
+claim_run() { # LABEL MODE SECONDS KEY_BASE
+    local out line ok wrong bad secs events
+    CLAIM_BENCH_MODE=$2 CLAIM_BENCH_BASE=$4 bg_run "$WORK/wrk.$1.txt" "$WORK/wrk.$1.err" \
+        wrk "-t$WRK_THREADS" "-c$CLIENTS" "-d$3s" --latency -s bench/claim_post.lua "$BASE/" ||
+        die "wrk failed: $(cat "$WORK/wrk.$1.txt" "$WORK/wrk.$1.err")"
+    out=$(cat "$WORK/wrk.$1.txt")
+    line=$(grep '^claim_post: ' <<<"$out") || die "$1: no summary: $out"
+    ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$line")
+    wrong=$(sed -n 's/.* wrong=\([0-9]*\).*/\1/p' <<<"$line")
+    bad=$(sed -n 's/.* non200=\([0-9]*\).*/\1/p' <<<"$line")
+    secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
+    events=$(sed -n 's/.* events=\([0-9]*\).*/\1/p' <<<"$line")
+    if [ "$bad" != 0 ] || [ "$wrong" != 0 ] || [ "$ok" -eq 0 ]; then die "$1: $line"; fi
+    WRK_RUNS=$((WRK_RUNS + 1))
+    [ "$2" = new ] && NEW_CLAIMED=$((NEW_CLAIMED + events))
+    RATE=$(awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.1f", e / s}')
+    say "  $1: $RATE events/s ($ok calls of $BATCH in ${secs}s, latency p50" \
+        "$(awk '$1 == "50%" {print $2}' <<<"$out") p99 $(awk '$1 == "99%" {print $2}' <<<"$out"))"
+}
+
+say "claim_bench: warm-up ${WARMUP}s"
+claim_run warmup new "$WARMUP" "$FIRST_NEW"
+NEW_ALL=()
+for i in $(seq "$RUNS"); do
+    claim_run "new$i" new "$DURATION" $((FIRST_NEW + i * 10000000))
+    NEW_ALL+=("$RATE")
+done
+DUP_ALL=()
+for i in $(seq "$RUNS"); do
+    claim_run "dup$i" dup "$DURATION" 0
+    DUP_ALL+=("$RATE")
+done
+NEW=$(printf '%s\n' "${NEW_ALL[@]}" | median)
+DUP=$(printf '%s\n' "${DUP_ALL[@]}" | median)
+stop_server
+rm -f "$LOG"
+
+# ---- the ledger holds exactly the claims answered "new" ----------------------------------------
+read -r HELD PROCESSED < <(sqlite3 "$STORE" "SELECT
+    (SELECT count(*) FROM ledger WHERE tenant_id = '$TENANT' AND claim_job_id = '$JOB_ID'),
+    (SELECT count(*) FROM ledger WHERE tenant_id = '$TENANT' AND processed = 1);" | tr '|' ' ')
+EXTRA=$((HELD - NEW_CLAIMED))
+echo "ledger: $HELD events claimed by the job, $NEW_CLAIMED answered new" \
+    "(+$EXTRA claimed while wrk was stopping); $PROCESSED processed events"
+if [ "$EXTRA" -lt 0 ] || [ "$EXTRA" -gt $((CLIENTS * BATCH * WRK_RUNS)) ] ||
+    [ "$PROCESSED" != "$LEDGER_EVENTS" ]; then
+    die "the ledger does not match the answers"
+fi
+read -r A_TABLE A_TIME A_CLAIMS A_FILE < <(ledger_bytes) || die "dbstat failed"
+BPC=$(awk -v a="$((A_TABLE + A_TIME + A_CLAIMS - B_TABLE - B_TIME - B_CLAIMS))" -v n="$HELD" \
+    'BEGIN {printf "%.1f", a / n}')
+say "  ledger after: table $A_TABLE B, ledger_time $A_TIME B, ledger_claims $A_CLAIMS B;" \
+    "$BPC B per claimed (unsettled) event; whole file $A_FILE B"
+sync
+
+# ---- peers: INSERT OR IGNORE of the same keys, 1,000 per fsync'd transaction ------------------
+FLOOR_ALL=()
+IDX_ALL=()
+for i in $(seq "$FLOOR_RUNS"); do
+    f=$("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" \
+        2>"$WORK/claim_floor.err") || die "claim_floor failed: $(cat "$WORK/claim_floor.err")"
+    say "  claim_floor run$i: $f rows/s ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
+    FLOOR_ALL+=("$f")
+    f=$("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" indexes \
+        2>"$WORK/claim_floor.err") || die "claim_floor failed: $(cat "$WORK/claim_floor.err")"
+    say "  claim_floor run$i (indexes): $f rows/s ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
+    IDX_ALL+=("$f")
+done
+FLOOR=$(printf '%s\n' "${FLOOR_ALL[@]}" | median)
+IDX=$(printf '%s\n' "${IDX_ALL[@]}" | median)
+
+# ---- the table --------------------------------------------------------------------------------
+R_NEW=$(awk -v a="$NEW" -v b="$FLOOR" 'BEGIN {printf "%.2f", a / b}')
+R_DUP=$(awk -v a="$DUP" -v b="$FLOOR" 'BEGIN {printf "%.2f", a / b}')
+R_IDX=$(awk -v a="$NEW" -v b="$IDX" 'BEGIN {printf "%.2f", a / b}')
+MET=$(awk -v r="$R_NEW" 'BEGIN {print (r >= 0.7) ? "met" : "NOT met"}')
+echo
+echo "claim_bench results (nproc $NPROC, ledger $LEDGER_EVENTS events, $CLIENTS clients, calls of $BATCH)"
+printf '  %-56s %12s   %s\n' "measure" "per second" "runs"
+printf '  %-56s %12.0f   %s\n' "claims, new events (events/s)" "$NEW" "${NEW_ALL[*]}"
+printf '  %-56s %12.0f   %s\n' "claims, all duplicates (events/s)" "$DUP" "${DUP_ALL[*]}"
+printf '  %-56s %12.0f   %s\n' "floor: INSERT OR IGNORE, same PK, 1,000/commit (rows/s)" "$FLOOR" \
+    "${FLOOR_ALL[*]}"
+printf '  %-56s %12.0f   %s\n' "same, with the ledger's 2 secondary indexes (rows/s)" "$IDX" \
+    "${IDX_ALL[*]}"
+printf '  %-56s %12s   %s\n' "ratio new / floor (target >= 0.7)" "$R_NEW" "$MET"
+printf '  %-56s %12s\n' "ratio duplicates / floor" "$R_DUP"
+printf '  %-56s %12s\n' "ratio new / floor with the same indexes" "$R_IDX"
+printf '  %-56s %12s\n' "ledger bytes per processed event (dbstat: table+indexes)" "$BPE"
+printf '  %-56s %12s\n' "whole store file bytes per processed event" "$BPE_FILE"
+printf '  %-56s %12s\n' "ledger bytes per claimed, unsettled event (growth)" "$BPC"
+
+if [ "${STRICT:-0}" = 1 ] && [ "$MET" != met ]; then exit 3; fi
+exit 0

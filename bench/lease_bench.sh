@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# bench/lease_bench.sh: leases per second of 64 concurrent workers draining 10,000 pending jobs,
+# each lease (POST /jobengine/jobs/lease, max 1) followed by the job's complete (succeeded); one
+# lease + complete pair counts as one. Printed next to the raw fsync'd single-row SQLite commit
+# rate measured in the same run on the same disk (bench/sqlite_commit.c). Target: >= 1.0x, which
+# takes grouping commits: every lease and every complete is durable (its own write op; the
+# store's writer thread groups concurrent ops into one commit).
+#
+# Each run: a fresh job type with its own quota (maxActive 2 x workers, bucket and refill far
+# above what the run uses), JOBS jobs submitted by wrk (bench/lease_submit.lua), then drained
+# by wrk with one worker per connection (bench/lease_worker.lua). Checked after each run: every
+# job submitted (201), leased once and completed once (no non-200, lease count = jobs),
+# GET /jobengine/jobs/summary says succeeded = total = JOBS, and every job's attempt is 1
+# (GET /jobengine/jobs, all pages).
+#
+# Usage (from anywhere):  bash bench/lease_bench.sh
+# Settings (environment):
+#   JOBS=10000        jobs per run              WORKERS=64        concurrent workers (wrk -c)
+#   RUNS=5            runs (median reported)    WRK_THREADS=2     wrk threads
+#   THREADS=32        server --threads          LEASE_SECONDS=600 leaseSeconds of each lease
+#   TIME_BOUND=120    seconds before a wrk phase is stopped (the run then fails)
+#   SQLITE_SECONDS=5  seconds per sqlite_commit run   SQLITE_RUNS=3  sqlite_commit runs
+#   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
+#   SKIP_BUILD=1      do not run `make -s build`      KEEP=1         keep the work directory
+#   STRICT=1          exit 3 when leases/commit < 1.0
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+JOBS=${JOBS:-10000}
+WORKERS=${WORKERS:-64}
+RUNS=${RUNS:-5}
+WRK_THREADS=${WRK_THREADS:-2}
+THREADS=${THREADS:-32}
+LEASE_SECONDS=${LEASE_SECONDS:-600}
+TIME_BOUND=${TIME_BOUND:-120}
+SQLITE_SECONDS=${SQLITE_SECONDS:-5}
+SQLITE_RUNS=${SQLITE_RUNS:-3}
+BIN=build/jobengine
+TENANT=bench
+ADMIN=lease-admin
+WORKER=lease-worker
+# A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
+SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+    say "lease_bench: $*"
+    exit 1
+}
+
+for tool in wrk cc curl python3 awk; do
+    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
+done
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    if ! BUILD_OUT=$(make -s build 2>&1); then
+        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
+        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
+    fi
+fi
+[ -x "$BIN" ] || die "$BIN missing (run make)"
+
+BENCH_TMP=${BENCH_TMP:-$ROOT/bench/out}
+mkdir -p "$BENCH_TMP"
+WORK=$(mktemp -d "$BENCH_TMP/lease.XXXXXX")
+STORE="$WORK/jobengine.db"
+LOG="$WORK/server.log"
+SERVER_PID=""
+WRK_PID=""
+
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    if [ -n "$WRK_PID" ] && kill -0 "$WRK_PID" 2>/dev/null; then
+        kill -INT "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+    fi
+    stop_server
+    if [ "${KEEP:-0}" = 1 ]; then say "lease_bench: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+median() { sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) exit 1
+    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ---- the machine ------------------------------------------------------------------------------
+CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
+CLK_TCK=$(getconf CLK_TCK)
+echo "lease_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
+echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  store dir $WORK, filesystem $FS"
+echo "  jobengine at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'), $BIN built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
+echo "  server --threads $THREADS; $JOBS jobs per run, $WORKERS workers (wrk -t$WRK_THREADS" \
+    "-c$WORKERS), $RUNS runs"
+
+# ---- the server -------------------------------------------------------------------------------
+"$BIN" client add "$ADMIN" --tenant "$TENANT" --role Orch.Admin --secret "$SECRET" \
+    --store "sqlite:$STORE" --json >/dev/null || die "client add $ADMIN failed"
+"$BIN" client add "$WORKER" --tenant "$TENANT" --role Orch.Worker --secret "$SECRET" \
+    --store "sqlite:$STORE" --json >/dev/null || die "client add $WORKER failed"
+
+MAX_ACTIVE=$((WORKERS * 2))
+BURST=$((JOBS * 2))
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT"
+"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
+    --ceiling-max-active "$((MAX_ACTIVE > 1000 ? MAX_ACTIVE : 1000))" \
+    --ceiling-burst-capacity "$((BURST > 10000 ? BURST : 10000))" \
+    --ceiling-refill-per-second 100000 --ceiling-max-per-hour 100000000 \
+    2>"$LOG" >/dev/null &
+SERVER_PID=$!
+for _ in $(seq 100); do
+    grep -q '"listening"' "$LOG" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
+    sleep 0.1
+done
+grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 10 s"; }
+
+token() { # CLIENT SCOPE [EXTRA FORM FIELDS]
+    curl -sf -u "$1:$SECRET" --data-urlencode grant_type=client_credentials \
+        --data-urlencode "scope=$2" ${3:+--data-urlencode "$3"} "$BASE/token" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+ADMIN_TOKEN=$(token "$ADMIN" orch:quota "quota_reason=lease benchmark") ||
+    die "cannot get the admin token"
+WORKER_TOKEN=$(token "$WORKER" "orch:jobs orch:read") || die "cannot get the worker token"
+
+# Store writes and commits so far (the server's /metrics), and its CPU ticks.
+store_counts() {
+    curl -sf "$BASE/metrics" | awk '$1 == "jobengine_store_writes_total" {w = $2}
+        $1 == "jobengine_store_commits_total{outcome=\"ok\"}" {c = $2} END {print w + 0, c + 0}'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+# Runs wrk with SCRIPT until every thread has left its done file (or TIME_BOUND); sets LINE to
+# the script's summary line (PREFIX: ...) and saves wrk's output. Not run in a subshell, so the
+# EXIT trap knows WRK_PID and stops wrk too.
+LINE=""
+wrk_until_done() { # LABEL SCRIPT PREFIX
+    local done_dir="$WORK/done.$1" out="$WORK/wrk.$1.txt"
+    mkdir -p "$done_dir"
+    LEASE_BENCH_DONE_DIR=$done_dir wrk "-t$WRK_THREADS" "-c$WORKERS" "-d${TIME_BOUND}s" \
+        -s "$2" "$BASE/" >"$out" 2>&1 &
+    WRK_PID=$!
+    while [ "$(find "$done_dir" -type f | wc -l)" -lt "$WRK_THREADS" ]; do
+        kill -0 "$WRK_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -INT "$WRK_PID" 2>/dev/null || true
+    wait "$WRK_PID" || die "$1: wrk failed: $(cat "$out")"
+    WRK_PID=""
+    LINE=$(grep "^$3: " "$out") || die "$1: no summary from $2: $(cat "$out")"
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+export LEASE_BENCH_TOKEN=$WORKER_TOKEN LEASE_BENCH_JOBS=$JOBS LEASE_BENCH_THREADS=$WRK_THREADS
+export LEASE_BENCH_LEASE_S=$LEASE_SECONDS
+
+RATES=()
+SUBMITS=()
+CPUS=()
+for run in $(seq "$RUNS"); do
+    JOB_TYPE="bench.lease.$run"
+    export LEASE_BENCH_JOBTYPE=$JOB_TYPE
+    curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"jobType\": \"$JOB_TYPE\", \"maxActive\": $MAX_ACTIVE, \"maxPerHour\": 100000000,
+             \"burstCapacity\": $BURST, \"refillPerSecond\": 100000}" \
+        "$BASE/jobengine/quotas" || die "cannot create the quota of $JOB_TYPE"
+
+    # -- submit
+    read -r w0 c0 < <(store_counts)
+    wrk_until_done "submit$run" bench/lease_submit.lua lease_submit
+    line=$LINE
+    created=$(field created "$line")
+    if [ "$created" != "$JOBS" ] || [ "$(field non201 "$line")" != 0 ]; then
+        die "run $run: submit: $line"
+    fi
+    secs=$(field seconds "$line")
+    SUBMIT=$(awk -v n="$JOBS" -v s="$secs" 'BEGIN {printf "%.1f", n / s}')
+    SUBMITS+=("$SUBMIT")
+    read -r w1 c1 < <(store_counts)
+
+    # -- lease + complete
+    t0=$(cpu_ticks)
+    wrk_until_done "lease$run" bench/lease_worker.lua lease_worker
+    line=$LINE
+    t1=$(cpu_ticks)
+    read -r w2 c2 < <(store_counts)
+    leased=$(field leased "$line")
+    completed=$(field completed "$line")
+    [ "$(field non200 "$line")" = 0 ] || die "run $run: lease: $line"
+    if [ "$leased" != "$JOBS" ] || [ "$completed" != "$JOBS" ]; then
+        die "run $run: $leased leased and $completed completed of $JOBS: $line"
+    fi
+    secs=$(field seconds "$line")
+    RATE=$(awk -v n="$completed" -v s="$secs" 'BEGIN {printf "%.1f", n / s}')
+    RATES+=("$RATE")
+
+    # -- every job succeeded exactly once
+    SUMMARY=$(curl -sf -H "Authorization: Bearer $WORKER_TOKEN" "$BASE/jobengine/jobs/summary") ||
+        die "GET /jobengine/jobs/summary failed"
+    CHECK=$(python3 - "$BASE" "$WORKER_TOKEN" "$JOB_TYPE" "$JOBS" "$SUMMARY" <<'EOF'
+import json, sys, urllib.request
+base, token, job_type, jobs, summary = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+row = [i for i in json.loads(summary)["items"] if i["jobType"] == job_type]
+if len(row) != 1:
+    sys.exit(f"summary has no row for {job_type}: {summary}")
+row = row[0]
+if row["succeeded"] != jobs or row["total"] != jobs:
+    sys.exit(f"summary of {job_type}: {row}")
+seen, attempts, ct = set(), {}, None
+while True:
+    url = f"{base}/jobengine/jobs?jobType={job_type}&limit=500"
+    if ct:
+        url += "&continuationToken=" + urllib.request.quote(ct)
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    page = json.load(urllib.request.urlopen(req))
+    for j in page["items"]:
+        seen.add(j["jobId"])
+        attempts[j["attempt"]] = attempts.get(j["attempt"], 0) + 1
+        if j["status"] != "succeeded":
+            sys.exit(f"job {j['jobId']} is {j['status']}")
+    ct = page.get("continuationToken")
+    if not ct:
+        break
+if len(seen) != jobs or attempts != {1: jobs}:
+    sys.exit(f"{len(seen)} jobs listed, attempts {attempts}")
+print(f"summary succeeded={row['succeeded']} total={row['total']}, {len(seen)} jobs listed, all attempt 1")
+EOF
+    ) || die "run $run: the jobs are not all succeeded exactly once: $CHECK"
+
+    ops=$((w2 - w1))
+    commits=$((c2 - c1))
+    cores=$(awk -v t="$((t1 - t0))" -v h="$CLK_TCK" -v s="$secs" 'BEGIN {printf "%.2f", t / h / s}')
+    CPU_US=$(awk -v t="$((t1 - t0))" -v h="$CLK_TCK" -v n="$JOBS" 'BEGIN {printf "%.0f", t / h / n * 1e6}')
+    CPUS+=("$CPU_US")
+    say "  run $run: $SUBMIT submits/s ($((w1 - w0)) writes in $((c1 - c0)) commits);" \
+        "$RATE leases+completes/s over ${secs}s, $ops writes in $commits commits" \
+        "($(awk -v a="$ops" -v b="$commits" 'BEGIN {printf "%.1f", b ? a / b : 0}') per commit)," \
+        "server CPU $cores cores ($CPU_US us per pair), throttled $(field throttled "$line"), empty leases $(field empty "$line")"
+    say "    $CHECK"
+done
+LEASE=$(printf '%s\n' "${RATES[@]}" | median)
+SUBMIT=$(printf '%s\n' "${SUBMITS[@]}" | median)
+stop_server
+rm -f "$LOG"
+sync
+
+# ---- peer: fsync'd single-row commits ---------------------------------------------------------
+cc -O2 -Wall -Wextra bench/sqlite_commit.c -lsqlite3 -o "$WORK/sqlite_commit" ||
+    die "cannot build bench/sqlite_commit.c (libsqlite3-dev?)"
+COMMITS_ALL=()
+for i in $(seq "$SQLITE_RUNS"); do
+    c=$("$WORK/sqlite_commit" "$WORK" "$SQLITE_SECONDS" 2>"$WORK/sqlite_commit.err") ||
+        die "sqlite_commit failed: $(cat "$WORK/sqlite_commit.err")"
+    say "  sqlite_commit run$i: $c commits/s ($(sed 's/^sqlite_commit: //' "$WORK/sqlite_commit.err"))"
+    COMMITS_ALL+=("$c")
+done
+COMMIT=$(printf '%s\n' "${COMMITS_ALL[@]}" | median)
+
+# ---- the table --------------------------------------------------------------------------------
+RATIO=$(awk -v a="$LEASE" -v b="$COMMIT" 'BEGIN {printf "%.2f", a / b}')
+MET=$(awk -v r="$RATIO" 'BEGIN {print (r >= 1.0) ? "met" : "NOT met"}')
+echo
+echo "lease_bench results (nproc $NPROC, --threads $THREADS, $WORKERS workers, $JOBS jobs per run)"
+printf '  %-50s %12s   %s\n' "measure" "per second" "runs"
+printf '  %-50s %12.0f   %s\n' "lease + complete pairs (each durable), $WORKERS workers" "$LEASE" \
+    "${RATES[*]}"
+printf '  %-50s %12.0f   %s\n' "server CPU microseconds per pair (not a rate)" \
+    "$(printf '%s\n' "${CPUS[@]}" | median)" "${CPUS[*]}"
+printf '  %-50s %12.0f   %s\n' "job submits (durable), same connections" "$SUBMIT" "${SUBMITS[*]}"
+printf '  %-50s %12.0f   %s\n' "SQLite commits, WAL + synchronous=FULL, 1 row" "$COMMIT" \
+    "${COMMITS_ALL[*]}"
+printf '  %-50s %12s   %s\n' "ratio leases / commit (target >= 1.0)" "$RATIO" "$MET"
+
+if [ "${STRICT:-0}" = 1 ] && [ "$MET" != met ]; then exit 3; fi
+exit 0
