@@ -318,25 +318,27 @@ void je_api_job_heartbeat(je_req *r, je_app *app) {
 
 void je_api_job_complete(je_req *r, je_app *app) {
     static const char *const fields[] = {"leaseId", "status", "error", NULL};
-    if (!job_found(r, app, NULL)) return;
     je_err err;
     je_err_clear(&err);
     json_t *body = je_body_object(r, fields, &err);
     char lease[37];
     const char *status = NULL, *error = NULL;
     size_t elen = 0;
-    if (!body || lease_id_field(body, lease, &err) != 0 ||
-        je_body_string(body, "status", &status, NULL, &err) < 0 ||
-        je_body_string(body, "error", &error, &elen, &err) < 0) {
-        json_decref(body);
-        return je_api_reply_err(r, &err, NULL);
-    }
+    int bad = !body || lease_id_field(body, lease, &err) != 0 ||
+              je_body_string(body, "status", &status, NULL, &err) < 0 ||
+              je_body_string(body, "error", &error, &elen, &err) < 0;
     int ok = status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0);
-    if (!ok || (error && (elen > JE_JOB_ERROR_MAX || memchr(error, 0, elen)))) {
-        json_decref(body);
+    if (!bad && (!ok || (error && (elen > JE_JOB_ERROR_MAX || memchr(error, 0, elen))))) {
         je_err_field(&err, "VALIDATION_FAILED", ok ? "error" : "status",
                      ok ? "error must be at most 2048 bytes" : "status: succeeded or failed");
-        return je_api_reply_err(r, &err, NULL);
+        bad = 1;
+    }
+    if (bad) {
+        /* 404 before 400 (api.md §1): the store answers 404 itself on the good path, so the
+         * job is looked up here only for a bad request */
+        json_decref(body);
+        if (job_found(r, app, NULL)) je_api_reply_err(r, &err, NULL);
+        return;
     }
     je_job j;
     memset(&j, 0, sizeof j);
