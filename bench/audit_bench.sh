@@ -33,8 +33,9 @@
 #   BENCH_TMP=DIR     where the work directory (store, export) goes; default bench/out
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=audit_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 THREADS=${THREADS:-32}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -48,118 +49,41 @@ OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
 AUDIT_ENTRIES=${AUDIT_ENTRIES:-1000000}
 VERIFY_RUNS=${VERIFY_RUNS:-3}
 PART=${PART:-ab}
-BIN=build/jobengine
 TENANT=bench
 CLIENT_ID=audit-admin
 # A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
 SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "audit_bench: $*"
-    exit 1
-}
+need_tools wrk openssl cc curl python3 base64 awk
 
-for tool in wrk openssl cc curl python3 base64 awk; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
+build_bin benchmarks make make -s build
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(make -s build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run make)"
-
-BENCH_TMP=${BENCH_TMP:-$ROOT/bench/out}
-mkdir -p "$BENCH_TMP"
-WORK=$(mktemp -d "$BENCH_TMP/audit.XXXXXX")
+bench_work audit "${BENCH_TMP:-$ROOT/bench/out}"
 STORE="$WORK/jobengine.db"
 LOG="$WORK/server.log"
-SERVER_PID=""
-
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
-        kill -TERM "$CHILD" 2>/dev/null || true
-        wait "$CHILD" 2>/dev/null || true
-    fi
-    stop_server
-    if [ "${KEEP:-0}" = 1 ]; then say "audit_bench: kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Runs CMD in the background with stdout to OUT and stderr to ERR and waits for it, so that a
-# signal stops the benchmark at once (bash runs traps during `wait`, not during a foreground
-# command); the EXIT trap stops CHILD.
-CHILD=""
-bg_run() { # OUT ERR CMD...
-    local out=$1 err=$2 rc=0
-    shift 2
-    "$@" >"$out" 2>"$err" &
-    CHILD=$!
-    wait "$CHILD" || rc=$?
-    CHILD=""
-    return "$rc"
-}
-
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) exit 1
-    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-now_ns() { date +%s%N; }
 
 # ---- the machine ------------------------------------------------------------------------------
-CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
 CLK_TCK=$(getconf CLK_TCK)
-echo "audit_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
-echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  work dir $WORK, filesystem $FS"
-echo "  jobengine at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'), $BIN built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
+machine_header work load
+build_line
 
 # ======================= (a) durable appends ====================================================
 APPEND="" COMMIT="" APPENDS_ALL=() COMMITS_ALL=()
 if [[ $PART == *a* ]]; then
     echo "  (a) server --threads $THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s x $RUNS runs"
-    "$BIN" client add "$CLIENT_ID" --tenant "$TENANT" --role Orch.Admin --secret "$SECRET" \
-        --store "sqlite:$STORE" --json >/dev/null || die "client add failed"
-    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    BASE="http://127.0.0.1:$PORT"
-    "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
-        2>"$LOG" >/dev/null &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q '"listening"' "$LOG" 2>/dev/null && break
-        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
-        sleep 0.1
-    done
-    grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 10 s"; }
+    add_client "$CLIENT_ID" Orch.Admin "$SECRET" "$STORE"
+    start_server "$STORE" "$LOG"
 
     # The chain as it is now, seen with a fresh orch:read token (whose grant is one more entry).
     chain() { # prints: valid entries
         local token verify
-        token=$(curl -sf -u "$CLIENT_ID:$SECRET" -d "grant_type=client_credentials&scope=orch:read" \
-            "$BASE/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') ||
+        token=$(token "$CLIENT_ID" "$SECRET" orch:read) ||
             die "cannot get a token for the audit check"
         verify=$(curl -sf -H "Authorization: Bearer $token" "$BASE/jobengine/audit/verify") ||
             die "GET /jobengine/audit/verify failed"
         python3 -c 'import json, sys
 v = json.loads(sys.argv[1]); print(str(v.get("valid")).lower(), v.get("entries", 0))' "$verify"
     }
-    store_counts() {
-        curl -sf "$BASE/metrics" | awk '$1 == "jobengine_store_writes_total" {w = $2}
-            $1 == "jobengine_store_commits_total{outcome=\"ok\"}" {c = $2} END {print w + 0, c + 0}'
-    }
-    cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
     CHAIN=$(chain) || exit 1
     read -r _ ENTRIES0 <<<"$CHAIN"
 
@@ -210,15 +134,7 @@ v = json.loads(sys.argv[1]); print(str(v.get("valid")).lower(), v.get("entries",
     rm -f "$LOG"
     sync
 
-    cc -O2 -Wall -Wextra bench/sqlite_commit.c -lsqlite3 -o "$WORK/sqlite_commit" ||
-        die "cannot build bench/sqlite_commit.c (libsqlite3-dev?)"
-    for i in $(seq "$SQLITE_RUNS"); do
-        c=$("$WORK/sqlite_commit" "$WORK" "$SQLITE_SECONDS" 2>"$WORK/sqlite_commit.err") ||
-            die "sqlite_commit failed: $(cat "$WORK/sqlite_commit.err")"
-        say "  sqlite_commit run$i: $c commits/s ($(sed 's/^sqlite_commit: //' "$WORK/sqlite_commit.err"))"
-        COMMITS_ALL+=("$c")
-    done
-    COMMIT=$(printf '%s\n' "${COMMITS_ALL[@]}" | median)
+    sqlite_peer
 fi
 
 # ======================= (b) offline verification ===============================================

@@ -33,8 +33,9 @@
 #   STRICT=1          exit 3 when new / floor < 0.7
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=claim_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 LEDGER_EVENTS=${LEDGER_EVENTS:-10000000}
 CLIENTS=${CLIENTS:-4}
@@ -47,7 +48,6 @@ THREADS=${THREADS:-16}
 FLOOR_SECONDS=${FLOOR_SECONDS:-5}
 FLOOR_RUNS=${FLOOR_RUNS:-3}
 DAYS=30
-BIN=build/jobengine
 TENANT=bench
 SOURCE=bench-source
 JOB_TYPE=bench.ingest
@@ -56,79 +56,20 @@ WORKER=claim-worker
 # A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
 SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "claim_bench: $*"
-    exit 1
-}
-
-for tool in wrk cc curl python3 sqlite3 awk; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
+need_tools wrk cc curl python3 sqlite3 awk
 if [ "$LEDGER_EVENTS" -lt "$BATCH" ] || [ "$LEDGER_EVENTS" -gt 50000000 ]; then
     die "LEDGER_EVENTS must be from BATCH to 50000000"
 fi
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(make -s build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run make)"
+build_bin benchmarks make make -s build
 
-BENCH_TMP=${BENCH_TMP:-$ROOT/bench/out}
-mkdir -p "$BENCH_TMP"
-WORK=$(mktemp -d "$BENCH_TMP/claim.XXXXXX")
+bench_work claim "${BENCH_TMP:-$ROOT/bench/out}"
 STORE="$WORK/jobengine.db"
 LOG="$WORK/server.log"
-SERVER_PID=""
-
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
-        kill -TERM "$CHILD" 2>/dev/null || true
-        wait "$CHILD" 2>/dev/null || true
-    fi
-    stop_server
-    if [ "${KEEP:-0}" = 1 ]; then say "claim_bench: kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Runs CMD in the background with stdout to OUT and stderr to ERR and waits for it, so that a
-# signal stops the benchmark at once (bash runs traps during `wait`, not during a foreground
-# command); the EXIT trap stops CHILD.
-CHILD=""
-bg_run() { # OUT ERR CMD...
-    local out=$1 err=$2 rc=0
-    shift 2
-    "$@" >"$out" 2>"$err" &
-    CHILD=$!
-    wait "$CHILD" || rc=$?
-    CHILD=""
-    return "$rc"
-}
-
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) exit 1
-    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-now_ms() { date +%s%3N; }
 
 # ---- the machine ------------------------------------------------------------------------------
-CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
-echo "claim_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
-echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  store dir $WORK, filesystem $FS"
-echo "  jobengine at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'), $BIN built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
+machine_header store load
+build_line
 echo "  ledger $LEDGER_EVENTS processed events; calls of $BATCH events from $CLIENTS connections" \
     "(wrk -t$WRK_THREADS -c$CLIENTS -d${DURATION}s x $RUNS runs per variant); server --threads $THREADS"
 
@@ -139,10 +80,8 @@ cc -O2 -Wall -Wextra bench/claim_floor.c -lsqlite3 -o "$WORK/claim_floor" ||
 
 # ---- the store: schema, clients, LEDGER_EVENTS processed events --------------------------------
 "$BIN" migrate --store "sqlite:$STORE" >/dev/null || die "migrate failed"
-"$BIN" client add "$ADMIN" --tenant "$TENANT" --role Orch.Admin --secret "$SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add $ADMIN failed"
-"$BIN" client add "$WORKER" --tenant "$TENANT" --role Orch.Worker --secret "$SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add $WORKER failed"
+add_client "$ADMIN" Orch.Admin "$SECRET" "$STORE"
+add_client "$WORKER" Orch.Worker "$SECRET" "$STORE"
 START_MS=$(now_ms)
 bg_run "$WORK/claim_gen.out" "$WORK/claim_gen.err" "$WORK/claim_gen" "$STORE" "$TENANT" \
     "$SOURCE" "$LEDGER_EVENTS" "$START_MS" "$DAYS" ||
@@ -168,29 +107,14 @@ say "  ledger on disk: table $B_TABLE B, ledger_time $B_TIME B, ledger_claims $B
     "= $BPE B/event; whole file $B_FILE B = $BPE_FILE B/event"
 
 # ---- the server -------------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
 T0=$(now_ms)
-"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
-    2>"$LOG" >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 600); do
-    grep -q '"listening"' "$LOG" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
-    sleep 0.05
-done
-grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 30 s"; }
+LISTEN_TRIES=600 LISTEN_STEP=0.05 start_server "$STORE" "$LOG"
 STARTUP_S=$(awk -v a="$T0" -v b="$(now_ms)" 'BEGIN {printf "%.2f", (b - a) / 1000}')
 say "  server listening after ${STARTUP_S}s (its start includes the ledger prune sweep)"
 
-token() { # CLIENT SCOPE [EXTRA FORM FIELD]
-    curl -sf -u "$1:$SECRET" --data-urlencode grant_type=client_credentials \
-        --data-urlencode "scope=$2" ${3:+--data-urlencode "$3"} "$BASE/token" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
-ADMIN_TOKEN=$(token "$ADMIN" orch:quota "quota_reason=claim benchmark") ||
+ADMIN_TOKEN=$(token "$ADMIN" "$SECRET" orch:quota "quota_reason=claim benchmark") ||
     die "cannot get the admin token"
-WORKER_TOKEN=$(token "$WORKER" "orch:jobs orch:read") || die "cannot get the worker token"
+WORKER_TOKEN=$(token "$WORKER" "$SECRET" "orch:jobs orch:read") || die "cannot get the worker token"
 api() { # TOKEN PATH BODY
     curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$3" "$BASE$2"
 }

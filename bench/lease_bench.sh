@@ -25,8 +25,9 @@
 #   STRICT=1          exit 3 when leases/commit < 1.0
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=lease_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 JOBS=${JOBS:-10000}
 WORKERS=${WORKERS:-64}
@@ -37,111 +38,44 @@ LEASE_SECONDS=${LEASE_SECONDS:-600}
 TIME_BOUND=${TIME_BOUND:-120}
 SQLITE_SECONDS=${SQLITE_SECONDS:-5}
 SQLITE_RUNS=${SQLITE_RUNS:-3}
-BIN=build/jobengine
 TENANT=bench
 ADMIN=lease-admin
 WORKER=lease-worker
 # A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
 SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "lease_bench: $*"
-    exit 1
-}
+need_tools wrk cc curl python3 awk
 
-for tool in wrk cc curl python3 awk; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
+build_bin benchmarks make make -s build
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(make -s build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run make)"
-
-BENCH_TMP=${BENCH_TMP:-$ROOT/bench/out}
-mkdir -p "$BENCH_TMP"
-WORK=$(mktemp -d "$BENCH_TMP/lease.XXXXXX")
+bench_work lease "${BENCH_TMP:-$ROOT/bench/out}"
 STORE="$WORK/jobengine.db"
 LOG="$WORK/server.log"
-SERVER_PID=""
 WRK_PID=""
-
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    if [ -n "$WRK_PID" ] && kill -0 "$WRK_PID" 2>/dev/null; then
-        kill -INT "$WRK_PID" 2>/dev/null || true
-        wait "$WRK_PID" 2>/dev/null || true
-    fi
-    stop_server
-    if [ "${KEEP:-0}" = 1 ]; then say "lease_bench: kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) exit 1
-    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck disable=SC2317 # invoked by cleanup (lib.sh)
+on_cleanup() { stop_pid "$WRK_PID" INT; }
 
 # ---- the machine ------------------------------------------------------------------------------
-CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
 CLK_TCK=$(getconf CLK_TCK)
-echo "lease_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
-echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  store dir $WORK, filesystem $FS"
-echo "  jobengine at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'), $BIN built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
+machine_header store load
+build_line
 echo "  server --threads $THREADS; $JOBS jobs per run, $WORKERS workers (wrk -t$WRK_THREADS" \
     "-c$WORKERS), $RUNS runs"
 
 # ---- the server -------------------------------------------------------------------------------
-"$BIN" client add "$ADMIN" --tenant "$TENANT" --role Orch.Admin --secret "$SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add $ADMIN failed"
-"$BIN" client add "$WORKER" --tenant "$TENANT" --role Orch.Worker --secret "$SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add $WORKER failed"
+add_client "$ADMIN" Orch.Admin "$SECRET" "$STORE"
+add_client "$WORKER" Orch.Worker "$SECRET" "$STORE"
 
 MAX_ACTIVE=$((WORKERS * 2))
 BURST=$((JOBS * 2))
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
+start_server "$STORE" "$LOG" \
     --ceiling-max-active "$((MAX_ACTIVE > 1000 ? MAX_ACTIVE : 1000))" \
     --ceiling-burst-capacity "$((BURST > 10000 ? BURST : 10000))" \
-    --ceiling-refill-per-second 100000 --ceiling-max-per-hour 100000000 \
-    2>"$LOG" >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    grep -q '"listening"' "$LOG" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
-    sleep 0.1
-done
-grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 10 s"; }
+    --ceiling-refill-per-second 100000 --ceiling-max-per-hour 100000000
 
-token() { # CLIENT SCOPE [EXTRA FORM FIELDS]
-    curl -sf -u "$1:$SECRET" --data-urlencode grant_type=client_credentials \
-        --data-urlencode "scope=$2" ${3:+--data-urlencode "$3"} "$BASE/token" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
-ADMIN_TOKEN=$(token "$ADMIN" orch:quota "quota_reason=lease benchmark") ||
+ADMIN_TOKEN=$(token "$ADMIN" "$SECRET" orch:quota "quota_reason=lease benchmark") ||
     die "cannot get the admin token"
-WORKER_TOKEN=$(token "$WORKER" "orch:jobs orch:read") || die "cannot get the worker token"
-
-# Store writes and commits so far (the server's /metrics), and its CPU ticks.
-store_counts() {
-    curl -sf "$BASE/metrics" | awk '$1 == "jobengine_store_writes_total" {w = $2}
-        $1 == "jobengine_store_commits_total{outcome=\"ok\"}" {c = $2} END {print w + 0, c + 0}'
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+WORKER_TOKEN=$(token "$WORKER" "$SECRET" "orch:jobs orch:read") || die "cannot get the worker token"
 
 # Runs wrk with SCRIPT until every thread has left its done file (or TIME_BOUND); sets LINE to
 # the script's summary line (PREFIX: ...) and saves wrk's output. Not run in a subshell, so the
@@ -259,16 +193,7 @@ rm -f "$LOG"
 sync
 
 # ---- peer: fsync'd single-row commits ---------------------------------------------------------
-cc -O2 -Wall -Wextra bench/sqlite_commit.c -lsqlite3 -o "$WORK/sqlite_commit" ||
-    die "cannot build bench/sqlite_commit.c (libsqlite3-dev?)"
-COMMITS_ALL=()
-for i in $(seq "$SQLITE_RUNS"); do
-    c=$("$WORK/sqlite_commit" "$WORK" "$SQLITE_SECONDS" 2>"$WORK/sqlite_commit.err") ||
-        die "sqlite_commit failed: $(cat "$WORK/sqlite_commit.err")"
-    say "  sqlite_commit run$i: $c commits/s ($(sed 's/^sqlite_commit: //' "$WORK/sqlite_commit.err"))"
-    COMMITS_ALL+=("$c")
-done
-COMMIT=$(printf '%s\n' "${COMMITS_ALL[@]}" | median)
+sqlite_peer
 
 # ---- the table --------------------------------------------------------------------------------
 RATIO=$(awk -v a="$LEASE" -v b="$COMMIT" 'BEGIN {printf "%.2f", a / b}')

@@ -30,8 +30,9 @@
 #   IDLE_WAIT=60       seconds (in all) to wait for background load to pass before runs
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=quota_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 THREADS=${THREADS:-16}
 DURATION=${DURATION:-5}
@@ -43,7 +44,6 @@ CORE_SECONDS=${CORE_SECONDS:-2}
 QUOTAS=${QUOTAS:-10000}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-on}
-BIN=build/jobengine
 TENANT=bench
 ADMIN_ID=bench-admin
 WORKER_ID=bench-worker
@@ -61,73 +61,22 @@ GCRA_EMISSION_US=1
 GCRA_BURST=1000000
 T0=$(date +%s)
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "quota_bench: $*"
-    exit 1
-}
+need_tools wrk nginx redis-server redis-cli redis-benchmark cc curl python3 timeout awk
 
-for tool in wrk nginx redis-server redis-cli redis-benchmark cc curl python3 timeout awk; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
+build_bin benchmarks "cmake --build build, or make" cmake --build build
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(cmake --build build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run: cmake --build build, or make)"
-
-mkdir -p bench/out
-WORK=$(mktemp -d "$ROOT/bench/out/quota.XXXXXX")
-SERVER_PID="" NGINX_PID="" REDIS0_PID="" REDIS1_PID="" CLIENT_PID=""
-
-# Stops one background process of ours: TERM, up to 10 s, then KILL.
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-stop_server() {
-    stop_pid "$SERVER_PID"
-    SERVER_PID=""
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_pid "$CLIENT_PID"
-    stop_server
+bench_work quota "$ROOT/bench/out"
+NGINX_PID="" REDIS0_PID="" REDIS1_PID=""
+# shellcheck disable=SC2317 # invoked by cleanup (lib.sh), which then stops the server
+on_cleanup() {
     stop_pid "$NGINX_PID" # the master stops its workers (TERM: fast shutdown)
     stop_pid "$REDIS0_PID"
     stop_pid "$REDIS1_PID"
-    if [ "${KEEP:-0}" = 1 ]; then say "quota_bench: kept $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) exit 1
-    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r + 0 >= t) ? "met" : "NOT met"}'; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-json_get() { python3 -c 'import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1].split("."): v = v[k]
-print(v)' "$1"; }
 
 # CPU accounting: clock ticks (utime + stime) of a set of pids, and of the whole machine.
 CLK_TCK=$(getconf CLK_TCK)
@@ -143,12 +92,7 @@ proc_ticks() {
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 
 # ---- the machine ------------------------------------------------------------------------------
-NPROC=$(nproc)
-CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
-echo "quota_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
-echo "  nproc $NPROC, cpu ${CPU:-unknown}"
-echo "  work dir $WORK, filesystem $FS"
+machine_header work
 echo "  $BIN of $(git describe --always --dirty 2>/dev/null || echo '?'), built $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ)"
 echo "  $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); $(nginx -v 2>&1); $(redis-server --version | cut -d' ' -f1-3)"
 echo "  server --threads $THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS; redis-benchmark" \
@@ -178,34 +122,6 @@ CORE_DENY=$("$WORK/core_decide" 1 deny 2>"$WORK/core.err") || die "core_decide d
 say "  core_decide deny: $(sed 's/^core_decide: //' "$WORK/core.err")"
 
 # ---- servers ----------------------------------------------------------------------------------
-# start_server STORE LOG: starts build/jobengine on a free loopback port (PORT, BASE, SERVER_PID).
-start_server() {
-    PORT=$(free_port)
-    BASE="http://127.0.0.1:$PORT"
-    "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$1" --threads "$THREADS" \
-        --ceiling-max-per-hour "$Q_MAX_PER_HOUR" --ceiling-burst-capacity "$Q_BURST" \
-        --ceiling-refill-per-second "$Q_REFILL" 2>"$2" >/dev/null &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q '"listening"' "$2" 2>/dev/null && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || { tail -5 "$2" >&2; die "the server exited"; }
-        sleep 0.1
-    done
-    tail -5 "$2" >&2
-    die "the server did not say listening in 10 s"
-}
-add_clients() { # STORE
-    "$BIN" client add "$ADMIN_ID" --tenant "$TENANT" --role Orch.Admin --secret "$ADMIN_SECRET" \
-        --store "sqlite:$1" --json >/dev/null || die "client add $ADMIN_ID failed"
-    "$BIN" client add "$WORKER_ID" --tenant "$TENANT" --role Orch.Worker \
-        --secret "$WORKER_SECRET" --store "sqlite:$1" --json >/dev/null ||
-        die "client add $WORKER_ID failed"
-}
-token() { # ID SECRET SCOPE [EXTRA FORM]
-    curl -sf -u "$1:$2" --data-urlencode "grant_type=client_credentials" \
-        --data-urlencode "scope=$3" ${4:+--data-urlencode "$4"} "$BASE/token" |
-        json_get access_token || die "cannot get a $3 token"
-}
 
 # ---- 4. resident memory: idle, then with QUOTAS quotas (bench/rss_bench.sh) ----------------
 RSS_LINE=$(THREADS=$THREADS QUOTAS=$QUOTAS SKIP_BUILD=1 timeout -k 2 180 bash bench/rss_bench.sh |
@@ -218,10 +134,14 @@ CREATE_RATE=$(rss_field create_rate)
 if [ -z "$RSS_IDLE" ] || [ -z "$RSS_QUOTAS" ]; then die "cannot parse rss_bench's line: $RSS_LINE"; fi
 
 # ---- the bench server, its quota and the peers' bodies ----------------------------------------
-add_clients "$WORK/bench.db"
-start_server "$WORK/bench.db" "$WORK/server.log"
-ADMIN_TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench)
-WORKER_TOKEN=$(token "$WORKER_ID" "$WORKER_SECRET" "orch:read orch:jobs")
+add_client "$ADMIN_ID" Orch.Admin "$ADMIN_SECRET" "$WORK/bench.db"
+add_client "$WORKER_ID" Orch.Worker "$WORKER_SECRET" "$WORK/bench.db"
+start_server "$WORK/bench.db" "$WORK/server.log" --ceiling-max-per-hour "$Q_MAX_PER_HOUR" \
+    --ceiling-burst-capacity "$Q_BURST" --ceiling-refill-per-second "$Q_REFILL"
+ADMIN_TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench) ||
+    die "cannot get a orch:quota token"
+WORKER_TOKEN=$(token "$WORKER_ID" "$WORKER_SECRET" "orch:read orch:jobs") ||
+    die "cannot get a orch:read orch:jobs token"
 QUOTA_ID=$(curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d "{\"jobType\":\"bench.acquire\",\"maxActive\":$Q_MAX_ACTIVE,\"maxPerHour\":$Q_MAX_PER_HOUR,\"burstCapacity\":$Q_BURST,\"refillPerSecond\":$Q_REFILL}" \
     "$BASE/jobengine/quotas" | json_get quotaId) || die "cannot create the bench quota"
@@ -336,13 +256,9 @@ cpu_end() {
     BUSY_USED=$(awk -v b=$((mb1 - MB0)) -v a=$((ma1 - MA0)) 'BEGIN {printf "%.0f", a ? 100 * b / a : 0}')
 }
 run_client() { # OUT LIMIT CMD...: a bounded client in the background (killed by cleanup)
-    local out=$1 lim=$2 rc=0
+    local out=$1 lim=$2
     shift 2
-    timeout -k 2 "$lim" "$@" >"$out" 2>&1 &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID" || rc=$?
-    CLIENT_PID=""
-    return "$rc"
+    bg_run "$out" "" timeout -k 2 "$lim" "$@"
 }
 wrk_stats() { # FILE -> RPS NON2XX P50 P99 SOCKERR
     awk '/^Requests\/sec:/ {rps = $2} /Non-2xx or 3xx responses:/ {n = $NF}

@@ -12,76 +12,30 @@
 #   rss_bench: idle_kb=N quotas_kb=N quotas=N create_s=S create_rate=R hwm_kb=N os_threads=N db_kb=N
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=rss_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 THREADS=${THREADS:-16}
 QUOTAS=${QUOTAS:-10000}
-BIN=build/jobengine
 TENANT=bench
 ADMIN_ID=bench-admin
 ADMIN_SECRET=benchAdminSecret0123456789abcdefghijklmnop # throwaway store: a fixed secret is fine
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "rss_bench: $*"
-    exit 1
-}
-for tool in curl python3 timeout; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(cmake --build build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 measures the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run: cmake --build build, or make)"
+need_tools curl python3 timeout
+build_bin measures "cmake --build build, or make" cmake --build build
 
-mkdir -p bench/out
-WORK=$(mktemp -d "$ROOT/bench/out/rss.XXXXXX")
-SERVER_PID=""
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then say "rss_bench: kept $WORK"; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_work rss "$ROOT/bench/out"
 
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 STORE="$WORK/rss.db"
-"$BIN" client add "$ADMIN_ID" --tenant "$TENANT" --role Orch.Admin --secret "$ADMIN_SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add failed"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
-    2>"$WORK/server.log" >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    grep -q '"listening"' "$WORK/server.log" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -5 "$WORK/server.log" >&2; die "the server exited"; }
-    sleep 0.1
-done
-grep -q '"listening"' "$WORK/server.log" || die "the server did not say listening in 10 s"
+add_client "$ADMIN_ID" Orch.Admin "$ADMIN_SECRET" "$STORE"
+start_server "$STORE" "$WORK/server.log"
 sleep 1
 RSS_IDLE=$(status_kb "$SERVER_PID" VmRSS)
 
-TOKEN=$(curl -sf -u "$ADMIN_ID:$ADMIN_SECRET" --data-urlencode grant_type=client_credentials \
-    --data-urlencode scope=orch:quota --data-urlencode quota_reason=bench "$BASE/token" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') ||
+TOKEN=$(token "$ADMIN_ID" "$ADMIN_SECRET" orch:quota quota_reason=bench) ||
     die "cannot get an orch:quota token"
 say "rss_bench: creating $QUOTAS quotas"
 OUT=$(timeout -k 2 120 python3 - "$PORT" "$TOKEN" "$QUOTAS" <<'EOF'

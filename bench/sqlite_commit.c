@@ -7,48 +7,10 @@
  *   usage: sqlite_commit DIR [SECONDS]     (SECONDS defaults to 5)
  *   build: cc -O2 bench/sqlite_commit.c -lsqlite3 -o sqlite_commit
  */
-#include <sqlite3.h>
-#include <stdio.h>
+#define BENCH_PROG "sqlite_commit"
+#include "bench_sqlite.h"
+
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int exec(sqlite3 *db, const char *sql) {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    fprintf(stderr, "sqlite_commit: %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-    return -1;
-}
-
-static void remove_files(const char *path) {
-    char p[4200];
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
-        unlink(p);
-    }
-}
-
-/* Checks that a PRAGMA query reads back as want ("wal"; "2" is synchronous=FULL). */
-static int pragma_is(sqlite3 *db, const char *sql, const char *want) {
-    sqlite3_stmt *st = NULL;
-    int ok = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(st, 0);
-        ok = v && strcmp((const char *)v, want) == 0;
-    }
-    sqlite3_finalize(st);
-    if (!ok) fprintf(stderr, "sqlite_commit: %s did not give %s\n", sql, want);
-    return ok ? 0 : -1;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
@@ -61,22 +23,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     char path[4096];
-    int n = snprintf(path, sizeof path, "%s/sqlite_commit.%ld.db", argv[1], (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof path) {
-        fprintf(stderr, "sqlite_commit: DIR too long\n");
-        return 2;
-    }
-    remove_files(path);
+    if (db_path(path, sizeof path, argv[1])) return 2;
 
     sqlite3 *db = NULL;
     sqlite3_stmt *ins = NULL;
     int rc = 1;
-    if (sqlite3_open(path, &db) != SQLITE_OK) {
-        fprintf(stderr, "sqlite_commit: open %s: %s\n", path, sqlite3_errmsg(db));
-        goto out;
-    }
-    if (exec(db, "PRAGMA journal_mode=WAL") || exec(db, "PRAGMA synchronous=FULL") ||
-        pragma_is(db, "PRAGMA journal_mode", "wal") || pragma_is(db, "PRAGMA synchronous", "2") ||
+    if (open_wal(path, &db) ||
         exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, at REAL NOT NULL, payload TEXT NOT "
                  "NULL)"))
         goto out;

@@ -17,8 +17,9 @@
 #   STRICT=1          exit 3 when issuance/commit < 1.0
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=token_bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 THREADS=${THREADS:-32}
 DURATION=${DURATION:-10}
@@ -29,79 +30,27 @@ WARMUP=${WARMUP:-2}
 SQLITE_SECONDS=${SQLITE_SECONDS:-5}
 SQLITE_RUNS=${SQLITE_RUNS:-3}
 OPENSSL_SECONDS=${OPENSSL_SECONDS:-3}
-BIN=build/jobengine
 CLIENT_ID=bench-client
 TENANT=bench
 # A fixed 43-character secret (the CLI requires at least 32); the store is thrown away after.
 SECRET=benchSecret0123456789abcdefghijklmnopqrstuv
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-    say "token_bench: $*"
-    exit 1
-}
-
-for tool in wrk openssl cc curl python3 base64; do
-    command -v "$tool" >/dev/null || die "$tool not found (run: bash scripts/deps.sh --bench)"
-done
+need_tools wrk openssl cc curl python3 base64
 [ ${#SECRET} -eq 43 ] || die "the secret must be 43 characters"
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    if ! BUILD_OUT=$(make -s build 2>&1); then
-        printf '%s\n' "$BUILD_OUT" | tail -20 >&2
-        die "build failed (SKIP_BUILD=1 benchmarks the existing $BIN)"
-    fi
-fi
-[ -x "$BIN" ] || die "$BIN missing (run make)"
+build_bin benchmarks make make -s build
 
-mkdir -p bench/out
-WORK=$(mktemp -d "$ROOT/bench/out/token.XXXXXX")
+bench_work token "$ROOT/bench/out"
 STORE="$WORK/jobengine.db"
 LOG="$WORK/server.log"
-SERVER_PID=""
-
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    stop_server
-    if [ "${KEEP:-0}" = 1 ]; then say "token_bench: kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-median() { sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) exit 1
-    if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- the machine ------------------------------------------------------------------------------
-CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-FS=$(df -PT "$WORK" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}')
-echo "token_bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm)"
-echo "  nproc ${NPROC:=$(nproc)}, cpu ${CPU:-unknown}"
-echo "  store dir $WORK, filesystem $FS"
+machine_header store
 echo "  server --threads $THREADS; wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s x $RUNS runs"
 
 # ---- the server -------------------------------------------------------------------------------
-"$BIN" client add "$CLIENT_ID" --tenant "$TENANT" --role Orch.Viewer --secret "$SECRET" \
-    --store "sqlite:$STORE" --json >/dev/null || die "client add failed"
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$STORE" --threads "$THREADS" \
-    2>"$LOG" >/dev/null &
-SERVER_PID=$!
-for _ in $(seq 100); do
-    grep -q '"listening"' "$LOG" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$LOG" >&2; die "the server exited"; }
-    sleep 0.1
-done
-grep -q '"listening"' "$LOG" || { cat "$LOG" >&2; die "the server did not say listening in 10 s"; }
+add_client "$CLIENT_ID" Orch.Viewer "$SECRET" "$STORE"
+start_server "$STORE" "$LOG"
 
 TOKEN_BENCH_AUTH="Basic $(printf '%s:%s' "$CLIENT_ID" "$SECRET" | base64 -w0)"
 export TOKEN_BENCH_AUTH
@@ -139,8 +88,7 @@ done
 ISSUE=$(printf '%s\n' "${RPS_ALL[@]}" | median)
 
 # ---- the audit is really there ----------------------------------------------------------------
-TOKEN=$(curl -sf -u "$CLIENT_ID:$SECRET" -d "grant_type=client_credentials&scope=orch:read" \
-    "$BASE/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') ||
+TOKEN=$(token "$CLIENT_ID" "$SECRET" orch:read) ||
     die "cannot get a token for the audit check"
 GRANTED=$((GRANTED + 1))
 VERIFY=$(curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/jobengine/audit/verify") ||
@@ -171,16 +119,7 @@ SIGN=$(openssl speed -seconds "$OPENSSL_SECONDS" ed25519 2>/dev/null |
     awk '/\(Ed25519\)/ && NF >= 4 {v = $(NF - 1)} END {print v}')
 [ -n "$SIGN" ] || die "cannot parse openssl speed ed25519"
 
-cc -O2 -Wall -Wextra bench/sqlite_commit.c -lsqlite3 -o "$WORK/sqlite_commit" ||
-    die "cannot build bench/sqlite_commit.c (libsqlite3-dev?)"
-COMMITS_ALL=()
-for i in $(seq "$SQLITE_RUNS"); do
-    c=$("$WORK/sqlite_commit" "$WORK" "$SQLITE_SECONDS" 2>"$WORK/sqlite_commit.err") ||
-        die "sqlite_commit failed: $(cat "$WORK/sqlite_commit.err")"
-    say "  sqlite_commit run$i: $c commits/s ($(sed 's/^sqlite_commit: //' "$WORK/sqlite_commit.err"))"
-    COMMITS_ALL+=("$c")
-done
-COMMIT=$(printf '%s\n' "${COMMITS_ALL[@]}" | median)
+sqlite_peer
 
 # ---- the table --------------------------------------------------------------------------------
 R_COMMIT=$(awk -v a="$ISSUE" -v b="$COMMIT" 'BEGIN {printf "%.2f", a / b}')
