@@ -8,7 +8,7 @@
 #include "api/body.h"
 #include "api/routes.h"
 #include "auth/checkpoint.h"
-#include "auth/b64url.h"
+#include "base/b64url.h"
 #include "auth/principal.h"
 #include "core/audit.h"
 #include "core/buf.h"

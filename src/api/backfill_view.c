@@ -3,7 +3,7 @@
 
 #include "api/quota_view.h"
 
-#include "auth/keys.h"
+#include "base/random.h"
 #include "core/audit.h"
 #include "core/timefmt.h"
 

@@ -11,7 +11,7 @@
 #include "api/change.h"
 #include "api/quota_view.h"
 #include "api/routes.h"
-#include "auth/keys.h"
+#include "base/random.h"
 #include "core/ids.h"
 #include "core/jcs.h"
 #include "core/timefmt.h"

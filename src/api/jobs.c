@@ -10,7 +10,7 @@
 #include "api/metrics.h"
 #include "api/quota_view.h"
 #include "api/routes.h"
-#include "auth/keys.h"
+#include "base/random.h"
 #include "core/ids.h"
 #include "core/jcs.h"
 #include "core/text.h"

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "auth/keys.h"
+#include "base/random.h"
 #include "core/audit.h"
 #include "core/timefmt.h"
 

@@ -10,6 +10,7 @@
 #include "auth/jwt.h"
 #include "core/audit.h"
 #include "core/scope.h"
+#include "base/random.h"
 #include "core/text.h"
 
 #define SYSTEM_TENANT "_system"

@@ -1,5 +1,6 @@
 /* auth/checkpoint.c: signed checkpoints (see checkpoint.h). */
 #include "auth/checkpoint.h"
+#include "auth/keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * Checks run header first, then key, then signature; the payload is parsed only once the
  * signature is valid. */
 #include "auth/jwt.h"
-#include "auth/b64url.h"
+#include "base/b64url.h"
 #include "core/buf.h"
 
 #include <stdlib.h>

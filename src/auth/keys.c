@@ -1,8 +1,9 @@
 /* auth/keys.c: Ed25519 keys on OpenSSL 3 (raw 32-byte seeds and public keys), their RFC 7638
- * thumbprint kid and public JWK form, detached signing and verification, the secure random
- * source and UUIDv7 (RFC 9562) identifiers. Every EVP object is freed before returning. */
+ * thumbprint kid and public JWK form, detached signing and verification. Every EVP object is
+ * freed before returning. */
 #include "auth/keys.h"
-#include "auth/b64url.h"
+#include "base/b64url.h"
+#include "base/random.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -174,28 +175,4 @@ int je_ed25519_verify(const je_key *k, const void *msg, size_t len, const unsign
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return ok ? 1 : 0;
-}
-
-int je_random_bytes(void *buf, size_t n) {
-    if (n == 0) return 0;
-    if (!buf || n > INT_MAX) return -1;
-    return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
-}
-
-void je_uuid7(int64_t now_ms, char out[37]) {
-    unsigned char b[16];
-    /* A predictable id would make jti guessable; without randomness there is nothing safe to do. */
-    if (je_random_bytes(b + 6, 10) != 0) abort();
-    uint64_t ts = now_ms < 0 ? 0 : (uint64_t)now_ms & 0xffffffffffffULL;
-    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ts >> (40 - 8 * i));
-    b[6] = (unsigned char)(0x70 | (b[6] & 0x0f)); /* version 7 */
-    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f)); /* variant 10 */
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = '\0';
 }

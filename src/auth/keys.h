@@ -6,14 +6,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "core/err.h"
-
-typedef struct je_key {
-    char kid[64];
-    unsigned char priv[32]; /* raw Ed25519 private key (seed); all zero when only public known */
-    unsigned char pub[32];
-    int64_t created_ms;
-    int current; /* 1 for the one key that signs */
-} je_key;
+#include "store/store.h" /* je_key, the record as stored */
 
 /* A fresh key from the OS's secure random source; kid set, current = 0, created_ms = now_ms. */
 int je_key_generate(je_key *k, int64_t now_ms, je_err *err);
@@ -30,10 +23,5 @@ int je_ed25519_sign(const je_key *k, const void *msg, size_t len, unsigned char 
 /* 1 when sig is a valid signature of msg by k->pub, else 0. */
 int je_ed25519_verify(const je_key *k, const void *msg, size_t len, const unsigned char *sig,
                       size_t sig_len);
-
-/* Fills buf with n bytes from the OS's secure random source (OpenSSL RAND_bytes); 0 or -1. */
-int je_random_bytes(void *buf, size_t n);
-/* A UUIDv7 string (36 chars + NUL) for time now_ms. */
-void je_uuid7(int64_t now_ms, char out[37]);
 
 #endif

@@ -9,7 +9,7 @@
 #include "auth/keyring.h"
 #include "auth/principal.h"
 #include "core/err.h"
-#include "http/arena.h"
+#include "base/arena.h"
 
 #define JE_VERIFIER_SLOTS 4096
 #define JE_VERIFIER_LOCKS 64

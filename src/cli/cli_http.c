@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
 #include "core/jcs.h"
 
 const char cli_http_usage[] =

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
+#include "base/random.h"
 #include "core/ids.h"
 #include "core/scope.h"
 #include "http/http.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
 
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -5,7 +5,7 @@
 #define JE_HTTP_FORM_H
 
 #include <stddef.h>
-#include "http/arena.h"
+#include "base/arena.h"
 
 #define JE_FORM_MAX_PARAMS 64
 

@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "core/err.h"
-#include "http/arena.h"
+#include "base/arena.h"
+#include "base/clock.h"
 
 #define JE_HTTP_MAX_BODY (1024 * 1024)
 #define JE_HTTP_MAX_PARAMS 4
@@ -76,9 +77,5 @@ void je_reply_field_error(je_req *r, int status, const char *code, const char *f
                           const char *message);
 /* The Authority's RFC 6749 §5.2 form {"error", "error_description"}. */
 void je_reply_oauth_error(je_req *r, int status, const char *error, const char *description);
-
-/* Monotonic and wall clocks. */
-int64_t je_now_ms(void);
-int64_t je_mono_ns(void);
 
 #endif

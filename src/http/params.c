@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
 
 int je_params_limit(je_req *r, int *limit) {
     const char *v = je_req_query_nonempty(r, "limit");

@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/keys.h"
+#include "base/random.h"
 #include "http/log.h"
 
 struct je_http_server {
@@ -20,18 +20,6 @@ struct je_http_server {
     je_http_handler handler;
     void *cls;
 };
-
-int64_t je_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t je_mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int is_hex(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)

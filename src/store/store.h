@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include "auth/keys.h"
+#include "base/random.h"
 #include "core/err.h"
 #include "core/justify.h"
 #include "core/backfill.h"
@@ -24,6 +24,15 @@
 #define JE_ID_MAX 128    /* client ids: [A-Za-z0-9][A-Za-z0-9._:@-]{0,127} */
 #define JE_TENANT_MAX 64 /* tenant ids: [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
 #define JE_MAX_KEYS 64
+
+/* A signing key as stored (its operations are auth/keys.h). */
+typedef struct je_key {
+    char kid[64];
+    unsigned char priv[32]; /* raw Ed25519 private key (seed); all zero when only public known */
+    unsigned char pub[32];
+    int64_t created_ms;
+    int current; /* 1 for the one key that signs */
+} je_key;
 
 typedef struct je_client {
     char id[JE_ID_MAX + 1];

@@ -1,7 +1,7 @@
-/* auth/b64url.h: base64url without padding (RFC 4648 §5), and standard base64 decoding for
+/* base/b64url.h: base64url without padding (RFC 4648 §5), and standard base64 decoding for
  * HTTP Basic credentials. */
-#ifndef JE_AUTH_B64URL_H
-#define JE_AUTH_B64URL_H
+#ifndef JE_BASE_B64URL_H
+#define JE_BASE_B64URL_H
 
 #include <stddef.h>
 

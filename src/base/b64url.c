@@ -1,8 +1,8 @@
-/* auth/b64url.c: base64url without padding (RFC 4648 §5) for JWS segments and JWK members, and a
+/* base/b64url.c: base64url without padding (RFC 4648 §5) for JWS segments and JWK members, and a
  * standard base64 decoder (RFC 4648 §4) for HTTP Basic credentials. Decoding is strict: any
  * character outside the alphabet, whitespace, misplaced padding, an impossible length or
  * non-zero trailing bits are refused, so every accepted string has exactly one encoding. */
-#include "auth/b64url.h"
+#include "base/b64url.h"
 
 #include <stdint.h>
 

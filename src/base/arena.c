@@ -1,5 +1,5 @@
-/* http/arena.c: bump allocator over a list of chunks. */
-#include "http/arena.h"
+/* base/arena.c: bump allocator over a list of chunks. */
+#include "base/arena.h"
 
 #include <stdarg.h>
 #include <stdio.h>

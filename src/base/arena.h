@@ -1,7 +1,7 @@
-/* http/arena.h: per-request memory, freed all at once when the request ends (as nginx's pools).
+/* base/arena.h: per-request memory, freed all at once when the request ends (as nginx's pools).
  * Handlers allocate from the request's arena and never free one by one. */
-#ifndef JE_HTTP_ARENA_H
-#define JE_HTTP_ARENA_H
+#ifndef JE_BASE_ARENA_H
+#define JE_BASE_ARENA_H
 
 #include <stddef.h>
 
