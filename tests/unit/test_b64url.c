@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
 
 /* RFC 4648 §10 with the padding removed (base64url of these inputs equals base64). */
 static const char *const PLAIN[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};

@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "auth/b64url.h"
+#include "base/b64url.h"
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "core/buf.h"
