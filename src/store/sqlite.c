@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Generated from src/store/migrations/NNN_name.sql by scripts/embed_migrations.cmake. */
+/* Generated from src/store/migrations/NNN_name.sql by scripts/embed_files.cmake. */
 struct je_migration {
     int version;
     const char *name;
