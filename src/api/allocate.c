@@ -64,8 +64,8 @@ static int quota_exists(je_req *r, je_app *app) {
     int found =
         app->store->ops->quota_get(app->store, r->principal->tenant, r->params[0], &rec, &err);
     if (found < 0) je_api_reply_err(r, &err, NULL);
-    if (found == 0) je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
-    return found == 1;
+    if (found == JE_STORE_NOT_FOUND) je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
+    return found == JE_STORE_OK;
 }
 
 void je_api_quota_acquire(je_req *r, je_app *app) {
@@ -89,11 +89,11 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     idem.render = render_grant;
     idem.render_ctx = a;
     int64_t now = je_now_ms();
-    int found =
-        app->store->ops->quota_acquire(app->store, r->principal->tenant, r->params[0], ttl * 1000,
-                                       now, &idem, je_quota_elevation_expired_entry, a, &err);
+    int found = app->store->ops->quota_acquire(app->store, r->principal->tenant, r->params[0],
+                                               ttl * 1000, now, &idem, a, &err);
     if (found < 0) return je_api_reply_err(r, &err, NULL);
-    if (found == 0) return je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
+    if (found == JE_STORE_NOT_FOUND)
+        return je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
     if (idem.mismatch)
         return je_reply_error(r, 409, "IDEMPOTENCY_KEY_REUSED",
                               "this Idempotency-Key was used with another body", NULL);
@@ -129,6 +129,7 @@ void je_api_quota_release(je_req *r, je_app *app) {
                                             je_now_ms(), &err);
     json_decref(body);
     if (rc < 0) return je_api_reply_err(r, &err, NULL);
-    if (rc == 0) return je_reply_error(r, 404, "NOT_FOUND", "no such live permit", NULL);
+    if (rc == JE_STORE_NOT_FOUND)
+        return je_reply_error(r, 404, "NOT_FOUND", "no such live permit", NULL);
     je_reply_empty(r, 204);
 }

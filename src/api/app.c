@@ -3,10 +3,12 @@
 
 #include "api/backfill_view.h"
 #include "api/metrics.h"
+#include "api/quota_view.h"
 
 #include <string.h>
 
-static const je_store_hooks store_hooks = {je_backfill_engine_entry, je_metric_batch_committed,
+static const je_store_hooks store_hooks = {je_quota_elevation_expired_entry,
+                                           je_backfill_engine_entry, je_metric_batch_committed,
                                            je_metric_audit_appended};
 
 int je_app_init(je_app *app, je_store *store, const je_config *cfg, je_err *err) {

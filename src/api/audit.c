@@ -253,7 +253,7 @@ void je_api_audit_export(je_req *r, je_app *app) {
         return je_reply_error(r, 503, "STORE_UNAVAILABLE", "the store failed", NULL);
     if (parse_from(r, head, &from) != 0) return;
     memcpy(from_prev, JE_AUDIT_ZERO_HASH, 65);
-    if (from > 1 && s->ops->audit_hash_at(s, tenant, from - 1, from_prev, &err) != 1)
+    if (from > 1 && s->ops->audit_hash_at(s, tenant, from - 1, from_prev, &err) != JE_STORE_OK)
         return je_reply_error(r, 503, "STORE_UNAVAILABLE", "the store failed", NULL);
     const char *end_hash = from > head ? from_prev : head_hash;
     /* signed with the key /jwks publishes now: the keyring, refreshed, serves both */

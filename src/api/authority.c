@@ -88,12 +88,12 @@ int je_authority_client_auth(je_req *r, je_app *app, const je_form *f, je_client
     je_err err;
     int found = ca->id_sent && je_id_client_valid(id, idl)
                     ? app->store->ops->client_get(app->store, ca->id_sent, &ca->client, &err)
-                    : 0;
+                    : JE_STORE_NOT_FOUND;
     if (found < 0) {
         *status = 500, *error = "server_error", *desc = "the store is unavailable";
         return -1;
     }
-    if (!found || !secret_matches(&ca->client, secret, sl))
+    if (found != JE_STORE_OK || !secret_matches(&ca->client, secret, sl))
         return *desc = "client authentication failed", -1;
     ca->authenticated = 1;
     return 0;

@@ -73,7 +73,9 @@ json_t *je_backfill_entry(const je_principal *p, const char *event_type, const c
 }
 
 json_t *je_backfill_engine_entry(const je_backfill_record *before, const je_backfill_record *after,
-                                 const char *event_type, int64_t now_ms) {
+                                 int64_t now_ms) {
+    const char *event_type =
+        after->status == JE_BF_COMPLETED ? "backfill.completed" : "backfill.failed";
     char id[37];
     je_uuid7(now_ms, id);
     /* the engine acts on the operator's request: the entry keeps its reason and ticket */

@@ -16,8 +16,9 @@ json_t *je_backfill_entry(const je_principal *p, const char *event_type, const c
                           const char *reason, const char *ticket, int64_t now_ms, json_t *details);
 /* Snapshot for details.before / after (NULL → null). */
 json_t *je_backfill_audit_view(const je_backfill_record *b);
-/* The store hook for engine transitions (backfill.completed / backfill.failed). */
+/* The store hook for engine transitions: backfill.completed or backfill.failed, by after's
+ * status. */
 json_t *je_backfill_engine_entry(const je_backfill_record *before, const je_backfill_record *after,
-                                 const char *event_type, int64_t now_ms);
+                                 int64_t now_ms);
 
 #endif

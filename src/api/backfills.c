@@ -60,7 +60,7 @@ static int parse_name(const json_t *body, const char *name, int allow_star, char
 }
 
 static int parse_request(bfreq *q, je_err *err) {
-    q->body = je_body_object(q->r, create_fields, err);
+    q->body = je_api_keep(q->r, je_body_object(q->r, create_fields, err));
     if (!q->body) return -1;
     int64_t secs = 3600;
     if (parse_name(q->body, "sourceId", 0, q->source_id, sizeof q->source_id, err) != 0 ||
@@ -95,39 +95,20 @@ static void evaluate(const bfreq *q, const je_backfill_store_facts *sf, int64_t 
 
 /* ---- refusals (audited as backfill.rejected) ---------------------------------------------- */
 
-static json_t *rejected_entry(bfreq *q, const je_err *e, const char *backfill_id, int64_t now) {
-    je_justification sent;
-    if (q->just.reason[0])
-        sent = q->just;
-    else
-        je_change_sent_justification(q->r, q->body, JE_CLAIM_BACKFILL_REASON, &sent);
-    json_t *d = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
-    if (e->field[0]) json_object_set_new(d, "field", json_string(e->field));
-    if (q->deny_details) json_object_update(d, q->deny_details);
-    if (q->body) json_object_set_new(d, "request", je_audit_value(q->body));
-    json_object_set_new(d, "token", je_token_details(q->r->principal, JE_CLAIM_BACKFILL_REASON));
-    json_object_set_new(d, "before", json_null());
-    json_object_set_new(d, "after", json_null());
-    return je_backfill_entry(q->r->principal, "backfill.rejected", backfill_id, sent.reason,
-                             sent.has_ticket ? sent.ticket : NULL, now, d);
-}
-
 static void refuse(bfreq *q, const je_err *e, const char *backfill_id) {
-    json_t *entry = rejected_entry(q, e, backfill_id, je_now_ms());
-    je_err aerr;
-    int rc = entry ? q->app->store->ops->audit_append(q->app->store, entry, &aerr) : -1;
-    json_decref(entry);
-    if (rc != 0)
-        return je_reply_error(q->r, 503, "STORE_UNAVAILABLE", "the refusal could not be audited",
-                              NULL);
-    je_api_reply_err(q->r, e, json_deep_copy(q->deny_details));
+    je_change_refuse(q->r, q->app, &je_change_backfill, q->body, &q->just, e, q->deny_details,
+                     backfill_id, json_deep_copy(q->deny_details));
 }
 
+/* A refusal inside the store's transaction: the entry goes with it. details: the reply's (and
+ * the entry's) extra members; a run before this one (a retried transaction) is forgotten. */
 static int deny(bfreq *q, json_t **audit, const char *id, int64_t now, const char *code,
                 const char *msg, json_t *details) {
     je_err_set(&q->deny, code, "%s", msg);
+    json_decref(q->deny_details);
     q->deny_details = details;
-    *audit = rejected_entry(q, &q->deny, id, now);
+    *audit = je_change_refusal_entry(q->r, &je_change_backfill, q->body, &q->just, &q->deny,
+                                     details, id, now);
     return JE_CHANGE_DENY;
 }
 
@@ -155,12 +136,8 @@ void je_api_backfill_preview(je_req *r, je_app *app) {
     bfreq q = {.r = r, .app = app};
     je_err err;
     je_err_clear(&err);
-    if (parse_request(&q, &err) != 0) {
-        json_decref(q.body);
-        return je_api_reply_err(r, &err, NULL);
-    }
+    if (parse_request(&q, &err) != 0) return je_api_reply_err(r, &err, NULL);
     reply_preview(&q);
-    json_decref(q.body);
 }
 
 static void fill_record(bfreq *q, const je_backfill_plan *plan, je_backfill_record *b,
@@ -194,6 +171,8 @@ static void fill_record(bfreq *q, const je_backfill_plan *plan, je_backfill_reco
 static int create_cb(void *ctx, const je_backfill_store_facts *sf, je_backfill_record *b,
                      int64_t now, json_t **audit, je_err *err) {
     bfreq *q = ctx;
+    json_decref(q->deny_details); /* pure: a run before this one leaves nothing behind */
+    q->deny_details = NULL;
     je_backfill_plan plan;
     evaluate(q, sf, now, &plan);
     json_t *checks = je_backfill_checks_json(&plan);
@@ -238,19 +217,11 @@ static void reply_backfill(je_req *r, int status, const je_backfill_record *b) {
 static void create_outcome(bfreq *q, int rc, je_idem *idem, const je_backfill_record *b,
                            const je_err *err) {
     je_req *r = q->r;
-    if (rc < 0) return je_api_reply_err(r, err, NULL);
-    if (idem->mismatch)
-        return je_reply_error(r, 409, "IDEMPOTENCY_KEY_REUSED",
-                              "this Idempotency-Key was used with another body", NULL);
-    if (idem->replayed) {
-        je_reply_raw(r, idem->status, "application/json", idem->body, strlen(idem->body));
-        return free(idem->body);
-    }
+    if (je_change_reply_common(r, rc, idem, err)) return;
     if (rc == JE_CHANGE_DENY) {
-        json_t *d = q->deny_details;
-        q->deny_details = NULL;
         int status = strcmp(q->deny.code, "BACKFILL_UNSAFE") == 0 ? 422 : 409;
-        return je_reply_error(r, status, q->deny.code, q->deny.message, d);
+        return je_reply_error(r, status, q->deny.code, q->deny.message,
+                              json_incref(q->deny_details));
     }
     reply_backfill(r, 201, b);
 }
@@ -263,20 +234,19 @@ void je_api_backfill_create(je_req *r, je_app *app) {
     je_err_clear(&err);
     je_idem idem;
     memset(&idem, 0, sizeof idem);
-    if (parse_request(q, &err) != 0) return refuse(q, &err, NULL), json_decref(q->body);
-    if (q->dry_run) return reply_preview(q), json_decref(q->body);
-    if (je_change_justify(r, q->body, JE_CLAIM_BACKFILL_REASON, &q->just, &err) != 0 ||
+    if (parse_request(q, &err) != 0) return refuse(q, &err, NULL);
+    if (q->dry_run) return reply_preview(q);
+    if (je_change_justify(r, q->body, &je_change_backfill, &q->just, &err) != 0 ||
         je_change_idem(r, q->body, &idem, &err) != 0)
-        return refuse(q, &err, NULL), json_decref(q->body);
+        return refuse(q, &err, NULL);
     je_backfill_record *b = je_arena_alloc(r->arena, sizeof *b);
     idem.render = render_backfill;
     idem.render_ctx = b;
     int rc = app->store->ops->backfill_create(
         app->store, r->principal->tenant, q->source_id, q->job_type, q->window.start, q->window.end,
-        app->cfg.backfill.suppression_ms, create_cb, q, &idem, b, &err);
+        app->cfg.backfill.suppression_ms, je_now_ms(), create_cb, q, &idem, b, &err);
+    je_api_keep(r, q->deny_details); /* the last run's; the reply takes a reference */
     create_outcome(q, rc, &idem, b, &err);
-    json_decref(q->deny_details);
-    json_decref(q->body);
 }
 
 /* ---- state moves -------------------------------------------------------------------------- */
@@ -289,27 +259,23 @@ typedef struct bfmove {
     int64_t if_match;
 } bfmove;
 
+/* The store's callback: core moves the backfill (je_backfill_move); this adapter checks If-Match
+ * and builds the audit entry. Pure: it may run again on a fresh read. */
 static int move_cb(void *ctx, je_backfill_record *b, int exists, int64_t now, json_t **audit,
                    je_err *err) {
     bfmove *m = ctx;
+    json_decref(m->q.deny_details);
+    m->q.deny_details = NULL;
     if (!exists) return je_err_set(&m->q.deny, "NOT_FOUND", "no such backfill"), JE_CHANGE_DENY;
-    if (!je_change_version_matches(m->if_match, b->version))
+    if (!je_if_match_admits(m->if_match, b->version))
         return deny(&m->q, audit, b->backfill_id, now, "VERSION_MISMATCH",
                     "If-Match does not match the current version", NULL);
-    int allowed = je_backfill_can_move((je_backfill_state)b->status, m->to) &&
-                  (m->from_required == JE_BF_STATE_COUNT || b->status == (int)m->from_required);
-    if (!allowed) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "a %s backfill cannot be moved to %s",
-                 je_backfill_state_name(b->status), je_backfill_state_name(m->to));
-        return deny(&m->q, audit, b->backfill_id, now, "INVALID_STATE", msg,
-                    json_pack("{s:s}", "status", je_backfill_state_name(b->status)));
-    }
     je_backfill_record before = *b;
-    b->status = m->to;
-    if (m->to == JE_BF_RUNNING && b->started_ms == JE_NO_TIME) b->started_ms = now;
-    if (m->to == JE_BF_CANCELED) b->completed_ms = now;
-    b->version++;
+    je_err e;
+    je_err_clear(&e);
+    if (je_backfill_move(b, m->from_required, m->to, now, &e) != 0)
+        return deny(&m->q, audit, b->backfill_id, now, e.code, e.message,
+                    json_pack("{s:s}", "status", je_backfill_state_name(before.status)));
     json_t *d = json_pack("{s:o, s:o, s:o}", "before", je_backfill_audit_view(&before), "after",
                           je_backfill_audit_view(b), "token",
                           je_token_details(m->q.r->principal, JE_CLAIM_BACKFILL_REASON));
@@ -332,23 +298,19 @@ static void move_route(je_req *r, je_app *app, je_backfill_state from, je_backfi
     je_err_clear(&err);
     const char *id = r->params[0];
     int found = app->store->ops->backfill_get(app->store, r->principal->tenant, id, b, &err);
-    if (found <= 0)
-        return found < 0 ? je_api_reply_err(r, &err, NULL)
-                         : je_reply_error(r, 404, "NOT_FOUND", "no such backfill", NULL);
-    m->q.body = je_body_object(r, fields, &err);
-    if (!m->q.body ||
-        je_change_justify(r, m->q.body, JE_CLAIM_BACKFILL_REASON, &m->q.just, &err) != 0 ||
+    if (found < 0) return je_api_reply_err(r, &err, NULL);
+    if (found == JE_STORE_NOT_FOUND)
+        return je_reply_error(r, 404, "NOT_FOUND", "no such backfill", NULL);
+    m->q.body = je_api_keep(r, je_body_object(r, fields, &err));
+    if (!m->q.body || je_change_justify(r, m->q.body, &je_change_backfill, &m->q.just, &err) != 0 ||
         je_change_if_match(r, &m->if_match, &err) != 0)
-        return refuse(&m->q, &err, id), json_decref(m->q.body);
-    int rc =
-        app->store->ops->backfill_change(app->store, r->principal->tenant, id, move_cb, m, b, &err);
-    json_decref(m->q.body);
+        return refuse(&m->q, &err, id);
+    int rc = app->store->ops->backfill_change(app->store, r->principal->tenant, id, je_now_ms(),
+                                              move_cb, m, b, &err);
+    je_api_keep(r, m->q.deny_details);
     if (rc < 0) return je_api_reply_err(r, &err, NULL);
-    if (rc == JE_CHANGE_DENY) {
-        json_t *d = m->q.deny_details;
-        m->q.deny_details = NULL;
-        return je_api_reply_err(r, &m->q.deny, d);
-    }
+    if (rc == JE_CHANGE_DENY)
+        return je_api_reply_err(r, &m->q.deny, json_incref(m->q.deny_details));
     reply_backfill(r, 200, b);
 }
 
@@ -373,7 +335,8 @@ void je_api_backfill_get(je_req *r, je_app *app) {
     int found =
         app->store->ops->backfill_get(app->store, r->principal->tenant, r->params[0], &b, &err);
     if (found < 0) return je_api_reply_err(r, &err, NULL);
-    if (!found) return je_reply_error(r, 404, "NOT_FOUND", "no such backfill", NULL);
+    if (found == JE_STORE_NOT_FOUND)
+        return je_reply_error(r, 404, "NOT_FOUND", "no such backfill", NULL);
     reply_backfill(r, 200, &b);
 }
 

@@ -47,6 +47,19 @@ void je_api_reply_err(je_req *r, const je_err *err, json_t *details) {
     je_reply_error(r, je_api_status_for(err->code), code, err->message, details);
 }
 
+void je_api_reply_store_err(je_req *r, const je_err *err) {
+    je_reply_error(r, 503, "STORE_UNAVAILABLE",
+                   err && err->code && err->message[0] ? err->message : "the store failed", NULL);
+}
+
+static void keep_release(void *j) {
+    json_decref(j);
+}
+
+json_t *je_api_keep(je_req *r, json_t *j) {
+    return je_arena_defer(r->arena, keep_release, j);
+}
+
 static int member_allowed(const char *key, const char *const *allowed) {
     for (; *allowed; allowed++)
         if (strcmp(*allowed, key) == 0) return 1;

@@ -99,10 +99,10 @@ void je_api_dedup_claim(je_req *r, je_app *app) {
     je_job j;
     memset(&j, 0, sizeof j);
     int found = app->store->ops->job_get(app->store, r->principal->tenant, job_id, &j, &err);
-    int source_ok = found == 1 && (!j.source_id[0] || strcmp(j.source_id, source) == 0);
+    int source_ok = found == JE_STORE_OK && (!j.source_id[0] || strcmp(j.source_id, source) == 0);
     je_job_free(&j);
     if (found < 0) goto failed;
-    if (found == 0) {
+    if (found == JE_STORE_NOT_FOUND) {
         json_decref(body);
         return je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
     }
@@ -113,11 +113,11 @@ void je_api_dedup_claim(je_req *r, je_app *app) {
     if (!(ev = parse_events(json_object_get(body, "events"), &n, &err))) goto invalid;
     int rc = app->store->ops->ledger_claim(app->store, r->principal->tenant, source, job_id, ev, n,
                                            je_now_ms(), &err);
-    if (rc == 1)
+    if (rc == JE_STORE_OK)
         reply_claim(r, ev, n);
-    else if (rc == 0)
+    else if (rc == JE_STORE_NOT_FOUND)
         je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
-    else if (rc == -2)
+    else if (rc == JE_STORE_LEASE_LOST)
         je_reply_error(r, 409, "LEASE_LOST", "the job is not leased now: claims need a live lease",
                        NULL);
     else

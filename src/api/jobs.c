@@ -246,8 +246,7 @@ void je_api_job_lease(je_req *r, je_app *app) {
     }
     q.now_ms = je_now_ms();
     je_lease_out out;
-    int rc = app->store->ops->jobs_lease(app->store, r->principal->tenant, &q,
-                                         je_quota_elevation_expired_entry, &out, &err);
+    int rc = app->store->ops->jobs_lease(app->store, r->principal->tenant, &q, &out, &err);
     json_decref(body); /* types[] pointed into it: used only until here */
     if (rc != 0) return je_api_reply_err(r, &err, NULL);
     if (out.held && out.n == 0 && out.only_paused) out.decision.kind = JE_DECISION_PAUSED;
@@ -259,14 +258,14 @@ void je_api_job_lease(je_req *r, je_app *app) {
 /* ---- heartbeat and complete --------------------------------------------------------------- */
 
 static void reply_lease_change(je_req *r, int rc, je_job *j, const je_err *err) {
-    if (rc == 1 && (j->status != JE_JOB_LEASED))
+    if (rc == JE_STORE_OK && (j->status != JE_JOB_LEASED))
         je_metric_job_completed(r->principal->tenant, j->job_type, je_job_status_name(j->status));
-    if (rc == -2)
+    if (rc == JE_STORE_LEASE_LOST)
         je_reply_error(r, 409, "LEASE_LOST", "this lease is no longer held (expired or replaced)",
                        NULL);
     else if (rc < 0)
         je_api_reply_err(r, err, NULL);
-    else if (rc == 0)
+    else if (rc == JE_STORE_NOT_FOUND)
         je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
     else
         reply_job(r, 200, j);
@@ -288,8 +287,8 @@ static int job_found(je_req *r, je_app *app, int64_t *lease_ms) {
     if (lease_ms) *lease_ms = j.lease_ms;
     je_job_free(&j);
     if (found < 0) je_api_reply_err(r, &err, NULL);
-    if (found == 0) je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
-    return found == 1;
+    if (found == JE_STORE_NOT_FOUND) je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
+    return found == JE_STORE_OK;
 }
 
 void je_api_job_heartbeat(je_req *r, je_app *app) {
@@ -357,7 +356,8 @@ void je_api_job_get(je_req *r, je_app *app) {
     je_err err;
     int found = app->store->ops->job_get(app->store, r->principal->tenant, r->params[0], &j, &err);
     if (found < 0) return je_api_reply_err(r, &err, NULL);
-    if (!found) return je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
+    if (found == JE_STORE_NOT_FOUND)
+        return je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
     reply_job(r, 200, &j);
     je_job_free(&j);
 }

@@ -13,7 +13,7 @@ json_t *je_audit_value(const json_t *v) {
     if (json_is_real(v)) return json_string(je_num_decimal(json_real_value(v), buf, sizeof buf));
     if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);
-        if (n > 9007199254740991LL || n < -9007199254740991LL) {
+        if (n > JE_MAX_INT53 || n < -JE_MAX_INT53) {
             snprintf(buf, sizeof buf, "%lld", (long long)n);
             return json_string(buf);
         }

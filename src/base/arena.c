@@ -1,4 +1,4 @@
-/* base/arena.c: bump allocator over a list of chunks. */
+/* base/arena.c: bump allocator over a list of chunks, with cleanups run when it is freed. */
 #include "base/arena.h"
 
 #include <stdarg.h>
@@ -14,8 +14,15 @@ typedef struct chunk {
     _Alignas(16) unsigned char data[];
 } chunk;
 
+typedef struct cleanup {
+    struct cleanup *next;
+    void (*fn)(void *);
+    void *ptr;
+} cleanup;
+
 struct je_arena {
     chunk *head;
+    cleanup *cleanups;
 };
 
 je_arena *je_arena_new(void) {
@@ -26,6 +33,7 @@ je_arena *je_arena_new(void) {
 
 void je_arena_free(je_arena *a) {
     if (!a) return;
+    for (cleanup *k = a->cleanups; k; k = k->next) k->fn(k->ptr); /* they live in the chunks */
     chunk *c = a->head;
     while (c) {
         chunk *n = c->next;
@@ -75,4 +83,14 @@ char *je_arena_printf(je_arena *a, const char *fmt, ...) {
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
+}
+
+void *je_arena_defer(je_arena *a, void (*fn)(void *), void *ptr) {
+    if (!ptr) return NULL;
+    cleanup *k = je_arena_alloc(a, sizeof *k);
+    k->fn = fn;
+    k->ptr = ptr;
+    k->next = a->cleanups;
+    a->cleanups = k;
+    return ptr;
 }

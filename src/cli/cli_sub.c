@@ -165,7 +165,7 @@ int cli_req_if_match(const cli_args *a, cli_req *q) {
     long long n;
     if (!v) return 0;
     if (strcmp(v, "*") == 0) return cli_req_header(q, "If-Match", "%s", v);
-    if (cli_int(v, 0, CLI_MAX_INT53, &n) != 0)
+    if (cli_int(v, 0, JE_MAX_INT53, &n) != 0)
         return cli_fail(a->cmd, "--if-match must be a version number (or *)"), 2;
     return cli_req_header(q, "If-Match", "\"%s\"", v);
 }

@@ -22,8 +22,7 @@
 #include "cli/cli.h"
 #include "cli/cli_http.h"
 #include "core/buf.h"
-
-#define CLI_MAX_INT53 9007199254740991LL /* the largest integer JSON carries exactly */
+#include "core/limits.h"
 
 /* The one request a subcommand makes (list: its first page; watch: each poll). */
 typedef struct cli_req {

@@ -398,8 +398,8 @@ static int run_export(const cli_family *f, const cli_sub *s, const cli_args *a) 
     long long from = 1;
     const char *out = cli_get(a, "output");
     if (cli_has(a, "from-sequence") &&
-        cli_int(cli_get(a, "from-sequence"), 1, CLI_MAX_INT53, &from) != 0)
-        return cli_bad_int(a, "from-sequence", 1, CLI_MAX_INT53);
+        cli_int(cli_get(a, "from-sequence"), 1, JE_MAX_INT53, &from) != 0)
+        return cli_bad_int(a, "from-sequence", 1, JE_MAX_INT53);
     if (out && !*out) return cli_fail(a->cmd, "--output must not be empty"), 2;
     if (cli_has(a, "json"))
         return cli_fail(a->cmd, "--json does not apply: an export is NDJSON already"), 2;

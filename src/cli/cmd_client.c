@@ -33,10 +33,11 @@ static int client_add(const cli_args *a, je_store *s) {
     char secret[JE_SECRET_MAX + 1];
     je_err err;
     je_err_clear(&err);
+    int rc = JE_STORE_ERROR;
     if (je_client_make(&c, a->pos[1], t, nt, r, nr, cli_get(a, "secret"), secret, &err) != 0 ||
-        s->ops->client_put(s, &c, 1, &err) != 0)
-        return cli_fail("client add", "%s%s",
-                        err.code && !strcmp(err.code, "CONFLICT") ? "CONFLICT: " : "", err.message);
+        (rc = s->ops->client_put(s, &c, 1, &err)) != JE_STORE_OK)
+        return cli_fail("client add", "%s%s", rc == JE_STORE_CONFLICT ? "CONFLICT: " : "",
+                        err.message);
     print_secret(a, c.id, secret);
     return 0;
 }
@@ -86,7 +87,7 @@ static int client_rotate(const cli_args *a, je_store *s) {
     je_err err;
     je_err_clear(&err);
     int found = s->ops->client_get(s, a->pos[1], &c, &err);
-    if (found <= 0)
+    if (found != JE_STORE_OK)
         return cli_fail("client rotate-secret", "%s",
                         found < 0 ? err.message : "NOT_FOUND: no such client");
     char secret[JE_SECRET_MAX + 1];
@@ -103,7 +104,8 @@ static int client_remove(const cli_args *a, je_store *s) {
     je_err err;
     int rc = s->ops->client_remove(s, a->pos[1], &err);
     if (rc < 0) return cli_fail("client remove", "%s", err.message);
-    if (rc == 0) return cli_fail("client remove", "NOT_FOUND: no such client '%s'", a->pos[1]);
+    if (rc == JE_STORE_NOT_FOUND)
+        return cli_fail("client remove", "NOT_FOUND: no such client '%s'", a->pos[1]);
     if (!cli_has(a, "json")) printf("removed client %s\n", a->pos[1]);
     return 0;
 }

@@ -50,7 +50,7 @@ static const char *const limit_opts[][2] = {
 
 static int put_limits(const cli_args *a, json_t *body) {
     for (size_t i = 0; i < 3; i++)
-        if (put_int(a, body, limit_opts[i][0], limit_opts[i][1], 1, CLI_MAX_INT53) != 0) return 2;
+        if (put_int(a, body, limit_opts[i][0], limit_opts[i][1], 1, JE_MAX_INT53) != 0) return 2;
     return put_refill(a, body);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "api/metrics.h"
 #include "cli/cli.h"
 #include "cli/seed.h"
 #include "engine/engine.h"
@@ -315,7 +316,8 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
                              cfg->max_attempts,
                              cfg->ledger_retention_ms,
                              cfg->checkpoint_every_n,
-                             cfg->checkpoint_every_ms};
+                             cfg->checkpoint_every_ms,
+                             je_metric_engine};
     if (je_engine_start(&engine, store, &ecfg) != 0) {
         cli_fail("serve", "cannot start the engine thread");
         je_app_destroy(&app);

@@ -11,10 +11,9 @@
 
 #include "core/buf.h"
 #include "core/jcs.h"
+#include "core/limits.h"
 #include "core/text.h"
 #include "core/timefmt.h"
-
-#define JE_AUDIT_MAX_INT 9007199254740991LL /* 2^53 - 1 */
 
 static int set_str(json_t *o, const char *key, const char *s) {
     json_t *v = s ? json_string(s) : json_null();
@@ -57,8 +56,7 @@ static int values_ok(const json_t *v) {
     case JSON_REAL:
         return 0;
     case JSON_INTEGER:
-        return json_integer_value(v) >= -JE_AUDIT_MAX_INT &&
-               json_integer_value(v) <= JE_AUDIT_MAX_INT;
+        return json_integer_value(v) >= -JE_MAX_INT53 && json_integer_value(v) <= JE_MAX_INT53;
     case JSON_STRING:
         return je_utf8_valid(json_string_value(v), json_string_length(v));
     case JSON_ARRAY:
@@ -110,7 +108,7 @@ int je_audit_entry_hash(const json_t *entry, char out[JE_AUDIT_HASH_LEN + 1]) {
 int je_audit_entry_seal(json_t *entry, int64_t sequence, const char *previous_hash, je_err *err) {
     char h[JE_AUDIT_HASH_LEN + 1];
     if (!json_is_object(entry)) return je_err_set(err, "AUDIT_INVALID", "entry is not an object");
-    if (sequence < 1 || sequence > JE_AUDIT_MAX_INT)
+    if (sequence < 1 || sequence > JE_MAX_INT53)
         return je_err_set(err, "AUDIT_INVALID", "sequence %lld out of range", (long long)sequence);
     if (!is_hash(previous_hash))
         return je_err_set(err, "AUDIT_INVALID", "previousHash is not 64 lowercase hex digits");

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "core/text.h"
 
 #define MAX_DEPTH 32
-#define MAX_INT53 9007199254740991LL
 
 typedef struct scan {
     const char *p, *end;
@@ -63,7 +63,7 @@ static int integer(scan *s, int64_t *out) {
     if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')) return 0;
     int64_t v = 0;
     for (const char *q = d; q < s->p; q++) v = v * 10 + (*q - '0');
-    if (v > MAX_INT53) return 0;
+    if (v > JE_MAX_INT53) return 0;
     if (out) *out = neg ? -v : v;
     (void)b;
     return 1;

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "core/err.h"
+#include "core/jobs.h"
+#include "core/justify.h"
+#include "core/limits.h"
 
 /* ---- windows: half-open [start, end) in UTC ms ---- */
 typedef struct je_window {
@@ -97,5 +100,58 @@ typedef enum je_claim_answer { JE_CLAIM_NEW = 0, JE_CLAIM_DUPLICATE } je_claim_a
  * be recorded on the processed entry (it had none). */
 je_claim_answer je_ledger_decide(const je_ledger_entry *e, const char *digest, int force,
                                  int *keep_digest);
+
+/* A backfill (api.md §3.5). */
+typedef struct je_backfill_record {
+    char backfill_id[JE_UUID_BUF];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char source_id[JE_SOURCE_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    int64_t window_start_ms, window_end_ms, batch_ms;
+    int force_reprocess;
+    int status; /* je_backfill_state */
+    char reason[JE_REASON_BUF], ticket[JE_TICKET_BUF];
+    int64_t plan_batches, plan_known, plan_processed;
+    char plan_hash[72];
+    char safety_checks[1024]; /* JSON array */
+    int64_t batches_submitted, batches_done, events_processed, duplicates_skipped, events_failed;
+    int64_t created_ms, started_ms, completed_ms; /* JE_NO_TIME when not yet */
+    char created_by[JE_ID_MAX + 1];
+    char error[512];
+    int64_t version;
+} je_backfill_record;
+
+/* ---- a backfill's life after create (core/backfill_run.c) ---- */
+
+/* The error a batch job canceled with its backfill carries. */
+#define JE_BACKFILL_CANCELED_ERROR "backfill canceled"
+
+/* An operator's state move (start, pause, resume, cancel); from_required JE_BF_STATE_COUNT
+ * admits any state the machine allows. 0 moved (version + 1; startedAt on the first start,
+ * completedAt on cancel), or -1 with err "INVALID_STATE" naming both states. */
+int je_backfill_move(je_backfill_record *b, je_backfill_state from_required, je_backfill_state to,
+                     int64_t now_ms, je_err *err);
+/* The engine ends a backfill (completed or failed): status, completedAt, version, error. */
+void je_backfill_finish(je_backfill_record *b, je_backfill_state to, const char *error,
+                        int64_t now_ms);
+/* Batch job number batch of b finished. events are the ledger claims it held: processed when
+ * it succeeded, failed when it failed its last attempt (final_failure). Counts them, and
+ * finishes b when that decides it: JE_BF_COMPLETED when the last batch succeeded while b runs,
+ * JE_BF_FAILED when a batch failed its last attempt; returns the state b is in after. */
+je_backfill_state je_backfill_batch_done(je_backfill_record *b, int64_t batch, int succeeded,
+                                         int final_failure, int64_t events, int64_t now_ms);
+/* Duplicates the ledger suppressed for one of b's batch jobs. */
+void je_backfill_note_duplicates(je_backfill_record *b, int64_t n);
+/* The engine's step on a running backfill at now: when every batch is done, finishes it and
+ * returns JE_BF_COMPLETED. Otherwise takes the next batches to submit, keeping at most
+ * in_flight outstanding: *first and *count say which (batch numbers first .. first+count-1,
+ * counted as submitted on b), and returns JE_BF_RUNNING. */
+je_backfill_state je_backfill_advance(je_backfill_record *b, int64_t in_flight, int64_t now_ms,
+                                      int64_t *first, int64_t *count);
+/* The shape of batch job i of b: a pending backfill-lane job of b's job type and source whose
+ * payload is {backfillId, windowStart, windowEnd, batch} (JCS, malloc'd: je_job_free) and whose
+ * window is batch i's. 0, or -1 when out of memory. */
+int je_backfill_batch_job(const je_backfill_record *b, int64_t i, const char *job_id,
+                          int64_t max_attempts, int64_t now_ms, je_job *out);
 
 #endif

@@ -1,8 +1,13 @@
-/* core/jobs.c: job statuses, retry backoff, backfill lane share, leasing order. */
+/* core/jobs.c: job statuses, the life of a lease (lease, heartbeat, expiry, finish with retry
+ * and backoff), backfill lane share, leasing order. */
 #include "core/jobs.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/quota.h" /* JE_NO_TIME */
 
 static const char *const status_names[JE_JOB_STATUS_COUNT] = {"pending", "leased", "succeeded",
                                                               "failed", "canceled"};
@@ -39,4 +44,61 @@ int je_job_order_cmp(const je_job_order *a, const je_job_order *b) {
     if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
     if (a->created_ms != b->created_ms) return a->created_ms < b->created_ms ? -1 : 1;
     return strcmp(a->job_id ? a->job_id : "", b->job_id ? b->job_id : "");
+}
+
+void je_job_free(je_job *j) {
+    if (!j) return;
+    free(j->payload);
+    j->payload = NULL;
+}
+
+int je_job_lease_live(const je_job *j, const char *lease_id, int64_t now_ms) {
+    return j->status == JE_JOB_LEASED && (!lease_id || strcmp(j->lease_id, lease_id) == 0) &&
+           j->lease_until_ms > now_ms;
+}
+
+void je_job_lease(je_job *j, const char *lease_id, const char *worker_id, const char *quota_id,
+                  int64_t lease_ms, int64_t now_ms) {
+    j->status = JE_JOB_LEASED;
+    snprintf(j->lease_id, sizeof j->lease_id, "%s", lease_id);
+    j->lease_ms = lease_ms;
+    j->lease_until_ms = now_ms + lease_ms;
+    snprintf(j->worker_id, sizeof j->worker_id, "%s", worker_id ? worker_id : "");
+    snprintf(j->quota_id, sizeof j->quota_id, "%s", quota_id ? quota_id : "");
+    j->attempt++;
+    j->updated_ms = now_ms;
+}
+
+void je_job_heartbeat(je_job *j, int64_t extend_ms, int64_t now_ms) {
+    j->lease_until_ms = now_ms + extend_ms;
+    j->lease_ms = extend_ms;
+    j->updated_ms = now_ms;
+}
+
+static void lease_end(je_job *j) {
+    j->lease_id[0] = '\0';
+    j->worker_id[0] = '\0';
+    j->quota_id[0] = '\0';
+    j->lease_until_ms = j->lease_ms = JE_NO_TIME;
+}
+
+void je_job_lease_expire(je_job *j, int64_t now_ms) {
+    j->status = JE_JOB_PENDING;
+    j->available_ms = j->updated_ms = now_ms;
+    lease_end(j);
+}
+
+void je_job_finish(je_job *j, int succeeded, const char *error, int64_t now_ms) {
+    if (succeeded) {
+        j->status = JE_JOB_SUCCEEDED;
+    } else {
+        j->failures++;
+        int last = j->failures >= j->max_attempts;
+        j->status = last ? JE_JOB_FAILED : JE_JOB_PENDING;
+        if (!last) j->available_ms = now_ms + je_job_backoff_ms(j->failures);
+    }
+    if (j->status != JE_JOB_PENDING) j->completed_ms = now_ms;
+    snprintf(j->error, sizeof j->error, "%s", succeeded || !error ? "" : error);
+    j->updated_ms = now_ms;
+    lease_end(j);
 }

@@ -4,6 +4,7 @@
 #define JE_CORE_JOBS_H
 
 #include <stdint.h>
+#include "core/limits.h"
 
 typedef enum je_job_status {
     JE_JOB_PENDING = 0,
@@ -41,5 +42,52 @@ typedef struct je_job_order {
     const char *job_id;
 } je_job_order;
 int je_job_order_cmp(const je_job_order *a, const je_job_order *b);
+
+/* A job (api.md §3.4). payload is malloc'd JSON text owned by the record (je_job_free). */
+typedef struct je_job {
+    char job_id[JE_UUID_BUF];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    int status; /* je_job_status */
+    int lane;   /* JE_LANE_LIVE / JE_LANE_BACKFILL */
+    int64_t priority;
+    char *payload;
+    char source_id[JE_SOURCE_MAX + 1];    /* "" when none */
+    char event_key[JE_EVENT_KEY_MAX + 1]; /* "" when none */
+    int64_t event_time_ms;                /* JE_NO_TIME when none */
+    char backfill_id[JE_UUID_BUF];        /* "" for live jobs */
+    int64_t batch, window_start_ms, window_end_ms;
+    int64_t attempt, failures, max_attempts;
+    int64_t available_ms;
+    char lease_id[JE_UUID_BUF]; /* "" when not leased */
+    int64_t lease_until_ms, lease_ms;
+    char worker_id[JE_WORKER_MAX + 1];
+    char quota_id[JE_UUID_BUF];
+    char error[JE_JOB_ERROR_MAX + 1];
+    int64_t created_ms, updated_ms, completed_ms; /* completed: JE_NO_TIME until finished */
+} je_job;
+
+/* Frees what the record owns (its payload); the record itself is the caller's. */
+void je_job_free(je_job *j);
+
+/* ---- the life of a lease (domain.md §2) ----
+ * A lease is live while the job is leased and lease_until_ms > now. Backends that work on many
+ * rows at once (expiry sweeps, guarded updates) state the same comparison in their query; the
+ * store conformance suite holds both to the same answers. */
+
+/* 1 when j holds a live lease at now (lease_id NULL: any lease id). */
+int je_job_lease_live(const je_job *j, const char *lease_id, int64_t now_ms);
+/* Leases a pending job: one attempt more, charged to quota_id ("" or NULL: none). */
+void je_job_lease(je_job *j, const char *lease_id, const char *worker_id, const char *quota_id,
+                  int64_t lease_ms, int64_t now_ms);
+/* Extends a live lease to now + extend_ms. */
+void je_job_heartbeat(je_job *j, int64_t extend_ms, int64_t now_ms);
+/* An expired lease ends: back to pending, available at once (an expiry is not a failed
+ * attempt). */
+void je_job_lease_expire(je_job *j, int64_t now_ms);
+/* Completes a live lease: succeeded; or failed, retried after je_job_backoff_ms until
+ * max_attempts failures, then failed for good. error is kept for a failure (NULL: none). The
+ * lease ends either way. */
+void je_job_finish(je_job *j, int succeeded, const char *error, int64_t now_ms);
 
 #endif

@@ -269,3 +269,24 @@ const char *je_num_decimal(double v, char *buf, size_t cap) {
     snprintf(buf, cap, "%s", out);
     return buf;
 }
+
+int je_quota_record_elevation_expire(je_quota_record *r, int64_t now_ms) {
+    if (!je_quota_elevation_expire(&r->q, now_ms)) return 0;
+    r->version++;
+    r->updated_ms = now_ms;
+    snprintf(r->updated_by, sizeof r->updated_by, "jobengine");
+    return 1;
+}
+
+void je_quota_record_stamp(je_quota_record *r, const char *actor, const char *reason,
+                           const char *ticket, int64_t now_ms) {
+    r->version++;
+    r->updated_ms = now_ms;
+    snprintf(r->updated_by, sizeof r->updated_by, "%s", actor ? actor : "");
+    snprintf(r->last_reason, sizeof r->last_reason, "%s", reason ? reason : "");
+    snprintf(r->last_ticket, sizeof r->last_ticket, "%s", ticket ? ticket : "");
+}
+
+int je_permit_live(int64_t expires_ms, int64_t now_ms) {
+    return expires_ms > now_ms;
+}

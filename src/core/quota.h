@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "core/err.h"
+#include "core/justify.h"
+#include "core/limits.h"
 
 #define JE_HOUR_MS 3600000LL
 #define JE_NO_TIME INT64_MIN /* "none" for optional times (nextEligibleAt, expiresAt) */
@@ -36,6 +38,21 @@ typedef struct je_quota {
     int64_t elevation_expires_ms;
     je_quota_limits previous; /* the limits to go back to */
 } je_quota;
+
+/* A quota as stored (api.md §3.3). Optional strings are "" when null. */
+typedef struct je_quota_record {
+    char quota_id[JE_UUID_BUF];
+    char tenant_id[JE_TENANT_MAX + 1];
+    char job_type[JE_JOBTYPE_MAX + 1];
+    je_quota q;
+    char pause_reason[JE_REASON_BUF];
+    char pause_ticket[JE_TICKET_BUF];
+    int64_t version;
+    int64_t created_ms, updated_ms;
+    char created_by[JE_ID_MAX + 1], updated_by[JE_ID_MAX + 1];
+    char last_reason[JE_REASON_BUF];
+    char last_ticket[JE_TICKET_BUF];
+} je_quota_record;
 
 /* The start of the UTC hour holding t. */
 int64_t je_hour_floor(int64_t t_ms);
@@ -85,6 +102,18 @@ void je_quota_elevate(je_quota *q, const je_quota_limits *l, int64_t expires_ms)
 void je_quota_adjust(je_quota *q, const je_quota_limits *l);
 /* 1 when an elevation has expired at now (and reverts it to previous limits), else 0. */
 int je_quota_elevation_expire(je_quota *q, int64_t now_ms);
+
+/* ---- the record (rules that also stamp who and when) ---- */
+
+/* Reverts an elevation past its time on the record, stamped as changed by the engine
+ * ("jobengine"): 1 when it reverted (the caller audits quota.elevation.expired), else 0. */
+int je_quota_record_elevation_expire(je_quota_record *r, int64_t now_ms);
+/* Stamps a change by actor with its justification: version + 1, updated now. */
+void je_quota_record_stamp(je_quota_record *r, const char *actor, const char *reason,
+                           const char *ticket, int64_t now_ms);
+
+/* A permit holds its slot until it is released or expires_ms passes. */
+int je_permit_live(int64_t expires_ms, int64_t now_ms);
 
 /* Shortest round-trip decimal form without exponent ("0.5", "2", "0.000001", "1e21" →
  * "1000000000000000000000"), for values that are not integers by nature (domain.md §6).

@@ -5,23 +5,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/metrics.h"
-#include "api/quota_view.h"
 #include "auth/checkpoint.h"
+#include "base/clock.h"
 #include "core/audit.h"
 #include "http/log.h"
 
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)
 #define IDEM_KEEP_MS (24LL * 3600 * 1000)
 
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void log_sweep(const char *what, int64_t n, const je_err *err) {
-    je_metric_engine(what, n);
+static void log_sweep(const je_engine *e, const char *what, int64_t n, const je_err *err) {
+    if (e->cfg.observe) e->cfg.observe(what, n);
     if (n < 0)
         je_log("error", "engine sweep failed",
                json_pack("{s:s, s:s}", "sweep", what, "error", err->message));
@@ -31,12 +24,14 @@ static void log_sweep(const char *what, int64_t n, const je_err *err) {
 }
 
 typedef struct due_ctx {
+    je_engine *e;
     je_store *store;
     int64_t now, made;
 } due_ctx;
 
 static int checkpoint_one(void *ctx, const char *tenant, int64_t head, const char *hash) {
     due_ctx *d = ctx;
+    je_engine *e = d->e;
     je_checkpoint_record c;
     je_key key;
     je_err err;
@@ -44,7 +39,7 @@ static int checkpoint_one(void *ctx, const char *tenant, int64_t head, const cha
     if (je_store_current_key(d->store, &key, &err) != 0 ||
         je_checkpoint_sign(&key, tenant, 1, JE_AUDIT_ZERO_HASH, head, hash, d->now, &c, &err) ||
         d->store->ops->checkpoint_put(d->store, &c, &err) != 0) {
-        log_sweep("checkpoints", -1, &err);
+        log_sweep(e, "checkpoints", -1, &err);
         return 1;
     }
     d->made++;
@@ -54,7 +49,7 @@ static int checkpoint_one(void *ctx, const char *tenant, int64_t head, const cha
 /* Signed checkpoints of every chain that grew enough (or long enough ago). */
 static int64_t checkpoints(je_engine *e, int64_t now_ms) {
     if (e->cfg.checkpoint_every_n <= 0) return 0;
-    due_ctx d = {e->store, now_ms, 0};
+    due_ctx d = {e, e->store, now_ms, 0};
     je_err err;
     je_err_clear(&err);
     if (e->store->ops->checkpoints_due(e->store, e->cfg.checkpoint_every_n,
@@ -69,21 +64,21 @@ int je_engine_run_once(je_engine *e, int64_t now_ms) {
     je_err_clear(&err);
     je_store *s = e->store;
     int64_t n = s->ops->permits_expire(s, now_ms, &err);
-    log_sweep("permits", n, &err);
+    log_sweep(e, "permits", n, &err);
     int64_t l = s->ops->leases_expire(s, now_ms, &err);
-    log_sweep("leases", l, &err);
-    int64_t m = s->ops->elevations_expire(s, now_ms, je_quota_elevation_expired_entry, &err);
-    log_sweep("elevations", m, &err);
+    log_sweep(e, "leases", l, &err);
+    int64_t m = s->ops->elevations_expire(s, now_ms, &err);
+    log_sweep(e, "elevations", m, &err);
     int64_t b =
         s->ops->backfills_advance(s, now_ms, e->cfg.backfill_in_flight, e->cfg.max_attempts, &err);
-    log_sweep("backfill batches", b, &err);
+    log_sweep(e, "backfill batches", b, &err);
     int64_t c = checkpoints(e, now_ms);
-    if (c > 0) log_sweep("checkpoints", c, &err);
+    if (c > 0) log_sweep(e, "checkpoints", c, &err);
     if (now_ms - e->last_prune_ms >= PRUNE_EVERY_MS) {
         int64_t k = s->ops->idem_prune(s, now_ms - IDEM_KEEP_MS, &err);
-        log_sweep("idempotency", k, &err);
+        log_sweep(e, "idempotency", k, &err);
         k = s->ops->ledger_prune(s, now_ms - e->cfg.ledger_retention_ms, &err);
-        log_sweep("ledger", k, &err);
+        log_sweep(e, "ledger", k, &err);
         e->last_prune_ms = now_ms;
     }
     return n < 0 || m < 0 || l < 0 || b < 0 ? -1 : 0;
@@ -94,7 +89,7 @@ static void *engine_main(void *arg) {
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
         pthread_mutex_unlock(&e->mu);
-        je_engine_run_once(e, wall_ms());
+        je_engine_run_once(e, je_now_ms());
         pthread_mutex_lock(&e->mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -114,7 +109,7 @@ int je_engine_start(je_engine *e, je_store *store, const je_engine_config *cfg) 
     e->cfg = *cfg;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
-    je_engine_run_once(e, wall_ms()); /* catch up on what expired while we were down */
+    je_engine_run_once(e, je_now_ms()); /* catch up on what expired while we were down */
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) return -1;
     e->started = 1;
     return 0;

@@ -1,8 +1,9 @@
 /* engine/engine.h: background work of the service, on one thread: freeing the slots of expired
- * permits, reverting expired quota elevations (with their audit entries), and forgetting
- * idempotency keys older than 24 h. It runs at start (so a restart that spans an expiry catches
- * up at once) and then every tick. Every sweep is an atomic store operation, so several nodes
- * may run engines over one store. */
+ * permits and leases, reverting expired quota elevations (with their audit entries, built by
+ * the store's hooks), submitting backfill batches, signing audit checkpoints, and forgetting
+ * idempotency keys older than 24 h and ledger entries past their retention. It runs at start (so a
+ * restart that spans an expiry catches up at once) and then every tick. Every sweep is an atomic
+ * store operation, so several nodes may run engines over one store. */
 #ifndef JE_ENGINE_ENGINE_H
 #define JE_ENGINE_ENGINE_H
 
@@ -16,6 +17,9 @@ typedef struct je_engine_config {
     int64_t max_attempts;       /* of batch jobs */
     int64_t ledger_retention_ms;
     int64_t checkpoint_every_n, checkpoint_every_ms; /* signed audit checkpoints */
+    /* told the outcome of every sweep (how many, or a negative je_store_rc); may be NULL. The
+     * service counts them in its metrics: the engine knows nothing of api/. */
+    void (*observe)(const char *sweep, int64_t n);
 } je_engine_config;
 
 typedef struct je_engine {

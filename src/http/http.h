@@ -18,8 +18,20 @@
 struct MHD_Connection;
 typedef struct je_principal je_principal;
 
-typedef struct je_req {
+/* What je_req_lookup reads. */
+enum { JE_REQ_HEADER, JE_REQ_QUERY };
+
+typedef struct je_req je_req;
+/* The seam between a request and its connection: the server fills both with libmicrohttpd's; a
+ * unit test fills its own, so the gate and the change logic run without a socket. */
+typedef const char *(*je_req_lookup_fn)(je_req *r, int kind, const char *name);
+typedef void (*je_req_send_fn)(je_req *r, int status, const char *content_type, const char *data,
+                               size_t len);
+
+struct je_req {
     struct MHD_Connection *conn;
+    je_req_lookup_fn lookup; /* headers (case-insensitive names) and query parameters */
+    je_req_send_fn send;     /* a whole reply, with r->headers; streams need the server */
     const char *method;
     const char *path; /* without the query string */
     char *body;       /* NUL-terminated copy (may also hold NULs); NULL when empty */
@@ -38,7 +50,7 @@ typedef struct je_req {
     int status; /* 0 until replied */
     size_t n_headers;
     const char *headers[JE_HTTP_MAX_EXTRA_HEADERS][2];
-} je_req;
+};
 
 typedef void (*je_http_handler)(je_req *r, void *cls);
 
@@ -57,6 +69,9 @@ const char *je_req_header(je_req *r, const char *name);
 const char *je_req_query(je_req *r, const char *name);
 /* Query parameter, with an empty value treated as absent. */
 const char *je_req_query_nonempty(je_req *r, const char *name);
+
+/* The server's je_req_send_fn (libmicrohttpd). */
+void je_http_send(je_req *r, int status, const char *content_type, const char *data, size_t len);
 
 /* Adds a header to the coming reply (name and value must outlive the request: use the arena). */
 void je_reply_header(je_req *r, const char *name, const char *value);

@@ -25,10 +25,15 @@ static void queue(je_req *r, int status, const char *content_type, struct MHD_Re
     r->status = status;
 }
 
-void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len) {
-    if (r->status) return;
+void je_http_send(je_req *r, int status, const char *content_type, const char *data, size_t len) {
     queue(r, status, content_type,
           MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY));
+}
+
+void je_reply_raw(je_req *r, int status, const char *content_type, const char *data, size_t len) {
+    if (r->status) return;
+    r->send(r, status, content_type, data, len);
+    r->status = status;
 }
 
 void je_reply_empty(je_req *r, int status) {

@@ -94,10 +94,17 @@ static int body_append(je_req *r, const char *data, size_t n) {
     return 0;
 }
 
+static const char *mhd_lookup(je_req *r, int kind, const char *name) {
+    return MHD_lookup_connection_value(
+        r->conn, kind == JE_REQ_HEADER ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
+}
+
 static je_req *request_new(struct MHD_Connection *c, const char *url, const char *method) {
     je_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->conn = c;
+    r->lookup = mhd_lookup;
+    r->send = je_http_send;
     r->arena = je_arena_new();
     r->method = je_arena_strdup(r->arena, method);
     r->path = je_arena_strdup(r->arena, url);
@@ -177,11 +184,11 @@ void je_http_stop(je_http_server *s) {
 }
 
 const char *je_req_header(je_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return r->lookup(r, JE_REQ_HEADER, name);
 }
 
 const char *je_req_query(je_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return r->lookup(r, JE_REQ_QUERY, name);
 }
 
 const char *je_req_query_nonempty(je_req *r, const char *name) {

@@ -2,7 +2,7 @@
  * file (parent directory created, file mode 0600, WAL, synchronous=FULL), applying the embedded
  * migrations, the pool of read connections, and the one writer thread that runs every write
  * as an op of a group commit: each op in its own SAVEPOINT, one COMMIT (one fsync) per batch.
- * The operations themselves live in sqlite_auth.c and sqlite_audit.c. */
+ * The operations live in the files of sqlite_ops.h, over the rows of sqlite_rows.h. */
 #include "store/sqlite_impl.h"
 
 #include <errno.h>
@@ -364,7 +364,7 @@ static void sq_free(je_sqlite *q) {
     free(q);
 }
 
-static void sq_close(je_store *s) {
+void je_sqlite_close(je_store *s) {
     je_sqlite *q = impl(s);
     pthread_mutex_lock(&q->wmu);
     q->stopping = 1;
@@ -374,7 +374,7 @@ static void sq_close(je_store *s) {
     sq_free(q);
 }
 
-static int sq_ping(je_store *s, je_err *err) {
+int je_sqlite_ping(je_store *s, je_err *err) {
     sqlite3 *db = je_sqlite_read_get(s, err);
     if (!db) return -1;
     int rc = exec(db, "SELECT 1", "ping", err);
@@ -382,7 +382,7 @@ static int sq_ping(je_store *s, je_err *err) {
     return rc;
 }
 
-static int sq_schema_version(je_store *s) {
+int je_sqlite_schema_version(je_store *s) {
     je_err err;
     int v = -1;
     sqlite3 *db = je_sqlite_read_get(s, &err);
@@ -391,55 +391,6 @@ static int sq_schema_version(je_store *s) {
     je_sqlite_read_put(s, db);
     return v;
 }
-
-static const je_store_ops sqlite_ops = {
-    .name = "sqlite",
-    .close = sq_close,
-    .ping = sq_ping,
-    .schema_version = sq_schema_version,
-    .client_put = je_sqlite_client_put,
-    .client_get = je_sqlite_client_get,
-    .client_list = je_sqlite_client_list,
-    .client_remove = je_sqlite_client_remove,
-    .client_count = je_sqlite_client_count,
-    .key_add = je_sqlite_key_add,
-    .key_list = je_sqlite_key_list,
-    .revoke_add = je_sqlite_revoke_add,
-    .revoked_list = je_sqlite_revoked_list,
-    .audit_append = je_sqlite_audit_append,
-    .audit_list = je_sqlite_audit_list,
-    .audit_scan = je_sqlite_audit_scan,
-    .quota_get = je_sqlite_quota_get,
-    .quota_list = je_sqlite_quota_list,
-    .quota_change = je_sqlite_quota_change,
-    .quota_acquire = je_sqlite_quota_acquire,
-    .quota_release = je_sqlite_quota_release,
-    .permits_expire = je_sqlite_permits_expire,
-    .elevations_expire = je_sqlite_elevations_expire,
-    .idem_prune = je_sqlite_idem_prune,
-    .job_submit = je_sqlite_job_submit,
-    .job_get = je_sqlite_job_get,
-    .job_list = je_sqlite_job_list,
-    .job_counts = je_sqlite_job_counts,
-    .jobs_lease = je_sqlite_jobs_lease,
-    .job_heartbeat = je_sqlite_job_heartbeat,
-    .job_complete = je_sqlite_job_complete,
-    .leases_expire = je_sqlite_leases_expire,
-    .jobs_pending = je_sqlite_jobs_pending,
-    .backfill_facts = je_sqlite_backfill_facts,
-    .backfill_create = je_sqlite_backfill_create,
-    .backfill_get = je_sqlite_backfill_get,
-    .backfill_list = je_sqlite_backfill_list,
-    .backfill_change = je_sqlite_backfill_change,
-    .backfills_advance = je_sqlite_backfills_advance,
-    .ledger_claim = je_sqlite_ledger_claim,
-    .ledger_prune = je_sqlite_ledger_prune,
-    .audit_head = je_sqlite_audit_head,
-    .audit_hash_at = je_sqlite_audit_hash_at,
-    .checkpoint_put = je_sqlite_checkpoint_put,
-    .checkpoint_list = je_sqlite_checkpoint_list,
-    .checkpoints_due = je_sqlite_checkpoints_due,
-};
 
 /* Opens the writer's connection, migrates, starts the writer thread. */
 static int sq_start(je_sqlite *q, je_err *err) {
@@ -452,7 +403,7 @@ static int sq_start(je_sqlite *q, je_err *err) {
     return 0;
 }
 
-je_store *je_store_sqlite_open(const char *path, je_err *err) {
+je_store *je_sqlite_open(const char *path, const je_store_ops *ops, je_err *err) {
     if (!path || !*path) return je_err_set(err, "STORE", "empty SQLite database path"), NULL;
     if (strcmp(path, ":memory:") == 0)
         return je_err_set(err, "STORE", "an in-memory SQLite store is not supported"), NULL;
@@ -465,7 +416,7 @@ je_store *je_store_sqlite_open(const char *path, je_err *err) {
     pthread_cond_init(&q->wcv, NULL);
     pthread_mutex_init(&q->rmu, NULL);
     pthread_cond_init(&q->rcv, NULL);
-    q->store.ops = &sqlite_ops;
+    q->store.ops = ops;
     q->store.impl = q;
     if (sq_start(q, err) < 0) {
         sq_free(q);

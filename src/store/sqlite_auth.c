@@ -1,7 +1,7 @@
 /* store/sqlite_auth.c: the SQLite backend's operations for the Authority: clients (tenants and
  * roles kept as JSON arrays), signing keys (exactly one current) and revoked token ids.
  * Writes run as ops of sqlite.c's writer thread; reads borrow a pooled read connection. */
-#include "store/sqlite_impl.h"
+#include "store/sqlite_ops.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +37,7 @@ static int names_parse(const char *text, char *names, size_t *n, size_t cap, siz
 typedef struct client_put_arg {
     const je_client *c;
     int create_only;
+    int result;
 } client_put_arg;
 
 static int bind_client(sqlite3_stmt *st, const je_client *c) {
@@ -62,7 +63,7 @@ static int bind_client(sqlite3_stmt *st, const je_client *c) {
 
 /* Replacing keeps the row's created_ms: a client is created once. */
 static int client_put_tx(sqlite3 *db, void *p, je_err *err) {
-    const client_put_arg *a = p;
+    client_put_arg *a = p;
     const char *sql =
         a->create_only
             ? "INSERT INTO clients(id,secret_sha256,tenants,roles,created_ms,updated_ms) "
@@ -79,16 +80,21 @@ static int client_put_tx(sqlite3 *db, void *p, je_err *err) {
     }
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return je_err_set(err, "CONFLICT", "client %.*s already exists", JE_ID_MAX, a->c->id);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        /* nothing was written: the op succeeds with its answer */
+        je_err_set(err, "CONFLICT", "client %.*s already exists", JE_ID_MAX, a->c->id);
+        return a->result = JE_STORE_CONFLICT, 0;
+    }
+    a->result = JE_STORE_OK;
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "client put");
 }
 
 int je_sqlite_client_put(je_store *s, const je_client *c, int create_only, je_err *err) {
     if (c->n_tenants > JE_MAX_TENANTS || c->n_roles > JE_MAX_ROLES)
         return je_err_set(err, "STORE", "client has too many tenants or roles");
-    client_put_arg a = {c, create_only};
-    return je_sqlite_write(s, client_put_tx, &a, err);
+    client_put_arg a = {c, create_only, JE_STORE_ERROR};
+    if (je_sqlite_write(s, client_put_tx, &a, err) != 0) return JE_STORE_ERROR;
+    return a.result;
 }
 
 #define CLIENT_COLS "id, secret_sha256, tenants, roles, created_ms, updated_ms"
@@ -120,9 +126,9 @@ int je_sqlite_client_get(je_store *s, const char *id, je_client *out, je_err *er
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-            found = client_row(st, out, err) < 0 ? -1 : 1;
+            found = client_row(st, out, err) < 0 ? JE_STORE_ERROR : JE_STORE_OK;
         else if (rc == SQLITE_DONE)
-            found = 0;
+            found = JE_STORE_NOT_FOUND;
         else
             je_sqlite_fail(err, db, "client get");
     }
@@ -175,8 +181,8 @@ static int client_remove_tx(sqlite3 *db, void *p, je_err *err) {
 
 int je_sqlite_client_remove(je_store *s, const char *id, je_err *err) {
     client_remove_arg a = {id, 0};
-    if (je_sqlite_write(s, client_remove_tx, &a, err) < 0) return -1;
-    return a.removed;
+    if (je_sqlite_write(s, client_remove_tx, &a, err) < 0) return JE_STORE_ERROR;
+    return a.removed ? JE_STORE_OK : JE_STORE_NOT_FOUND;
 }
 
 /* Runs a query returning one integer. */

@@ -1,17 +1,13 @@
 /* store/sqlite_checkpoint.c: the SQLite backend's audit heads and signed checkpoints. */
-#include "store/sqlite_impl.h"
+#include "store/sqlite_ops.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "core/audit.h"
 
-static void text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-/* One row of (sequence, hash) from sql with tenant ?1 and n ?2: 1 found, 0 none. */
+/* One row of (sequence, hash) from sql with tenant ?1 and n ?2: JE_STORE_OK or
+ * JE_STORE_NOT_FOUND. */
 static int seq_hash(je_store *s, const char *sql, const char *tenant, int64_t n, int64_t *seq,
                     char hash[65], je_err *err) {
     sqlite3 *db = je_sqlite_read_get(s, err);
@@ -22,10 +18,12 @@ static int seq_hash(je_store *s, const char *sql, const char *tenant, int64_t n,
         sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, n);
         int rc = sqlite3_step(st);
-        found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "head");
-        if (found == 1) {
+        found = rc == SQLITE_ROW    ? JE_STORE_OK
+                : rc == SQLITE_DONE ? JE_STORE_NOT_FOUND
+                                    : je_sqlite_fail(err, db, "head");
+        if (found == JE_STORE_OK) {
             if (seq) *seq = sqlite3_column_int64(st, 0);
-            text(st, 1, hash, 65);
+            je_sqlite_col_text(st, 1, hash, 65);
         }
         je_sqlite_done(st);
     }
@@ -39,7 +37,7 @@ int je_sqlite_audit_head(je_store *s, const char *tenant, int64_t *seq, char has
                          "SELECT sequence, hash FROM audit_entries WHERE tenant_id=?1 AND ?2=?2 "
                          "ORDER BY sequence DESC LIMIT 1",
                          tenant, 0, seq, hash, err);
-    if (found == 0) {
+    if (found == JE_STORE_NOT_FOUND) {
         *seq = 0;
         memcpy(hash, JE_AUDIT_ZERO_HASH, 65);
     }
@@ -93,12 +91,12 @@ int je_sqlite_checkpoint_list(je_store *s, const char *tenant, je_checkpoint_vis
         je_checkpoint_record c;
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            text(st, 0, c.tenant_id, sizeof c.tenant_id);
+            je_sqlite_col_text(st, 0, c.tenant_id, sizeof c.tenant_id);
             c.head_sequence = sqlite3_column_int64(st, 1);
-            text(st, 2, c.head_hash, sizeof c.head_hash);
-            text(st, 3, c.checkpoint_json, sizeof c.checkpoint_json);
-            text(st, 4, c.signature, sizeof c.signature);
-            text(st, 5, c.kid, sizeof c.kid);
+            je_sqlite_col_text(st, 2, c.head_hash, sizeof c.head_hash);
+            je_sqlite_col_text(st, 3, c.checkpoint_json, sizeof c.checkpoint_json);
+            je_sqlite_col_text(st, 4, c.signature, sizeof c.signature);
+            je_sqlite_col_text(st, 5, c.kid, sizeof c.kid);
             c.issued_ms = sqlite3_column_int64(st, 6);
             if (fn(ctx, &c)) break;
         }

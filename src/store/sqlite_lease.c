@@ -1,27 +1,19 @@
 /* store/sqlite_lease.c: leasing under quotas (domain.md §2), in one write transaction. Each
  * requested job type resolves to its own quota, else the tenant's "*" quota, else none
  * (unlimited). Candidates of every type are merged in leasing order (live first, priority,
- * age); each is leased only if its quota's decision grants it at that instant. A quota that
- * denies once is not asked again in the same call, so one call counts one throttle per quota. */
-#include "store/sqlite_impl.h"
+ * age); each is leased only if its quota's slot grants it at that instant (core/lease.h). */
+#include "store/sqlite_ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lease.h"
+
 #define MAX_TYPES 32
 
-typedef struct qslot {
-    int has_quota;
-    je_quota_record rec;
-    int dirty, blocked;
-    int64_t earliest;      /* earliest expiry of its permits and leases */
-    int64_t backfill_held; /* leases of backfill jobs it holds */
-    int64_t backfill_cap;
-} qslot;
-
 typedef struct cand {
-    char job_id[37];
+    char job_id[JE_UUID_BUF];
     int type; /* index into the request's types */
     je_job_order order;
 } cand;
@@ -29,44 +21,27 @@ typedef struct cand {
 typedef struct lease_arg {
     const char *tenant;
     const je_lease_req *req;
-    je_elevation_audit_fn make_audit;
     je_lease_out *out;
-    qslot slots[MAX_TYPES];
+    je_lease_slot slots[MAX_TYPES];
     int slot_of[MAX_TYPES]; /* type index → slot index, -1 unlimited */
     size_t n_slots;
-    int held_paused, held_other;
+    je_lease_held held;
 } lease_arg;
-
-static int64_t count_backfill(sqlite3 *db, const je_quota_record *r, je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(db,
-                                         "SELECT count(*) FROM jobs WHERE tenant_id=?1 AND "
-                                         "quota_id=?2 AND status=1 AND lane=1",
-                                         err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, r->tenant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->quota_id, -1, SQLITE_STATIC);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    je_sqlite_done(st);
-    return n < 0 ? je_sqlite_fail(err, db, "backfill count") : n;
-}
 
 /* Loads a quota into a new slot, freeing what expired first. */
 static int slot_open(sqlite3 *db, lease_arg *a, const je_quota_record *r, je_err *err) {
-    qslot *sl = &a->slots[a->n_slots];
-    memset(sl, 0, sizeof *sl);
-    sl->has_quota = 1;
-    sl->rec = *r;
-    int64_t leases = je_sqlite_leases_expire_tx(db, a->tenant, r->quota_id, a->req->now_ms, err);
+    je_quota_record rec = *r;
+    int64_t now = a->req->now_ms;
+    int64_t leases = je_sqlite_leases_expire_tx(db, a->tenant, r->quota_id, now, err);
     if (leases < 0) return -1;
-    je_quota_release(&sl->rec.q, leases);
-    if (je_sqlite_permits_release_expired(db, &sl->rec, a->req->now_ms, NULL, err) != 0 ||
-        je_sqlite_elevation_expire_tx(db, &sl->rec, a->req->now_ms, a->make_audit, err) != 0)
+    je_quota_release(&rec.q, leases);
+    if (je_sqlite_permits_release_expired(db, &rec, now, NULL, err) != 0 ||
+        je_sqlite_elevation_expire_tx(db, &rec, now, err) != 0)
         return -1;
-    sl->dirty = 1;
-    sl->earliest = je_sqlite_quota_earliest_expiry(db, &sl->rec, err);
-    sl->backfill_held = count_backfill(db, &sl->rec, err);
-    if (sl->earliest == INT64_MAX || sl->backfill_held < 0) return -1;
-    sl->backfill_cap = je_backfill_slots(sl->rec.q.limits.max_active, a->req->backfill_share);
+    int64_t earliest = je_sqlite_quota_earliest_expiry(db, &rec, err);
+    int64_t backfill = je_sqlite_quota_backfill_leases(db, &rec, err);
+    if (earliest == INT64_MAX || backfill < 0) return -1;
+    je_lease_slot_open(&a->slots[a->n_slots], &rec, earliest, backfill, a->req->backfill_share);
     return (int)a->n_slots++;
 }
 
@@ -75,10 +50,11 @@ static int resolve_types(sqlite3 *db, lease_arg *a, je_err *err) {
     for (size_t i = 0; i < a->req->n_job_types; i++) {
         je_quota_record r;
         int found = je_sqlite_quota_load(db, a->tenant, a->req->job_types[i], 1, &r, err);
-        if (found == 0) found = je_sqlite_quota_load(db, a->tenant, "*", 1, &r, err);
+        if (found == JE_STORE_NOT_FOUND)
+            found = je_sqlite_quota_load(db, a->tenant, "*", 1, &r, err);
         if (found < 0) return -1;
         a->slot_of[i] = -1;
-        if (!found) continue;
+        if (found != JE_STORE_OK) continue;
         for (size_t k = 0; k < a->n_slots; k++)
             if (strcmp(a->slots[k].rec.quota_id, r.quota_id) == 0) a->slot_of[i] = (int)k;
         if (a->slot_of[i] < 0 && (a->slot_of[i] = slot_open(db, a, &r, err)) < 0) return -1;
@@ -127,40 +103,22 @@ static cand *candidates(sqlite3 *db, lease_arg *a, size_t *n, je_err *err) {
     return c;
 }
 
-/* Marks the job leased; appends it to out. 1 leased, 0 no longer pending, -1 error. */
+/* Marks the job leased (core: je_job_lease); appends it to out. 1 leased, 0 no longer pending,
+ * -1 error. */
 static int lease_one(sqlite3 *db, lease_arg *a, const cand *c, const char *quota_id, int64_t *until,
                      je_err *err) {
     je_job j;
     int found = je_sqlite_job_load(db, a->tenant, c->job_id, &j, err);
-    if (found <= 0 || j.status != JE_JOB_PENDING) return je_job_free(&j), found < 0 ? -1 : 0;
+    if (found != JE_STORE_OK || j.status != JE_JOB_PENDING)
+        return je_job_free(&j), found < 0 ? -1 : 0;
     const je_lease_req *q = a->req;
-    j.status = JE_JOB_LEASED;
-    je_uuid7(q->now_ms, j.lease_id);
-    j.lease_ms = q->lease_ms;
-    j.lease_until_ms = q->now_ms + q->lease_ms;
-    snprintf(j.worker_id, sizeof j.worker_id, "%s", q->worker_id);
-    snprintf(j.quota_id, sizeof j.quota_id, "%s", quota_id ? quota_id : "");
-    j.attempt++;
-    j.updated_ms = q->now_ms;
+    char lease_id[JE_UUID_BUF];
+    je_uuid7(q->now_ms, lease_id);
+    je_job_lease(&j, lease_id, q->worker_id, quota_id, q->lease_ms, q->now_ms);
     if (je_sqlite_job_save(db, &j, err) != 0) return je_job_free(&j), -1;
     a->out->jobs[a->out->n++] = j; /* the array owns the payload now */
     *until = j.lease_until_ms;
     return 1;
-}
-
-static void note_held(lease_arg *a, const qslot *sl, const je_decision *d) {
-    if (d->kind == JE_DECISION_PAUSED)
-        a->held_paused = 1;
-    else
-        a->held_other = 1;
-    /* the first quota that held work back, preferring one that is not paused: a paused
-     * quota says nothing about when work can go */
-    if (a->out->held &&
-        !(a->out->decision.kind == JE_DECISION_PAUSED && d->kind != JE_DECISION_PAUSED))
-        return;
-    a->out->held = 1;
-    a->out->decision = *d;
-    a->out->limits = sl->rec.q.limits;
 }
 
 /* One candidate: decide on its quota and lease it when granted. */
@@ -168,35 +126,29 @@ static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err
     int si = a->slot_of[c->type];
     int64_t until = 0;
     if (si < 0) return a->req->unlimited_when_no_quota ? lease_one(db, a, c, NULL, &until, err) : 0;
-    qslot *sl = &a->slots[si];
-    if (sl->blocked) return 0;
-    if (c->order.lane == JE_LANE_BACKFILL && sl->backfill_held >= sl->backfill_cap &&
-        !sl->rec.q.paused) { /* a paused quota answers "paused", whatever else applies */
-        /* the backfill share is full: live work keeps the rest of the quota */
-        je_decision d = {JE_DECISION_EXHAUSTED,
-                         sl->earliest != JE_NO_TIME ? sl->earliest : a->req->now_ms + 1000, 0};
-        note_held(a, sl, &d);
-        return 0;
-    }
-    je_decision d = je_quota_decide(&sl->rec.q, a->req->now_ms, sl->earliest);
-    sl->dirty = 1;
-    if (d.kind != JE_DECISION_GRANT) {
-        sl->blocked = 1;
-        note_held(a, sl, &d);
-        return 0;
-    }
+    je_lease_slot *sl = &a->slots[si];
+    if (!je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) return 0;
     int rc = lease_one(db, a, c, sl->rec.quota_id, &until, err);
     if (rc <= 0) {
-        je_quota_release(&sl->rec.q, 1); /* the job went away: give the unit back */
+        je_lease_slot_undo(sl); /* the job went away: give the unit back */
         return rc;
     }
-    if (sl->earliest == JE_NO_TIME || until < sl->earliest) sl->earliest = until;
-    if (c->order.lane == JE_LANE_BACKFILL) sl->backfill_held++;
+    je_lease_slot_leased(sl, c->order.lane, until);
     return 1;
+}
+
+static void lease_out_reset(je_lease_out *out) {
+    for (size_t i = 0; i < out->n; i++) je_job_free(&out->jobs[i]);
+    free(out->jobs);
+    memset(out, 0, sizeof *out);
 }
 
 static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     lease_arg *a = argp;
+    /* a run before this one (a retried transaction) leaves nothing behind */
+    lease_out_reset(a->out);
+    a->n_slots = 0;
+    memset(&a->held, 0, sizeof a->held);
     if (resolve_types(db, a, err) != 0) return -1;
     size_t n = 0;
     cand *c = candidates(db, a, &n, err);
@@ -206,28 +158,26 @@ static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     for (size_t i = 0; rc == 0 && i < n && a->out->n < (size_t)a->req->max; i++)
         rc = lease_candidate(db, a, &c[i], err) < 0 ? -1 : 0;
     free(c);
+    /* every slot opened was changed (expiry, decisions): saved as it stands */
     for (size_t k = 0; rc == 0 && k < a->n_slots; k++)
-        if (a->slots[k].dirty) rc = je_sqlite_quota_save(db, &a->slots[k].rec, err);
-    a->out->only_paused = a->held_paused && !a->held_other;
+        rc = je_sqlite_quota_save(db, &a->slots[k].rec, err);
+    a->out->held = a->held.held;
+    a->out->decision = a->held.decision;
+    a->out->limits = a->held.limits;
+    a->out->only_paused = je_lease_held_only_paused(&a->held);
     return rc;
 }
 
-static void lease_out_reset(je_lease_out *out) {
-    for (size_t i = 0; i < out->n; i++) je_job_free(&out->jobs[i]);
-    free(out->jobs);
-    memset(out, 0, sizeof *out);
-}
-
 int je_sqlite_jobs_lease(je_store *s, const char *tenant, const je_lease_req *req,
-                         je_elevation_audit_fn make_audit, je_lease_out *out, je_err *err) {
+                         je_lease_out *out, je_err *err) {
     memset(out, 0, sizeof *out);
     if (req->n_job_types == 0 || req->n_job_types > MAX_TYPES || req->max < 1)
         return je_err_set(err, "VALIDATION_FAILED", "1 to 32 job types and max >= 1");
     lease_arg *a = calloc(1, sizeof *a);
     if (!a) return je_err_set(err, "STORE", "out of memory");
-    *a = (lease_arg){.tenant = tenant, .req = req, .make_audit = make_audit, .out = out};
+    *a = (lease_arg){.tenant = tenant, .req = req, .out = out};
     int rc = je_sqlite_write(s, lease_op, a, err);
     free(a);
     if (rc != 0) lease_out_reset(out); /* the transaction rolled back: nothing is leased */
-    return rc;
+    return rc == 0 ? JE_STORE_OK : JE_STORE_ERROR;
 }

@@ -3,26 +3,19 @@
  * rule je_ledger_decide. A claim belongs to a job and lives as long as that job's lease: it is
  * not stored with an expiry but judged live by the job's lease at the moment it matters. When
  * the job succeeds its claims become "processed"; when it fails they are given up. */
-#include "store/sqlite_impl.h"
+#include "store/sqlite_ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* 1 when job_id of tenant holds a live lease at now. */
+/* 1 when job_id of tenant holds a live lease at now (core: je_job_lease_live). */
 static int job_live(sqlite3 *db, const char *tenant, const char *job_id, int64_t now, je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(db,
-                                         "SELECT 1 FROM jobs WHERE tenant_id=?1 AND job_id=?2 AND "
-                                         "status=1 AND lease_until_ms > ?3",
-                                         err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
-    je_sqlite_done(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return je_sqlite_fail(err, db, "job live");
-    return rc == SQLITE_ROW;
+    je_job j;
+    int found = je_sqlite_job_load(db, tenant, job_id, &j, err);
+    int live = found == JE_STORE_OK && je_job_lease_live(&j, NULL, now);
+    je_job_free(&j);
+    return found < 0 ? -1 : live;
 }
 
 typedef struct claim_arg {
@@ -113,16 +106,17 @@ static int claim_one(sqlite3 *db, claim_arg *a, je_claim_event *ev, int force, j
 static int claim_op(sqlite3 *db, void *argp, je_err *err) {
     claim_arg *a = argp;
     je_job j;
-    int found = je_sqlite_job_load(db, a->tenant, a->job_id, &j, err);
-    if (found <= 0) return a->result = found, found;
-    int live = j.status == JE_JOB_LEASED && j.lease_until_ms > a->now;
+    a->result = je_sqlite_job_load(db, a->tenant, a->job_id, &j, err);
+    if (a->result != JE_STORE_OK) return a->result == JE_STORE_NOT_FOUND ? 0 : -1;
+    int live = je_job_lease_live(&j, NULL, a->now);
     je_backfill_record b;
-    int has_bf = live && j.backfill_id[0]
-                     ? je_sqlite_backfill_load(db, a->tenant, j.backfill_id, &b, err)
-                     : 0;
+    int bf = live && j.backfill_id[0]
+                 ? je_sqlite_backfill_load(db, a->tenant, j.backfill_id, &b, err)
+                 : JE_STORE_NOT_FOUND;
     je_job_free(&j);
-    if (!live) return a->result = -2, 0;
-    if (has_bf < 0) return -1;
+    if (!live) return a->result = JE_STORE_LEASE_LOST, 0;
+    if (bf < 0) return -1;
+    int has_bf = bf == JE_STORE_OK;
     int force = has_bf && b.force_reprocess;
     int64_t dups = 0;
     for (size_t i = 0; i < a->n; i++) {
@@ -130,40 +124,19 @@ static int claim_op(sqlite3 *db, void *argp, je_err *err) {
         dups += !a->ev[i].is_new;
     }
     if (has_bf && dups) {
-        b.duplicates_skipped += dups;
+        je_backfill_note_duplicates(&b, dups);
         if (je_sqlite_backfill_save(db, &b, err) != 0) return -1;
     }
-    a->result = 1;
+    a->result = JE_STORE_OK;
     return 0;
 }
 
 int je_sqlite_ledger_claim(je_store *s, const char *tenant, const char *source_id,
                            const char *job_id, je_claim_event *events, size_t n, int64_t now_ms,
                            je_err *err) {
-    claim_arg a = {tenant, source_id, job_id, events, n, now_ms, 0};
-    if (je_sqlite_write(s, claim_op, &a, err) != 0) return -1;
+    claim_arg a = {tenant, source_id, job_id, events, n, now_ms, JE_STORE_ERROR};
+    if (je_sqlite_write(s, claim_op, &a, err) != 0) return JE_STORE_ERROR;
     return a.result;
-}
-
-/* When a job ends: its claims become processed (succeeded) or are given up (failed). Returns
- * how many claims it held, or -1. */
-int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
-                                je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(
-        db,
-        succeeded ? "UPDATE ledger SET processed=1, processed_digest=coalesce(claim_digest, "
-                    "processed_digest), claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
-                    "AND claim_job_id=?2"
-                  : "UPDATE ledger SET claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
-                    "AND claim_job_id=?2",
-        err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    je_sqlite_done(st);
-    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "ledger settle");
-    return sqlite3_changes(db);
 }
 
 typedef struct prune_arg {
@@ -187,5 +160,5 @@ static int prune_op(sqlite3 *db, void *argp, je_err *err) {
 
 int64_t je_sqlite_ledger_prune(je_store *s, int64_t before_ms, je_err *err) {
     prune_arg a = {before_ms, 0};
-    return je_sqlite_write(s, prune_op, &a, err) == 0 ? a.count : -1;
+    return je_sqlite_write(s, prune_op, &a, err) == 0 ? a.count : JE_STORE_ERROR;
 }

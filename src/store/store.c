@@ -23,3 +23,30 @@ je_store *je_store_open(const char *url, je_err *err) {
         je_err_set(err, "STORE", "store URL has no scheme (expected sqlite:PATH)");
     return NULL;
 }
+
+const char *je_store_rc_name(int rc) {
+    switch (rc) {
+    case JE_STORE_OK:
+        return "OK";
+    case JE_STORE_NOT_FOUND:
+        return "NOT_FOUND";
+    case JE_STORE_LEASE_LOST:
+        return "LEASE_LOST";
+    case JE_STORE_CONFLICT:
+        return "CONFLICT";
+    case JE_CHANGE_APPLY:
+        return "APPLY";
+    case JE_CHANGE_DELETE:
+        return "DELETE";
+    case JE_CHANGE_DENY:
+        return "DENY";
+    case JE_STORE_ERROR:
+        return "ERROR";
+    case JE_STORE_RETRY:
+        return "RETRY";
+    case JE_STORE_UNKNOWN_OUTCOME:
+        return "UNKNOWN_OUTCOME";
+    default:
+        return "?";
+    }
+}

@@ -4,8 +4,20 @@
  * Every operation is atomic and, when it writes, durable (fsync'd) before it returns: callers
  * reply to clients only after that. Operations are made of whole decisions, never of
  * get-then-put pairs, so each backend can make them exact across processes and nodes.
- * All functions are safe to call from many threads at once. Return values: 0 success, -1 error
- * (err set), and for lookups 1 found / 0 not found / -1 error. */
+ * All functions are safe to call from many threads at once.
+ *
+ * A backend keeps rows and nothing else: every rule is core/'s. Inside its transaction it loads
+ * rows, calls the rules (core/) or the caller's callback, and saves what they return. Callbacks
+ * and the hooks below are pure: they read only their arguments and what their context holds,
+ * change nothing outside the record and entries they hand back, and may run more than once for
+ * one operation (a backend may retry a whole transaction after a deadlock or a serialization
+ * failure; only the last run's results count).
+ *
+ * Time: every operation that compares or records a time takes now_ms from its caller (one clock
+ * for the program, base/clock.h); no backend reads a clock of its own.
+ *
+ * Results are named (je_store_rc): negative values are failures with err set; 0 and the positive
+ * values are answers. Sweeps and counts return how many (>= 0) or a negative je_store_rc. */
 #ifndef JE_STORE_STORE_H
 #define JE_STORE_STORE_H
 
@@ -19,10 +31,28 @@
 #include "core/jobs.h"
 #include "core/quota.h"
 
+typedef enum je_store_rc {
+    JE_STORE_OK = 0,
+    JE_STORE_NOT_FOUND = 1,  /* no such row (of the caller's tenant): nothing changed */
+    JE_STORE_LEASE_LOST = 2, /* the lease named is not live: nothing changed */
+    JE_STORE_CONFLICT = 3,   /* a unique key is taken (create_only of an existing client) */
+    /* The outcome of a change operation: what its callback decided, carried out. */
+    JE_CHANGE_APPLY = 10,  /* the record was stored (created or updated) */
+    JE_CHANGE_DELETE = 11, /* the record was deleted */
+    JE_CHANGE_DENY = 12,   /* nothing changed (an audit entry may still have been appended) */
+    /* Failures (err set). */
+    JE_STORE_ERROR = -1, /* the store failed (err->code "STORE") or a callback refused */
+    JE_STORE_RETRY = -2, /* a transient conflict (deadlock, serialization) outlasted the retries:
+                            nothing changed, the caller may try again */
+    JE_STORE_UNKNOWN_OUTCOME = -3, /* the connection was lost during COMMIT: the change may or
+                                      may not be durable (an Idempotency-Key retry finds out) */
+} je_store_rc;
+
+/* The name of a result ("OK", "NOT_FOUND", ...). */
+const char *je_store_rc_name(int rc);
+
 #define JE_MAX_TENANTS 16
 #define JE_MAX_ROLES 8
-#define JE_ID_MAX 128    /* client ids: [A-Za-z0-9][A-Za-z0-9._:@-]{0,127} */
-#define JE_TENANT_MAX 64 /* tenant ids: [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
 #define JE_MAX_KEYS 64
 
 /* A signing key as stored (its operations are auth/keys.h). */
@@ -62,22 +92,6 @@ typedef int (*je_audit_visit_fn)(void *ctx, int64_t sequence, const char *entry_
 typedef int (*je_client_visit_fn)(void *ctx, const je_client *c);
 typedef int (*je_jti_visit_fn)(void *ctx, const char *jti, int64_t exp_ms);
 
-/* A quota as stored (api.md §3.3). Optional strings are "" when null. */
-#define JE_JOBTYPE_MAX 128
-typedef struct je_quota_record {
-    char quota_id[37];
-    char tenant_id[JE_TENANT_MAX + 1];
-    char job_type[JE_JOBTYPE_MAX + 1];
-    je_quota q;
-    char pause_reason[JE_REASON_BUF];
-    char pause_ticket[JE_TICKET_BUF];
-    int64_t version;
-    int64_t created_ms, updated_ms;
-    char created_by[JE_ID_MAX + 1], updated_by[JE_ID_MAX + 1];
-    char last_reason[JE_REASON_BUF];
-    char last_ticket[JE_TICKET_BUF];
-} je_quota_record;
-
 typedef struct je_quota_filter {
     const char *job_type;       /* NULL: any */
     int paused;                 /* -1 any, 0, 1 */
@@ -87,15 +101,11 @@ typedef struct je_quota_filter {
 
 typedef int (*je_quota_visit_fn)(void *ctx, const je_quota_record *q);
 
-/* What a quota change callback decides, inside the store's write transaction. */
-enum {
-    JE_CHANGE_APPLY = 0,  /* store *rec (create or update) */
-    JE_CHANGE_DELETE = 1, /* delete the quota and its permits */
-    JE_CHANGE_DENY = 2,   /* change nothing (an audit entry may still be appended) */
-};
-/* Called with the current record (exists = 0: none, rec zeroed but for tenant). It may set
- * *audit to an entry (core/audit.h) that the store appends in the same transaction, whatever
- * the outcome. Returns a JE_CHANGE_* value, or -1 with err set. */
+/* A quota change callback, run inside the store's write transaction with the current record
+ * (exists = 0: none, rec zeroed but for tenant). It may set *audit to an entry (core/audit.h)
+ * that the store appends in the same transaction, whatever the outcome. Returns JE_CHANGE_APPLY
+ * (store *rec), JE_CHANGE_DELETE (delete the quota and its permits), JE_CHANGE_DENY (change
+ * nothing), or JE_STORE_ERROR with err set. Pure, and may run again (see above). */
 typedef int (*je_quota_change_fn)(void *ctx, je_quota_record *rec, int exists, int64_t now_ms,
                                   json_t **audit, je_err *err);
 
@@ -121,36 +131,6 @@ typedef struct je_acquire {
     int64_t expires_ms;
     je_quota_record rec; /* the quota after the decision */
 } je_acquire;
-
-/* A job (api.md §3.4). payload is malloc'd JSON text owned by the record (je_job_free). */
-#define JE_SOURCE_MAX 128
-#define JE_EVENT_KEY_MAX 512
-#define JE_WORKER_MAX 128
-#define JE_JOB_ERROR_MAX 2048
-typedef struct je_job {
-    char job_id[37];
-    char tenant_id[JE_TENANT_MAX + 1];
-    char job_type[JE_JOBTYPE_MAX + 1];
-    int status; /* je_job_status */
-    int lane;   /* JE_LANE_LIVE / JE_LANE_BACKFILL */
-    int64_t priority;
-    char *payload;
-    char source_id[JE_SOURCE_MAX + 1];    /* "" when none */
-    char event_key[JE_EVENT_KEY_MAX + 1]; /* "" when none */
-    int64_t event_time_ms;                /* JE_NO_TIME when none */
-    char backfill_id[37];                 /* "" for live jobs */
-    int64_t batch, window_start_ms, window_end_ms;
-    int64_t attempt, failures, max_attempts;
-    int64_t available_ms;
-    char lease_id[37]; /* "" when not leased */
-    int64_t lease_until_ms, lease_ms;
-    char worker_id[JE_WORKER_MAX + 1];
-    char quota_id[37];
-    char error[JE_JOB_ERROR_MAX + 1];
-    int64_t created_ms, updated_ms, completed_ms; /* completed: JE_NO_TIME until finished */
-} je_job;
-
-void je_job_free(je_job *j);
 
 typedef struct je_job_filter {
     int status;           /* -1 any */
@@ -183,26 +163,6 @@ typedef struct je_lease_out {
     int only_paused;        /* every quota that held work back was paused */
 } je_lease_out;
 
-/* A backfill (api.md §3.5). */
-typedef struct je_backfill_record {
-    char backfill_id[37];
-    char tenant_id[JE_TENANT_MAX + 1];
-    char source_id[JE_SOURCE_MAX + 1];
-    char job_type[JE_JOBTYPE_MAX + 1];
-    int64_t window_start_ms, window_end_ms, batch_ms;
-    int force_reprocess;
-    int status; /* je_backfill_state */
-    char reason[JE_REASON_BUF], ticket[JE_TICKET_BUF];
-    int64_t plan_batches, plan_known, plan_processed;
-    char plan_hash[72];
-    char safety_checks[1024]; /* JSON array */
-    int64_t batches_submitted, batches_done, events_processed, duplicates_skipped, events_failed;
-    int64_t created_ms, started_ms, completed_ms; /* JE_NO_TIME when not yet */
-    char created_by[JE_ID_MAX + 1];
-    char error[512];
-    int64_t version;
-} je_backfill_record;
-
 typedef struct je_backfill_filter {
     int status;                /* -1 any */
     int64_t before_created_ms; /* pagination, newest first: (created, id) < this */
@@ -219,17 +179,17 @@ typedef struct je_backfill_store_facts {
     int64_t known_events, already_processed;
 } je_backfill_store_facts;
 
-/* A create callback: given the facts, fills rec (APPLY) or refuses (DENY); may set *audit. */
+/* A create callback: given the facts, fills rec (APPLY) or refuses (DENY); may set *audit.
+ * Pure, and may run again. */
 typedef int (*je_backfill_create_fn)(void *ctx, const je_backfill_store_facts *facts,
                                      je_backfill_record *rec, int64_t now_ms, json_t **audit,
                                      je_err *err);
-/* A change callback on an existing backfill (start, pause, resume, cancel). */
+/* A change callback on an existing backfill (start, pause, resume, cancel); as above. */
 typedef int (*je_backfill_change_fn)(void *ctx, je_backfill_record *rec, int exists, int64_t now_ms,
                                      json_t **audit, je_err *err);
-/* Builds the audit entry of an engine transition (completed, failed). */
+/* Builds the audit entry of an engine transition (after->status: completed or failed). */
 typedef json_t *(*je_backfill_audit_fn)(const je_backfill_record *before,
-                                        const je_backfill_record *after, const char *event_type,
-                                        int64_t now_ms);
+                                        const je_backfill_record *after, int64_t now_ms);
 
 /* One event of a claim and its answer. */
 typedef struct je_claim_event {
@@ -254,7 +214,7 @@ typedef int (*je_checkpoint_visit_fn)(void *ctx, const je_checkpoint_record *c);
 typedef int (*je_head_visit_fn)(void *ctx, const char *tenant, int64_t head_sequence,
                                 const char *head_hash);
 
-/* Builds the quota.elevation.expired entry for a reverted elevation (api/quota_view.c). */
+/* Builds the quota.elevation.expired entry for a reverted elevation. */
 typedef json_t *(*je_elevation_audit_fn)(const je_quota_record *before,
                                          const je_quota_record *after, int64_t now_ms);
 
@@ -268,12 +228,13 @@ typedef struct je_store_ops {
     /* The schema version (the highest migration applied). */
     int (*schema_version)(je_store *s);
 
-    /* Clients. put: create (create_only = 1: "CONFLICT" if the id exists) or replace. */
+    /* Clients. put: create (create_only = 1: JE_STORE_CONFLICT if the id exists) or replace.
+     * get and remove: JE_STORE_OK or JE_STORE_NOT_FOUND. */
     int (*client_put)(je_store *s, const je_client *c, int create_only, je_err *err);
     int (*client_get)(je_store *s, const char *id, je_client *out, je_err *err);
     int (*client_list)(je_store *s, je_client_visit_fn fn, void *ctx, je_err *err);
-    int (*client_remove)(je_store *s, const char *id, je_err *err); /* 1 removed, 0 absent */
-    int64_t (*client_count)(je_store *s, je_err *err);              /* -1 on error */
+    int (*client_remove)(je_store *s, const char *id, je_err *err);
+    int64_t (*client_count)(je_store *s, je_err *err);
 
     /* Signing keys. key_add makes k the current key and every other key not current. */
     int (*key_add)(je_store *s, const je_key *k, je_err *err);
@@ -296,34 +257,36 @@ typedef struct je_store_ops {
     int (*audit_scan)(je_store *s, const char *tenant, int64_t from_sequence, je_audit_visit_fn fn,
                       void *ctx, je_err *err);
 
-    /* Quotas. get: 1 found, 0 not (by id within tenant). */
+    /* Quotas. get: JE_STORE_OK or JE_STORE_NOT_FOUND (by id within tenant). */
     int (*quota_get)(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
                      je_err *err);
     /* Ordered by job type. */
     int (*quota_list)(je_store *s, const char *tenant, const je_quota_filter *f,
                       je_quota_visit_fn fn, void *ctx, je_err *err);
     /* Atomic read-decide-write of one quota found by quota_id, or (quota_id NULL) by job_type.
-     * Returns the callback's JE_CHANGE_* value (out holds the record after it), or -1. With
-     * idem->key set, a replay returns JE_CHANGE_APPLY without calling fn (see je_idem). */
+     * Returns the callback's JE_CHANGE_* value (out holds the record after it), or a failure.
+     * With idem->key set, a key seen before answers without calling fn: JE_CHANGE_APPLY with
+     * idem->replayed, or JE_CHANGE_DENY with idem->mismatch (see je_idem). */
     int (*quota_change)(je_store *s, const char *tenant, const char *quota_id, const char *job_type,
-                        je_quota_change_fn fn, void *ctx, je_idem *idem, je_quota_record *out,
-                        je_err *err);
+                        int64_t now_ms, je_quota_change_fn fn, void *ctx, je_idem *idem,
+                        je_quota_record *out, je_err *err);
     /* One decision (domain.md §2) and, when granted, a permit living ttl_ms, stored together.
      * Expired permits of the quota are released and an expired elevation reverted first (with
-     * its audit entry). 1 decided (out filled), 0 no such quota, -1 error. */
+     * its audit entry, hooks->elevation_audit). JE_STORE_OK (decided: out filled) or
+     * JE_STORE_NOT_FOUND. */
     int (*quota_acquire)(je_store *s, const char *tenant, const char *quota_id, int64_t ttl_ms,
-                         int64_t now_ms, je_idem *idem, je_elevation_audit_fn make_audit,
-                         je_acquire *out, je_err *err);
-    /* Releases a live permit: 1 released, 0 unknown, released or expired. */
+                         int64_t now_ms, je_idem *idem, je_acquire *out, je_err *err);
+    /* Releases a live permit: JE_STORE_OK, or JE_STORE_NOT_FOUND for a permit unknown, already
+     * released or expired. */
     int (*quota_release)(je_store *s, const char *tenant, const char *quota_id,
                          const char *permit_id, int64_t now_ms, je_err *err);
     /* Engine sweeps: free the slots of expired permits; revert expired elevations (each with
-     * its quota.elevation.expired entry, made by make_audit). Return how many, or -1. */
+     * its quota.elevation.expired entry, hooks->elevation_audit). Return how many. */
     int64_t (*permits_expire)(je_store *s, int64_t now_ms, je_err *err);
-    int64_t (*elevations_expire)(je_store *s, int64_t now_ms, je_elevation_audit_fn make_audit,
-                                 je_err *err);
+    int64_t (*elevations_expire)(je_store *s, int64_t now_ms, je_err *err);
     /* Jobs. submit: stores j (status pending) with idempotency as quota_change does. */
     int (*job_submit)(je_store *s, je_job *j, je_idem *idem, je_err *err);
+    /* JE_STORE_OK or JE_STORE_NOT_FOUND. */
     int (*job_get)(je_store *s, const char *tenant, const char *job_id, je_job *out, je_err *err);
     /* Ordered by (createdAt, jobId). */
     int (*job_list)(je_store *s, const char *tenant, const je_job_filter *f, je_job_visit_fn fn,
@@ -332,14 +295,16 @@ typedef struct je_store_ops {
     int (*job_counts)(je_store *s, const char *tenant, je_job_count_fn fn, void *ctx, je_err *err);
     /* Leases up to req->max pending jobs of the given types in leasing order, each only when
      * its quota (own, else the tenant's "*") grants it, decisions and leases in one durable
-     * transaction. Expired leases and permits of the quotas involved are freed first. */
-    int (*jobs_lease)(je_store *s, const char *tenant, const je_lease_req *req,
-                      je_elevation_audit_fn make_audit, je_lease_out *out, je_err *err);
-    /* Extends a live lease: 1 done (out), 0 no such job, -2 the lease is not live (LEASE_LOST). */
+     * transaction (core/lease.h decides). Expired leases and permits of the quotas involved
+     * are freed first. */
+    int (*jobs_lease)(je_store *s, const char *tenant, const je_lease_req *req, je_lease_out *out,
+                      je_err *err);
+    /* Extends a live lease: JE_STORE_OK (out), JE_STORE_NOT_FOUND, JE_STORE_LEASE_LOST. */
     int (*job_heartbeat)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
                          int64_t extend_ms, int64_t now_ms, je_job *out, je_err *err);
-    /* Completes a live lease (succeeded, or failed: retried after backoff until max_attempts):
-     * 1 done (out), 0 no such job, -2 LEASE_LOST. The slot is released. */
+    /* Completes a live lease (core: je_job_finish; a batch job also counts on its backfill,
+     * je_backfill_batch_done): JE_STORE_OK (out), JE_STORE_NOT_FOUND, JE_STORE_LEASE_LOST. The
+     * slot is released and the job's ledger claims settle. */
     int (*job_complete)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
                         int succeeded, const char *error, int64_t now_ms, je_job *out, je_err *err);
     /* Engine: expired leases go back to pending and free their slots. Returns how many. */
@@ -353,33 +318,35 @@ typedef struct je_store_ops {
                           int64_t suppression_ms, int64_t now_ms, je_backfill_store_facts *out,
                           je_err *err);
     /* Creates atomically: facts read and the callback run in one write transaction, so two
-     * overlapping requests can never both pass no_overlap. Returns JE_CHANGE_*, or -1. */
+     * overlapping requests can never both pass no_overlap. Returns JE_CHANGE_* (idempotency as
+     * quota_change), or a failure. */
     int (*backfill_create)(je_store *s, const char *tenant, const char *source_id,
                            const char *job_type, int64_t start_ms, int64_t end_ms,
-                           int64_t suppression_ms, je_backfill_create_fn fn, void *ctx,
-                           je_idem *idem, je_backfill_record *out, je_err *err);
+                           int64_t suppression_ms, int64_t now_ms, je_backfill_create_fn fn,
+                           void *ctx, je_idem *idem, je_backfill_record *out, je_err *err);
+    /* JE_STORE_OK or JE_STORE_NOT_FOUND. */
     int (*backfill_get)(je_store *s, const char *tenant, const char *backfill_id,
                         je_backfill_record *out, je_err *err);
     int (*backfill_list)(je_store *s, const char *tenant, const je_backfill_filter *f,
                          je_backfill_visit_fn fn, void *ctx, je_err *err);
     /* Start, pause, resume, cancel: read-decide-write; a cancel also cancels the backfill's
-     * batch jobs not yet leased. Returns JE_CHANGE_*, or -1. */
-    int (*backfill_change)(je_store *s, const char *tenant, const char *backfill_id,
+     * batch jobs not yet leased. Returns JE_CHANGE_*, or a failure. */
+    int (*backfill_change)(je_store *s, const char *tenant, const char *backfill_id, int64_t now_ms,
                            je_backfill_change_fn fn, void *ctx, je_backfill_record *out,
                            je_err *err);
     /* Engine: submits the next batch jobs of running backfills (at most in_flight outstanding
      * per backfill), each batch exactly once. Returns how many jobs were submitted. */
     int64_t (*backfills_advance)(je_store *s, int64_t now_ms, int64_t in_flight,
                                  int64_t max_attempts, je_err *err);
-    /* The ledger: claims every event for job_id atomically. 1 done, 0 no such job, -2 the
-     * job's lease is not live (LEASE_LOST). */
+    /* The ledger: claims every event for job_id atomically (core: je_ledger_decide).
+     * JE_STORE_OK, JE_STORE_NOT_FOUND (no such job), JE_STORE_LEASE_LOST. */
     int (*ledger_claim)(je_store *s, const char *tenant, const char *source_id, const char *job_id,
                         je_claim_event *events, size_t n, int64_t now_ms, je_err *err);
     /* Drops processed, unclaimed entries with event time before before_ms. */
     int64_t (*ledger_prune)(je_store *s, int64_t before_ms, je_err *err);
 
     /* Audit heads and checkpoints. head: 0 and 64 zeros for an empty chain. hash_at: the
-     * hash of entry seq (1 found, 0 not). */
+     * hash of entry seq (JE_STORE_OK or JE_STORE_NOT_FOUND). */
     int (*audit_head)(je_store *s, const char *tenant, int64_t *seq, char hash[65], je_err *err);
     int (*audit_hash_at)(je_store *s, const char *tenant, int64_t seq, char hash[65], je_err *err);
     int (*checkpoint_put)(je_store *s, const je_checkpoint_record *c, je_err *err);
@@ -395,10 +362,12 @@ typedef struct je_store_ops {
     int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);
 } je_store_ops;
 
-/* Builders the store calls when it changes something on its own inside a transaction (an
- * engine transition found while completing a job): set by the service (api/app.c). */
+/* What the store calls inside a transaction: builders of the audit entries of changes it makes
+ * on its own (an elevation reverted on the way to a decision, a backfill finished by its last
+ * batch), and observers for metrics. Set by the service (api/app.c); pure like the callbacks. */
 typedef struct je_store_hooks {
-    je_backfill_audit_fn backfill_audit;
+    je_elevation_audit_fn elevation_audit; /* NULL: no entry */
+    je_backfill_audit_fn backfill_audit;   /* NULL: no entry */
     /* a batch of writes committed (or failed) after seconds, for metrics; may be NULL */
     void (*batch_committed)(double seconds, int64_t writes, int ok);
     /* an audit entry was appended in a transaction that goes on to commit; may be NULL */

@@ -1,0 +1,98 @@
+/* store/sqlite_rows.h: the SQLite backend's second tier, between the connections (sqlite.c)
+ * and the operations (sqlite_<domain>.c): records to rows and back, and the steps that several
+ * operations take inside their write transaction (idempotency, audit append, freeing expired
+ * permits and leases, settling ledger claims, a batch job's end on its backfill). No rule lives
+ * here: the steps load rows, call core/, and save what it returns. Operation files call this
+ * tier and sqlite.c, never each other. */
+#ifndef JE_STORE_SQLITE_ROWS_H
+#define JE_STORE_SQLITE_ROWS_H
+
+#include "store/sqlite_impl.h"
+
+/* Column lists, in the order the row loaders read them. */
+#define JE_SQLITE_QUOTA_COLS                                                                       \
+    "tenant_id, quota_id, job_type, max_active, max_per_hour, burst_capacity, "                    \
+    "refill_per_second, paused, pause_reason, pause_ticket, active, hour_count, hour_start_ms, "   \
+    "tokens, last_refill_ms, throttled, throttled_hour_ms, elevation_expires_ms, "                 \
+    "prev_max_active, prev_max_per_hour, prev_burst_capacity, prev_refill_per_second, version, "   \
+    "created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket"
+#define JE_SQLITE_JOB_COLS                                                                         \
+    "tenant_id, job_id, job_type, status, lane, priority, payload, source_id, event_key, "         \
+    "event_time_ms, backfill_id, batch, window_start_ms, window_end_ms, attempt, failures, "       \
+    "max_attempts, available_ms, lease_id, lease_until_ms, lease_ms, worker_id, quota_id, error, " \
+    "created_ms, updated_ms, completed_ms"
+#define JE_SQLITE_BF_COLS                                                                          \
+    "tenant_id, backfill_id, source_id, job_type, window_start_ms, window_end_ms, batch_ms, "      \
+    "force_reprocess, status, reason, ticket, plan_batches, plan_known, plan_processed, "          \
+    "plan_hash, safety_checks, batches_submitted, batches_done, events_processed, "                \
+    "duplicates_skipped, events_failed, created_ms, created_by, started_ms, completed_ms, error, " \
+    "version"
+
+/* Column i as text into dst ("" for NULL); as an optional time (JE_NO_TIME for NULL). */
+void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
+int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i);
+
+/* ---- quotas (sqlite_rows_quota.c) ---- */
+void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r);
+/* By id (by_job_type = 0) or job type: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
+int je_sqlite_quota_load(sqlite3 *db, const char *tenant, const char *key, int by_job_type,
+                         je_quota_record *out, je_err *err);
+/* Upsert on the primary key; a job type taken by another quota is "QUOTA_EXISTS". */
+int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err);
+int je_sqlite_quota_delete(sqlite3 *db, const je_quota_record *r, je_err *err);
+/* Frees the slots of r's permits expired at now; *freed (optional) gets how many. */
+int je_sqlite_permits_release_expired(sqlite3 *db, je_quota_record *r, int64_t now, int64_t *freed,
+                                      je_err *err);
+/* Reverts r's elevation when past its time (core), with its audit entry (the store's hook). */
+int je_sqlite_elevation_expire_tx(sqlite3 *db, je_quota_record *r, int64_t now, je_err *err);
+/* Gives n slots back to quota_id (when it still exists), loading and saving it. */
+int je_sqlite_quota_release_slots(sqlite3 *db, const char *tenant, const char *quota_id, int64_t n,
+                                  je_err *err);
+/* The earliest expiry among r's permits and live leases, JE_NO_TIME when none; INT64_MAX on
+ * error. */
+int64_t je_sqlite_quota_earliest_expiry(sqlite3 *db, const je_quota_record *r, je_err *err);
+/* Leased backfill-lane jobs charged to r, or -1. */
+int64_t je_sqlite_quota_backfill_leases(sqlite3 *db, const je_quota_record *r, je_err *err);
+
+/* ---- jobs (sqlite_rows_job.c) ---- */
+void je_sqlite_job_from_row(sqlite3_stmt *st, je_job *j);
+/* INSERT OR REPLACE of the whole row. */
+int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err);
+/* JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
+int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
+                       je_err *err);
+/* Leases of one quota (quota_id "" or NULL: leases charged to no quota) expired at now end
+ * (core: je_job_lease_expire, stated as one UPDATE). Returns how many, or -1. */
+int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
+                                   int64_t now, je_err *err);
+/* When a job ends, its ledger claims become processed (succeeded) or are given up. Returns how
+ * many claims it held, or -1. */
+int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
+                                je_err *err);
+
+/* ---- backfills (sqlite_rows_backfill.c) ---- */
+void je_sqlite_backfill_from_row(sqlite3_stmt *st, je_backfill_record *b);
+int je_sqlite_backfill_save(sqlite3 *db, const je_backfill_record *b, je_err *err);
+/* JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
+int je_sqlite_backfill_load(sqlite3 *db, const char *tenant, const char *id,
+                            je_backfill_record *out, je_err *err);
+/* Saves b after an engine transition from before (completed or failed), with its audit entry
+ * (the store's hook). */
+int je_sqlite_backfill_finished(sqlite3 *db, const je_backfill_record *before,
+                                const je_backfill_record *b, int64_t now, je_err *err);
+/* Batch job j (finished: succeeded, or final_failure) counts on its backfill (core:
+ * je_backfill_batch_done), which it may complete or fail. events: the claims it held. */
+int je_sqlite_backfill_batch_done(sqlite3 *db, const je_job *j, int succeeded, int final_failure,
+                                  int64_t events, int64_t now, je_err *err);
+
+/* ---- idempotency and audit (sqlite_rows_tx.c) ---- */
+/* 1 when the key was seen (idem->replayed or ->mismatch set), 0 when new, -1 error. */
+int je_sqlite_idem_lookup(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err);
+int je_sqlite_idem_store(sqlite3 *db, const char *tenant, je_idem *idem, int64_t now, je_err *err);
+/* Appends entry to its tenant's chain inside the caller's write transaction. */
+int je_sqlite_audit_append_tx(sqlite3 *db, json_t *entry, je_err *err);
+/* Runs sql binding text ?1, ?2 (when not NULL) and integer ?3; *changes gets the rows changed. */
+int je_sqlite_run(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n,
+                  int64_t *changes, je_err *err);
+
+#endif

@@ -1,0 +1,148 @@
+/* store/sqlite_rows_job.c: job rows (sqlite_rows.h), the expiry of leases as one statement, and
+ * the settling of a finished job's ledger claims. */
+#include "store/sqlite_rows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void je_sqlite_job_from_row(sqlite3_stmt *st, je_job *j) {
+    memset(j, 0, sizeof *j);
+    je_sqlite_col_text(st, 0, j->tenant_id, sizeof j->tenant_id);
+    je_sqlite_col_text(st, 1, j->job_id, sizeof j->job_id);
+    je_sqlite_col_text(st, 2, j->job_type, sizeof j->job_type);
+    j->status = sqlite3_column_int(st, 3);
+    j->lane = sqlite3_column_int(st, 4);
+    j->priority = sqlite3_column_int64(st, 5);
+    const unsigned char *p = sqlite3_column_text(st, 6);
+    j->payload = strdup(p ? (const char *)p : "null");
+    je_sqlite_col_text(st, 7, j->source_id, sizeof j->source_id);
+    je_sqlite_col_text(st, 8, j->event_key, sizeof j->event_key);
+    j->event_time_ms = je_sqlite_col_opt(st, 9);
+    je_sqlite_col_text(st, 10, j->backfill_id, sizeof j->backfill_id);
+    j->batch = je_sqlite_col_opt(st, 11);
+    j->window_start_ms = je_sqlite_col_opt(st, 12);
+    j->window_end_ms = je_sqlite_col_opt(st, 13);
+    j->attempt = sqlite3_column_int64(st, 14);
+    j->failures = sqlite3_column_int64(st, 15);
+    j->max_attempts = sqlite3_column_int64(st, 16);
+    j->available_ms = sqlite3_column_int64(st, 17);
+    je_sqlite_col_text(st, 18, j->lease_id, sizeof j->lease_id);
+    j->lease_until_ms = je_sqlite_col_opt(st, 19);
+    j->lease_ms = je_sqlite_col_opt(st, 20);
+    je_sqlite_col_text(st, 21, j->worker_id, sizeof j->worker_id);
+    je_sqlite_col_text(st, 22, j->quota_id, sizeof j->quota_id);
+    je_sqlite_col_text(st, 23, j->error, sizeof j->error);
+    j->created_ms = sqlite3_column_int64(st, 24);
+    j->updated_ms = sqlite3_column_int64(st, 25);
+    j->completed_ms = je_sqlite_col_opt(st, 26);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v) {
+    if (v == JE_NO_TIME)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err) {
+    sqlite3_stmt *st =
+        je_sqlite_prepare(db,
+                          "INSERT OR REPLACE INTO jobs(" JE_SQLITE_JOB_COLS
+                          ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                          "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)",
+                          err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, j->tenant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->job_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, j->status);
+    sqlite3_bind_int(st, 5, j->lane);
+    sqlite3_bind_int64(st, 6, j->priority);
+    sqlite3_bind_text(st, 7, j->payload ? j->payload : "null", -1, SQLITE_STATIC);
+    bind_opt_text(st, 8, j->source_id);
+    bind_opt_text(st, 9, j->event_key);
+    bind_opt_int(st, 10, j->event_time_ms);
+    bind_opt_text(st, 11, j->backfill_id);
+    bind_opt_int(st, 12, j->backfill_id[0] ? j->batch : JE_NO_TIME);
+    bind_opt_int(st, 13, j->backfill_id[0] ? j->window_start_ms : JE_NO_TIME);
+    bind_opt_int(st, 14, j->backfill_id[0] ? j->window_end_ms : JE_NO_TIME);
+    sqlite3_bind_int64(st, 15, j->attempt);
+    sqlite3_bind_int64(st, 16, j->failures);
+    sqlite3_bind_int64(st, 17, j->max_attempts);
+    sqlite3_bind_int64(st, 18, j->available_ms);
+    bind_opt_text(st, 19, j->lease_id);
+    bind_opt_int(st, 20, j->lease_id[0] ? j->lease_until_ms : JE_NO_TIME);
+    bind_opt_int(st, 21, j->lease_id[0] ? j->lease_ms : JE_NO_TIME);
+    bind_opt_text(st, 22, j->worker_id);
+    bind_opt_text(st, 23, j->quota_id);
+    bind_opt_text(st, 24, j->error);
+    sqlite3_bind_int64(st, 25, j->created_ms);
+    sqlite3_bind_int64(st, 26, j->updated_ms);
+    bind_opt_int(st, 27, j->completed_ms);
+    int rc = sqlite3_step(st);
+    je_sqlite_done(st);
+    return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "job save");
+}
+
+int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
+                       je_err *err) {
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db, "SELECT " JE_SQLITE_JOB_COLS " FROM jobs WHERE tenant_id=?1 AND job_id=?2", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), found = JE_STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW)
+        je_sqlite_job_from_row(st, out), found = JE_STORE_OK;
+    else if (rc != SQLITE_DONE)
+        found = je_sqlite_fail(err, db, "job load");
+    je_sqlite_done(st);
+    return found;
+}
+
+/* The lease is live while lease_until_ms > now (je_job_lease_live); an expired one ends as
+ * je_job_lease_expire says: pending, available now, its lease fields cleared. */
+int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
+                                   int64_t now, je_err *err) {
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db,
+        "UPDATE jobs SET status=0, lease_id=NULL, lease_until_ms=NULL, lease_ms=NULL, "
+        "worker_id=NULL, quota_id=NULL, available_ms=?3, updated_ms=?3 "
+        "WHERE tenant_id=?1 AND quota_id IS ?2 AND status=1 AND lease_until_ms <= ?3",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    if (quota_id && *quota_id) sqlite3_bind_text(st, 2, quota_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    je_sqlite_done(st);
+    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "lease expiry");
+    return sqlite3_changes(db);
+}
+
+int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
+                                je_err *err) {
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db,
+        succeeded ? "UPDATE ledger SET processed=1, processed_digest=coalesce(claim_digest, "
+                    "processed_digest), claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
+                    "AND claim_job_id=?2"
+                  : "UPDATE ledger SET claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
+                    "AND claim_job_id=?2",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    je_sqlite_done(st);
+    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "ledger settle");
+    return sqlite3_changes(db);
+}
