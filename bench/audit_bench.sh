@@ -142,7 +142,7 @@ VERIFY="" SHA="" VERIFY_ALL=() DRIVER_ALL=() HOW=""
 if [[ $PART == *b* ]]; then
     # The generator and driver link the project's core: its sources, else the built library.
     build_core() { # SOURCE OUTPUT
-        cc -O2 -D_GNU_SOURCE -Isrc "$1" src/core/*.c src/auth/keys.c src/auth/b64url.c \
+        cc -O2 -D_GNU_SOURCE -Isrc "$1" src/core/*.c src/base/*.c src/auth/keys.c \
             src/auth/checkpoint.c -ljansson -lcrypto -lm -o "$2" 2>"$WORK/cc.err" ||
             cc -O2 -D_GNU_SOURCE -Isrc "$1" build/libje.a -lmicrohttpd -lcurl -lsqlite3 -ljansson \
                 -lcrypto -lm -lpthread -o "$2" 2>>"$WORK/cc.err" ||

@@ -211,7 +211,7 @@ static void *conf_worker_main(void *p) {
         if (i < w->dup_puts) {
             je_client c = conf_client(i % 2 ? "dup" : "uniq", 1, "acme");
             if (i % 2 == 0) snprintf(c.id, sizeof c.id, "uniq-%d-%d", w->id, i);
-            if (w->s->ops->client_put(w->s, &c, 1, &err) == 0)
+            if (w->s->ops->client_put(w->s, &c, 1, &err) == JE_STORE_OK)
                 atomic_fetch_add(w->created, 1);
             else if (strcmp(err.code, "CONFLICT") == 0)
                 atomic_fetch_add(w->conflicts, 1);
@@ -289,7 +289,7 @@ static void conf_reopen(void **state) {
     je_key k = conf_key("kk", 42, 9), keys[2];
     size_t n = 0;
     char out[128] = "";
-    assert_int_equal(fx->s->ops->client_put(fx->s, &c, 1, &err), 0);
+    assert_int_equal(fx->s->ops->client_put(fx->s, &c, 1, &err), JE_STORE_OK);
     assert_int_equal(fx->s->ops->key_add(fx->s, &k, &err), 0);
     assert_int_equal(fx->s->ops->revoke_add(fx->s, "j1", 500, &err), 0);
     for (int i = 0; i < 3; i++) assert_int_equal(conf_append(fx->s, "T", 1000, &err), 0);
@@ -302,7 +302,7 @@ static void conf_reopen(void **state) {
     je_store *s = fx->s;
     assert_int_equal(s->ops->ping(s, &err), 0);
     assert_int_equal(s->ops->schema_version(s), version);
-    assert_int_equal(s->ops->client_get(s, "keeper", &got, &err), 1);
+    assert_int_equal(s->ops->client_get(s, "keeper", &got, &err), JE_STORE_OK);
     assert_memory_equal(&got, &c, sizeof c);
     assert_int_equal(s->ops->key_list(s, keys, 2, &n, &err), 0);
     assert_int_equal(n, 1);

@@ -17,12 +17,12 @@ static void conf_client_crud(void **state) {
     je_store *s = ((conf_fx *)*state)->s;
     je_err err;
     je_client a = conf_client("alpha", 0xAA, "acme"), b = conf_client("beta", 0xBB, "zeta"), got;
-    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), 0);
-    assert_int_equal(s->ops->client_put(s, &a, 1, &err), 0);
-    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), 1);
+    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->client_put(s, &a, 1, &err), JE_STORE_OK);
+    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), JE_STORE_OK);
     assert_memory_equal(&got, &a, sizeof a);
 
-    assert_int_equal(s->ops->client_put(s, &a, 1, &err), -1);
+    assert_int_equal(s->ops->client_put(s, &a, 1, &err), JE_STORE_CONFLICT);
     assert_string_equal(err.code, "CONFLICT");
 
     je_client a2 = conf_client("alpha", 0xCC, "other");
@@ -30,8 +30,8 @@ static void conf_client_crud(void **state) {
     snprintf(a2.roles[1], sizeof a2.roles[1], "auditor");
     a2.created_ms = 5000;
     a2.updated_ms = 6000;
-    assert_int_equal(s->ops->client_put(s, &a2, 0, &err), 0);
-    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), 1);
+    assert_int_equal(s->ops->client_put(s, &a2, 0, &err), JE_STORE_OK);
+    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), JE_STORE_OK);
     assert_memory_equal(got.secret_sha256, a2.secret_sha256, 32);
     assert_string_equal(got.tenants[0], "other");
     assert_int_equal(got.n_roles, 2);
@@ -39,15 +39,16 @@ static void conf_client_crud(void **state) {
     assert_int_equal(got.created_ms, 1000); /* replacing keeps the creation time */
     assert_int_equal(got.updated_ms, 6000);
 
-    assert_int_equal(s->ops->client_put(s, &b, 0, &err), 0); /* replace creates when absent */
+    assert_int_equal(s->ops->client_put(s, &b, 0, &err),
+                     JE_STORE_OK); /* replace creates when absent */
     assert_int_equal(s->ops->client_count(s, &err), 2);
     int n = 0;
     assert_int_equal(s->ops->client_list(s, conf_count_clients, &n, &err), 0);
     assert_int_equal(n, 2);
 
-    assert_int_equal(s->ops->client_remove(s, "alpha", &err), 1);
-    assert_int_equal(s->ops->client_remove(s, "alpha", &err), 0);
-    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), 0);
+    assert_int_equal(s->ops->client_remove(s, "alpha", &err), JE_STORE_OK);
+    assert_int_equal(s->ops->client_remove(s, "alpha", &err), JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->client_get(s, "alpha", &got, &err), JE_STORE_NOT_FOUND);
     assert_int_equal(s->ops->client_count(s, &err), 1);
 }
 

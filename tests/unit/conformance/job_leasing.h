@@ -191,7 +191,7 @@ static void conf_lease_quota_resolution(void **state) {
     je_job done;
     got = conf_job_get(s, "T", "y-0");
     assert_int_equal(s->ops->job_complete(s, "T", "y-0", got.lease_id, 1, NULL, t + 2, &done, &err),
-                     1);
+                     JE_STORE_OK);
     je_job_free(&got);
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", star.quota_id).q.state.active, 1);
@@ -351,7 +351,8 @@ static void conf_lease_backfill_share(void **state) {
     /* One backfill slot frees: with both waiting, the live job takes it. */
     je_job done;
     assert_int_equal(
-        s->ops->job_complete(s, "T", "b1", bf.jobs[0].lease_id, 1, NULL, t + 2, &done, &err), 1);
+        s->ops->job_complete(s, "T", "b1", bf.jobs[0].lease_id, 1, NULL, t + 2, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     out = conf_lease(s, "T", "a", 1, 60000, t + 3);
     assert_string_equal(conf_lease_ids(&out), "l3");
@@ -361,7 +362,7 @@ static void conf_lease_backfill_share(void **state) {
     for (int i = 0; i < 2; i++) {
         assert_int_equal(s->ops->job_complete(s, "T", live.jobs[i].job_id, live.jobs[i].lease_id, 1,
                                               NULL, t + 4, &done, &err),
-                         1);
+                         JE_STORE_OK);
         je_job_free(&done);
     }
     out = conf_lease(s, "T", "a", 10, 60000, t + 5);
@@ -372,7 +373,7 @@ static void conf_lease_backfill_share(void **state) {
     /* The backfill lane is full (b2, b3) though a slot frees for it: b4 waits. */
     je_job l4 = conf_job_get(s, "T", "l4");
     assert_int_equal(s->ops->job_complete(s, "T", "l4", l4.lease_id, 1, NULL, t + 6, &done, &err),
-                     1);
+                     JE_STORE_OK);
     je_job_free(&l4);
     je_job_free(&done);
     out = conf_lease(s, "T", "a", 10, 60000, t + 7);
@@ -416,7 +417,8 @@ static void conf_lease_with_permits(void **state) {
     assert_int_equal(d.decision.kind, JE_DECISION_EXHAUSTED);
     assert_int_equal(d.decision.next_eligible_ms, t + 60001); /* the earliest lease */
 
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p.permit_id, t + 3, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p.permit_id, t + 3, &err),
+                     JE_STORE_OK);
     out = conf_lease(s, "T", "a", 10, 60000, t + 4);
     assert_string_equal(conf_lease_ids(&out), "a-2");
     conf_lease_free(&out);
@@ -449,9 +451,9 @@ static void conf_lease_backfill_paused(void **state) {
     conf_lease_free(&out);
     conf_change p = conf_change_of(CONF_Q_PAUSE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
                                    JE_CHANGE_APPLY, NULL);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &p, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &p, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     out = conf_lease(s, "T", "a", 10, 60000, t + 1);
     assert_int_equal(out.n, 0);
     assert_int_equal(out.held, 1);
@@ -472,26 +474,27 @@ static void conf_lease_elevation_expiry(void **state) {
     conf_change e =
         conf_change_of(CONF_Q_ELEVATE, NULL, up, JE_CHANGE_DENY, JE_CHANGE_APPLY, "quota.updated");
     e.expires_ms = t + 5000;
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &e, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &e, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     for (int i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "e-%d", i);
         conf_submit(s, "T", "a", id, 0, 1000 + i);
     }
+    s->hooks = &conf_elev_hooks;
     conf_elev_calls = 0;
     const char *types[] = {"a"};
     je_lease_req r = conf_lease_req(types, 1, 5, 600000, t + 4999);
     je_lease_out out;
-    assert_int_equal(s->ops->jobs_lease(s, "T", &r, conf_elev_audit, &out, &err), 0);
+    assert_int_equal(s->ops->jobs_lease(s, "T", &r, &out, &err), 0);
     assert_string_equal(conf_lease_ids(&out), "e-0,e-1,e-2"); /* still elevated */
     conf_limits_equal(&out.limits, &up);
     assert_int_equal(conf_elev_calls, 0);
     conf_lease_free(&out);
 
     r.now_ms = t + 5000;
-    assert_int_equal(s->ops->jobs_lease(s, "T", &r, conf_elev_audit, &out, &err), 0);
+    assert_int_equal(s->ops->jobs_lease(s, "T", &r, &out, &err), 0);
     assert_int_equal(out.n, 0);
     assert_int_equal(out.held, 1);
     conf_limits_equal(&out.limits, &base);

@@ -23,7 +23,8 @@ static void conf_job_heartbeat(void **state) {
     snprintf(lease, sizeof lease, "%s", out.jobs[0].lease_id);
     conf_lease_free(&out);
 
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 20000, t + 5000, &hb, &err), 1);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 20000, t + 5000, &hb, &err),
+                     JE_STORE_OK);
     assert_string_equal(hb.job_id, "h-0");
     assert_int_equal(hb.status, JE_JOB_LEASED);
     assert_string_equal(hb.lease_id, lease); /* the same lease, moved on */
@@ -40,15 +41,19 @@ static void conf_job_heartbeat(void **state) {
     /* Not this lease, no such job, another tenant, a job never leased. */
     assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", "00000000-0000-7000-8000-000000000000",
                                            60000, t + 6000, &hb, &err),
-                     -2);
+                     JE_STORE_LEASE_LOST);
     je_job_free(&hb);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", "", 60000, t + 6000, &hb, &err), -2);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", "", 60000, t + 6000, &hb, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&hb);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "nope", lease, 60000, t + 6000, &hb, &err), 0);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "nope", lease, 60000, t + 6000, &hb, &err),
+                     JE_STORE_NOT_FOUND);
     je_job_free(&hb);
-    assert_int_equal(s->ops->job_heartbeat(s, "U", "h-0", lease, 60000, t + 6000, &hb, &err), 0);
+    assert_int_equal(s->ops->job_heartbeat(s, "U", "h-0", lease, 60000, t + 6000, &hb, &err),
+                     JE_STORE_NOT_FOUND);
     je_job_free(&hb);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-1", lease, 60000, t + 6000, &hb, &err), -2);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-1", lease, 60000, t + 6000, &hb, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&hb);
     got = conf_job_get(s, "T", "h-0");
     assert_int_equal(got.lease_until_ms, t + 25000); /* none of those moved it */
@@ -56,20 +61,23 @@ static void conf_job_heartbeat(void **state) {
     assert_int_equal(conf_job_status(s, "T", "h-1"), JE_JOB_PENDING);
 
     /* Just in time, then too late. */
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 1000, t + 24999, &hb, &err), 1);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 1000, t + 24999, &hb, &err),
+                     JE_STORE_OK);
     assert_int_equal(hb.lease_until_ms, t + 25999);
     je_job_free(&hb);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 25999, &hb, &err), -2);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 25999, &hb, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&hb);
     je_job done;
     assert_int_equal(s->ops->job_complete(s, "T", "h-0", lease, 1, NULL, t + 26000, &done, &err),
-                     -2);
+                     JE_STORE_LEASE_LOST);
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1); /* until swept */
     assert_int_equal(s->ops->leases_expire(s, t + 26000, &err), 1);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
     assert_int_equal(conf_job_status(s, "T", "h-0"), JE_JOB_PENDING);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 26001, &hb, &err), -2);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "h-0", lease, 60000, t + 26001, &hb, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&hb);
 }
 
@@ -93,19 +101,20 @@ static void conf_job_complete(void **state) {
 
     /* Not its lease: nothing changes. */
     assert_int_equal(s->ops->job_complete(s, "T", "ok", retry_lease, 1, NULL, t + 50, &done, &err),
-                     -2);
+                     JE_STORE_LEASE_LOST);
     je_job_free(&done);
     assert_int_equal(s->ops->job_complete(s, "T", "nope", ok_lease, 1, NULL, t + 50, &done, &err),
-                     0);
+                     JE_STORE_NOT_FOUND);
     je_job_free(&done);
-    assert_int_equal(s->ops->job_complete(s, "U", "ok", ok_lease, 1, NULL, t + 50, &done, &err), 0);
+    assert_int_equal(s->ops->job_complete(s, "U", "ok", ok_lease, 1, NULL, t + 50, &done, &err),
+                     JE_STORE_NOT_FOUND);
     je_job_free(&done);
     assert_int_equal(conf_job_status(s, "T", "ok"), JE_JOB_LEASED);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
 
     /* Succeeded: the slot is released, once. */
     assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 1, NULL, t + 100, &done, &err),
-                     1);
+                     JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_SUCCEEDED);
     assert_int_equal(done.completed_ms, t + 100);
     assert_int_equal(done.updated_ms, t + 100);
@@ -116,10 +125,10 @@ static void conf_job_complete(void **state) {
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
     assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 1, NULL, t + 101, &done, &err),
-                     -2);
+                     JE_STORE_LEASE_LOST);
     je_job_free(&done);
     assert_int_equal(s->ops->job_complete(s, "T", "ok", ok_lease, 0, "x", t + 101, &done, &err),
-                     -2);
+                     JE_STORE_LEASE_LOST);
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
     je_job got = conf_job_get(s, "T", "ok");
@@ -130,7 +139,8 @@ static void conf_job_complete(void **state) {
 
     /* Failed with attempts left: pending again after the backoff. */
     assert_int_equal(
-        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 100, &done, &err), 1);
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 100, &done, &err),
+        JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_PENDING);
     assert_int_equal(done.available_ms, t + 100 + 2000);
     assert_int_equal(done.failures, 1);
@@ -141,7 +151,8 @@ static void conf_job_complete(void **state) {
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
     assert_int_equal(
-        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 101, &done, &err), -2);
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom", t + 101, &done, &err),
+        JE_STORE_LEASE_LOST);
     je_job_free(&done);
     out = conf_lease(s, "T", "a", 5, 60000, t + 2099);
     assert_int_equal(out.n, 0);
@@ -156,7 +167,8 @@ static void conf_job_complete(void **state) {
 
     /* The attempt that reaches maxAttempts leaves it failed. */
     assert_int_equal(
-        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom2", t + 2200, &done, &err), 1);
+        s->ops->job_complete(s, "T", "retry", retry_lease, 0, "boom2", t + 2200, &done, &err),
+        JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_FAILED);
     assert_int_equal(done.failures, 2);
     assert_int_equal(done.attempt, 2);
@@ -178,7 +190,7 @@ static void conf_job_complete(void **state) {
     assert_string_equal(conf_lease_ids(&out), "three");
     assert_int_equal(
         s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 0, NULL, t + 3010, &done, &err),
-        1);
+        JE_STORE_OK);
     assert_int_equal(done.available_ms, t + 5010);
     assert_string_equal(done.error, "");
     je_job_free(&done);
@@ -187,7 +199,7 @@ static void conf_job_complete(void **state) {
     assert_string_equal(conf_lease_ids(&out), "three");
     assert_int_equal(
         s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 0, "e2", t + 5020, &done, &err),
-        1);
+        JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_PENDING);
     assert_int_equal(done.available_ms, t + 9020);
     assert_int_equal(done.failures, 2);
@@ -201,7 +213,7 @@ static void conf_job_complete(void **state) {
     assert_int_equal(out.jobs[0].attempt, 3);
     assert_int_equal(
         s->ops->job_complete(s, "T", "three", out.jobs[0].lease_id, 1, NULL, t + 9030, &done, &err),
-        1);
+        JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_SUCCEEDED);
     assert_string_equal(done.error, ""); /* success clears the last failure's error */
     je_job_free(&done);
@@ -224,9 +236,9 @@ static void conf_job_complete_quota_deleted(void **state) {
     assert_string_equal(conf_lease_ids(&out), "d-0");
     conf_change d = conf_change_of(CONF_Q_CREATE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
                                    JE_CHANGE_DELETE, NULL);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &d, NULL, &got, &err),
-        JE_CHANGE_DELETE);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &d, NULL, &got, &err),
+                     JE_CHANGE_DELETE);
     je_quota_record again = conf_quota_new(s, "T", "a", conf_limits(1, 1000, 100, 1), 0);
     je_lease_out out2 = conf_lease(s, "T", "a", 1, 60000, t + 1);
     assert_string_equal(conf_lease_ids(&out2), "d-1");
@@ -234,15 +246,18 @@ static void conf_job_complete_quota_deleted(void **state) {
     assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 1);
 
     assert_int_equal(
-        s->ops->job_heartbeat(s, "T", "d-0", out.jobs[0].lease_id, 60000, t + 2, &done, &err), 1);
+        s->ops->job_heartbeat(s, "T", "d-0", out.jobs[0].lease_id, 60000, t + 2, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     assert_int_equal(
-        s->ops->job_complete(s, "T", "d-0", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err), 1);
+        s->ops->job_complete(s, "T", "d-0", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err),
+        JE_STORE_OK);
     assert_int_equal(done.status, JE_JOB_SUCCEEDED);
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 1);
     assert_int_equal(
-        s->ops->job_complete(s, "T", "d-1", out2.jobs[0].lease_id, 1, NULL, t + 4, &done, &err), 1);
+        s->ops->job_complete(s, "T", "d-1", out2.jobs[0].lease_id, 1, NULL, t + 4, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     assert_int_equal(conf_quota_get(s, "T", again.quota_id).q.state.active, 0);
     conf_lease_free(&out);
@@ -295,9 +310,11 @@ static void conf_leases_expire(void **state) {
     assert_int_equal(conf_job_status(s, "U", "u-0"), JE_JOB_LEASED);
 
     /* The expired lease is lost; using it frees nothing twice. */
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "e-0", old, 1000, t + 1001, &x, &err), -2);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "e-0", old, 1000, t + 1001, &x, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&x);
-    assert_int_equal(s->ops->job_complete(s, "T", "e-0", old, 1, NULL, t + 1001, &x, &err), -2);
+    assert_int_equal(s->ops->job_complete(s, "T", "e-0", old, 1, NULL, t + 1001, &x, &err),
+                     JE_STORE_LEASE_LOST);
     je_job_free(&x);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 
@@ -364,13 +381,15 @@ static void conf_jobs_pending(void **state) {
     assert_string_equal(conf_lease_ids(&out), "p-0,p-1");
     je_job done;
     assert_int_equal(
-        s->ops->job_complete(s, "T", "p-0", out.jobs[0].lease_id, 0, "x", t + 1, &done, &err), 1);
+        s->ops->job_complete(s, "T", "p-0", out.jobs[0].lease_id, 0, "x", t + 1, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     conf_lease_free(&out);
     out = conf_lease(s, "T", "b", 1, 60000, t + 2);
     assert_string_equal(conf_lease_ids(&out), "p-3");
     assert_int_equal(
-        s->ops->job_complete(s, "T", "p-3", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err), 1);
+        s->ops->job_complete(s, "T", "p-3", out.jobs[0].lease_id, 1, NULL, t + 3, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     conf_lease_free(&out);
     assert_int_equal(s->ops->jobs_pending(s, "T", "a", &err), 2); /* p-0 (backoff), p-2 */
@@ -410,7 +429,7 @@ static void *conf_job_worker(void *p) {
     je_lease_req q = conf_lease_req(types, 1, 2, 600000, r->now);
     while (atomic_load(&r->completed) < CONF_JOBS && conf_now() < r->deadline) {
         je_lease_out out;
-        if (r->s->ops->jobs_lease(r->s, "T", &q, NULL, &out, &err) != 0) {
+        if (r->s->ops->jobs_lease(r->s, "T", &q, &out, &err) != 0) {
             atomic_fetch_add(&r->failures, 1);
             continue;
         }
@@ -438,7 +457,7 @@ static void *conf_job_worker(void *p) {
             je_job done;
             int rc = r->s->ops->job_complete(r->s, "T", out.jobs[k].job_id, out.jobs[k].lease_id, 1,
                                              NULL, r->now, &done, &err);
-            if (rc == 1 && done.status == JE_JOB_SUCCEEDED && idx[k] >= 0) {
+            if (rc == JE_STORE_OK && done.status == JE_JOB_SUCCEEDED && idx[k] >= 0) {
                 atomic_fetch_add(&r->succeeded[idx[k]], 1);
                 atomic_fetch_add(&r->completed, 1);
             } else {
@@ -553,9 +572,10 @@ static void conf_jobs_reopen(void **state) {
     assert_int_equal(out.held, 1);
     assert_int_equal(out.decision.next_eligible_ms, t + 600000);
     conf_lease_free(&out);
-    assert_int_equal(s->ops->job_heartbeat(s, "T", "r-0", l0, 1000, t + 2, &x, &err), 1);
+    assert_int_equal(s->ops->job_heartbeat(s, "T", "r-0", l0, 1000, t + 2, &x, &err), JE_STORE_OK);
     je_job_free(&x);
-    assert_int_equal(s->ops->job_complete(s, "T", "r-1", l1, 1, NULL, t + 3, &x, &err), 1);
+    assert_int_equal(s->ops->job_complete(s, "T", "r-1", l1, 1, NULL, t + 3, &x, &err),
+                     JE_STORE_OK);
     je_job_free(&x);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
     assert_int_equal(s->ops->leases_expire(s, t + 1002, &err), 1); /* r-0's shortened lease */
@@ -571,7 +591,7 @@ static void conf_jobs_reopen(void **state) {
     assert_string_equal(i2.body, "{\"jobId\":\"r-idem\"}");
     free(i2.body);
     je_job_free(&k2);
-    assert_int_equal(s->ops->job_get(s, "T", "r-idem-2", &x, &err), 0);
+    assert_int_equal(s->ops->job_get(s, "T", "r-idem-2", &x, &err), JE_STORE_NOT_FOUND);
 }
 
 #define JE_CONF_JOB_LIFECYCLE_TESTS(setup, teardown)                                               \

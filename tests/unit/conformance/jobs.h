@@ -59,7 +59,7 @@ static void conf_submit_backfill(je_store *s, const char *tenant, const char *jo
 static je_job conf_job_get(je_store *s, const char *tenant, const char *job_id) {
     je_job j;
     je_err err;
-    assert_int_equal(s->ops->job_get(s, tenant, job_id, &j, &err), 1);
+    assert_int_equal(s->ops->job_get(s, tenant, job_id, &j, &err), JE_STORE_OK);
     return j;
 }
 
@@ -87,7 +87,7 @@ static je_lease_req conf_lease_req(const char *const *types, size_t n, int max, 
 static je_lease_out conf_lease_with(je_store *s, const char *tenant, const je_lease_req *q) {
     je_lease_out out;
     je_err err;
-    assert_int_equal(s->ops->jobs_lease(s, tenant, q, NULL, &out, &err), 0);
+    assert_int_equal(s->ops->jobs_lease(s, tenant, q, &out, &err), 0);
     assert_true(out.n <= (size_t)q->max);
     return out;
 }
@@ -264,8 +264,8 @@ static void conf_job_submit_get(void **state) {
 
     /* Unknown ids and other tenants. */
     je_job none;
-    assert_int_equal(s->ops->job_get(s, "T", "nope", &none, &err), 0);
-    assert_int_equal(s->ops->job_get(s, "U", "plain", &none, &err), 0);
+    assert_int_equal(s->ops->job_get(s, "T", "nope", &none, &err), JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->job_get(s, "U", "plain", &none, &err), JE_STORE_NOT_FOUND);
     /* The same job id in another tenant is another job. */
     conf_submit(s, "U", "other", "plain", 1, 8000);
     got = conf_job_get(s, "U", "plain");
@@ -327,16 +327,19 @@ static void conf_job_list_counts(void **state) {
     assert_string_equal(conf_lease_ids(&out), "j3,j4"); /* priority 0: older first, then id */
     je_job done;
     assert_int_equal(
-        s->ops->job_complete(s, "T", "j3", out.jobs[0].lease_id, 1, NULL, t + 1, &done, &err), 1);
+        s->ops->job_complete(s, "T", "j3", out.jobs[0].lease_id, 1, NULL, t + 1, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     assert_int_equal(
-        s->ops->job_complete(s, "T", "j4", out.jobs[1].lease_id, 0, "oops", t + 1, &done, &err), 1);
+        s->ops->job_complete(s, "T", "j4", out.jobs[1].lease_id, 0, "oops", t + 1, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     conf_lease_free(&out);
     out = conf_lease(s, "T", "c", 5, 60000, t);
     assert_string_equal(conf_lease_ids(&out), "j6,j7");
     assert_int_equal(
-        s->ops->job_complete(s, "T", "j7", out.jobs[1].lease_id, 0, "bad", t + 1, &done, &err), 1);
+        s->ops->job_complete(s, "T", "j7", out.jobs[1].lease_id, 0, "bad", t + 1, &done, &err),
+        JE_STORE_OK);
     je_job_free(&done);
     conf_lease_free(&out);
 
@@ -394,7 +397,7 @@ static void conf_job_submit_idempotency(void **state) {
     assert_non_null(i2.body);
     assert_string_equal(i2.body, "{\"jobId\":\"first\"}");
     free(i2.body);
-    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), 0);
+    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), JE_STORE_NOT_FOUND);
 
     /* The same key with another body: a mismatch, nothing stored. */
     je_idem i3 = conf_idem("s1", path, 'b', conf_render_job, &b);
@@ -402,7 +405,7 @@ static void conf_job_submit_idempotency(void **state) {
     assert_int_equal(i3.mismatch, 1);
     assert_int_equal(i3.replayed, 0);
     assert_null(i3.body);
-    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), 0);
+    assert_int_equal(s->ops->job_get(s, "T", "second", &none, &err), JE_STORE_NOT_FOUND);
     conf_jobs_expect(s, "T", -1, NULL, INT64_MIN, "", 100, "first");
 
     /* Keys are per tenant, and a new key stores a new job. */

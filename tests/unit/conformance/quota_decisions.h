@@ -44,8 +44,10 @@ static void conf_quota_acquire_release(void **state) {
     assert_true(got.q.state.tokens < 100.0);
 
     /* Release: once. */
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 3, &err), 1);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 3, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 3, &err),
+                     JE_STORE_OK);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 3, &err),
+                     JE_STORE_NOT_FOUND);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 1);
     /* Now the concurrency cap is free again; the denial pointed at the other permit. */
     je_acquire a4 = conf_acquire(s, "T", q.quota_id, 1000, t + 4);
@@ -55,20 +57,25 @@ static void conf_quota_acquire_release(void **state) {
     assert_int_equal(a5.decision.next_eligible_ms, t + 1004); /* a4 expires first */
 
     /* Unknown permits, wrong quota, other tenants. */
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, "no-such-permit", t + 6, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, "no-such-permit", t + 6, &err),
+                     JE_STORE_NOT_FOUND);
     je_quota_record other = conf_quota_new(s, "T", "other", conf_limits(2, 1000, 100, 1), 0);
-    assert_int_equal(s->ops->quota_release(s, "T", other.quota_id, a1.permit_id, t + 6, &err), 0);
-    assert_int_equal(s->ops->quota_release(s, "U", q.quota_id, a1.permit_id, t + 6, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", other.quota_id, a1.permit_id, t + 6, &err),
+                     JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->quota_release(s, "U", q.quota_id, a1.permit_id, t + 6, &err),
+                     JE_STORE_NOT_FOUND);
     je_acquire none;
-    assert_int_equal(s->ops->quota_acquire(s, "U", q.quota_id, 1000, t, NULL, NULL, &none, &err),
-                     0);
+    assert_int_equal(s->ops->quota_acquire(s, "U", q.quota_id, 1000, t, NULL, &none, &err),
+                     JE_STORE_NOT_FOUND);
     assert_int_equal(s->ops->quota_acquire(s, "T", "00000000-0000-7000-8000-000000000000", 1000, t,
-                                           NULL, NULL, &none, &err),
-                     0);
+                                           NULL, &none, &err),
+                     JE_STORE_NOT_FOUND);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 2);
     assert_int_equal(conf_quota_get(s, "T", other.quota_id).q.state.active, 0);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 6, &err), 1);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a4.permit_id, t + 6, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 6, &err),
+                     JE_STORE_OK);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a4.permit_id, t + 6, &err),
+                     JE_STORE_OK);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 }
 
@@ -92,7 +99,8 @@ static void conf_quota_permit_expiry(void **state) {
     assert_int_equal(s->ops->permits_expire(s, t + 1001, &err), 1);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
     assert_int_equal(s->ops->permits_expire(s, t + 1001, &err), 0);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p1.permit_id, t + 1002, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p1.permit_id, t + 1002, &err),
+                     JE_STORE_NOT_FOUND);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 
     /* A decision at a later now frees the expired permits first, without a sweep. */
@@ -101,8 +109,10 @@ static void conf_quota_permit_expiry(void **state) {
     je_acquire p3 = conf_acquire(s, "T", q.quota_id, 1000, t + 3001);
     assert_int_equal(p3.decision.kind, JE_DECISION_GRANT);
     assert_int_equal(p3.rec.q.state.active, 1);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p2.permit_id, t + 3002, &err), 0);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p3.permit_id, t + 3002, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p2.permit_id, t + 3002, &err),
+                     JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p3.permit_id, t + 3002, &err),
+                     JE_STORE_OK);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 
     /* Releasing a permit after its expiry answers 0, and the slot is free afterwards (once). */
@@ -110,7 +120,8 @@ static void conf_quota_permit_expiry(void **state) {
     je_acquire o1 = conf_acquire(s, "T", q2.quota_id, 100000, t + 5000);
     assert_int_equal(p4.decision.kind, JE_DECISION_GRANT);
     assert_int_equal(o1.decision.kind, JE_DECISION_GRANT);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p4.permit_id, t + 7000, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, p4.permit_id, t + 7000, &err),
+                     JE_STORE_NOT_FOUND);
     assert_true(s->ops->permits_expire(s, t + 7000, &err) >= 0);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
     assert_int_equal(conf_quota_get(s, "T", q2.quota_id).q.state.active, 1);
@@ -125,7 +136,8 @@ static void conf_quota_permit_expiry(void **state) {
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
     assert_int_equal(conf_quota_get(s, "U", u.quota_id).q.state.active, 0);
     assert_int_equal(conf_quota_get(s, "T", q2.quota_id).q.state.active, 1); /* still live */
-    assert_int_equal(s->ops->quota_release(s, "T", q2.quota_id, o1.permit_id, t + 9001, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q2.quota_id, o1.permit_id, t + 9001, &err),
+                     JE_STORE_OK);
 }
 
 static void conf_quota_paused(void **state) {
@@ -148,9 +160,9 @@ static void conf_quota_paused(void **state) {
     assert_int_equal(g.decision.kind, JE_DECISION_GRANT);
     conf_change p = conf_change_of(CONF_Q_PAUSE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
                                    JE_CHANGE_APPLY, NULL);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", r.quota_id, NULL, conf_change_fn, &p, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", r.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &p, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     je_acquire b = conf_acquire(s, "T", r.quota_id, 1000, t + 1);
     assert_int_equal(b.decision.kind, JE_DECISION_PAUSED);
     assert_int_equal(b.decision.next_eligible_ms, JE_NO_TIME);
@@ -168,7 +180,8 @@ static void conf_quota_acquire_idempotency(void **state) {
     conf_render r = {NULL, &a, 0};
 
     je_idem i1 = conf_idem("a1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t, &i1, NULL, &a, &err), 1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t, &i1, &a, &err),
+                     JE_STORE_OK);
     assert_int_equal(a.decision.kind, JE_DECISION_GRANT);
     assert_int_equal(i1.replayed + i1.mismatch, 0);
     assert_int_equal(r.calls, 1);
@@ -178,8 +191,8 @@ static void conf_quota_acquire_idempotency(void **state) {
 
     /* A retry: the same permit, no second unit. */
     je_idem i2 = conf_idem("a1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 10, &i2, NULL, &b, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 10, &i2, &b, &err),
+                     JE_STORE_OK);
     assert_int_equal(i2.replayed, 1);
     assert_int_equal(i2.status, 200);
     assert_non_null(i2.body);
@@ -191,10 +204,11 @@ static void conf_quota_acquire_idempotency(void **state) {
     assert_int_equal(got.q.state.hour_count, 1);
 
     /* Even after release. */
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a.permit_id, t + 20, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a.permit_id, t + 20, &err),
+                     JE_STORE_OK);
     je_idem i3 = conf_idem("a1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 30, &i3, NULL, &b, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 30, &i3, &b, &err),
+                     JE_STORE_OK);
     assert_int_equal(i3.replayed, 1);
     assert_string_equal(i3.body, first);
     free(i3.body);
@@ -202,8 +216,8 @@ static void conf_quota_acquire_idempotency(void **state) {
 
     /* Another body with the key. */
     je_idem i4 = conf_idem("a1", path, 'b', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 40, &i4, NULL, &b, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 60000, t + 40, &i4, &b, &err),
+                     JE_STORE_OK);
     assert_int_equal(i4.mismatch, 1);
     assert_int_equal(i4.replayed, 0);
     assert_null(i4.body);
@@ -218,15 +232,16 @@ static void conf_quota_acquire_idempotency(void **state) {
     je_acquire held = conf_acquire(s, "T", one.quota_id, 60000, t);
     assert_int_equal(held.decision.kind, JE_DECISION_GRANT);
     je_idem i5 = conf_idem("d1", path1, 'c', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", one.quota_id, 60000, t + 1, &i5, NULL, &a, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", one.quota_id, 60000, t + 1, &i5, &a, &err),
+                     JE_STORE_OK);
     assert_int_equal(a.decision.kind, JE_DECISION_EXHAUSTED);
     assert_int_equal(i5.replayed + i5.mismatch, 0);
     assert_int_equal(r.calls, 1);
-    assert_int_equal(s->ops->quota_release(s, "T", one.quota_id, held.permit_id, t + 2, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", one.quota_id, held.permit_id, t + 2, &err),
+                     JE_STORE_OK);
     je_idem i6 = conf_idem("d1", path1, 'c', conf_render_fn, &r);
-    assert_int_equal(s->ops->quota_acquire(s, "T", one.quota_id, 60000, t + 3, &i6, NULL, &a, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", one.quota_id, 60000, t + 3, &i6, &a, &err),
+                     JE_STORE_OK);
     assert_int_equal(i6.replayed + i6.mismatch, 0);
     assert_int_equal(a.decision.kind, JE_DECISION_GRANT);
     assert_int_equal(r.calls, 2);
@@ -248,6 +263,9 @@ static json_t *conf_elev_audit(const je_quota_record *before, const je_quota_rec
     return conf_entry(&ev);
 }
 
+/* The store's hooks with conf_elev_audit: the elevation tests set them on their store. */
+static const je_store_hooks conf_elev_hooks = {.elevation_audit = conf_elev_audit};
+
 static void conf_quota_elevation_expiry(void **state) {
     je_store *s = ((conf_fx *)*state)->s;
     je_err err;
@@ -255,15 +273,16 @@ static void conf_quota_elevation_expiry(void **state) {
     int64_t t = conf_future();
     je_quota_limits base = conf_limits(5, 100, 10, 1), up = conf_limits(20, 400, 40, 2.5);
     je_quota_record q = conf_quota_new(s, "T", "scan.image", base, 0);
+    s->hooks = &conf_elev_hooks;
     conf_elev_calls = 0;
-    assert_int_equal(s->ops->elevations_expire(s, t + JE_HOUR_MS, conf_elev_audit, &err), 0);
+    assert_int_equal(s->ops->elevations_expire(s, t + JE_HOUR_MS, &err), 0);
 
     conf_change e =
         conf_change_of(CONF_Q_ELEVATE, NULL, up, JE_CHANGE_DENY, JE_CHANGE_APPLY, "quota.updated");
     e.expires_ms = t;
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &e, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &e, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     got = conf_quota_get(s, "T", q.quota_id);
     conf_limits_equal(&got.q.limits, &up);
     conf_limits_equal(&got.q.previous, &base);
@@ -272,12 +291,12 @@ static void conf_quota_elevation_expiry(void **state) {
     assert_int_equal(conf_chain_len(s, "T"), 1);
 
     /* Not yet. */
-    assert_int_equal(s->ops->elevations_expire(s, t - 1, conf_elev_audit, &err), 0);
+    assert_int_equal(s->ops->elevations_expire(s, t - 1, &err), 0);
     assert_int_equal(conf_elev_calls, 0);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).version, 2);
 
     /* At its time: back to the previous limits, a new version, the entry appended. */
-    assert_int_equal(s->ops->elevations_expire(s, t, conf_elev_audit, &err), 1);
+    assert_int_equal(s->ops->elevations_expire(s, t, &err), 1);
     assert_int_equal(conf_elev_calls, 1);
     conf_limits_equal(&conf_elev_before.q.limits, &up);
     conf_limits_equal(&conf_elev_after.q.limits, &base);
@@ -293,26 +312,24 @@ static void conf_quota_elevation_expiry(void **state) {
     conf_last_event(s, "T", "quota.elevation.expired", q.quota_id);
 
     /* Nothing more to do. */
-    assert_int_equal(s->ops->elevations_expire(s, t + 1000, conf_elev_audit, &err), 0);
+    assert_int_equal(s->ops->elevations_expire(s, t + 1000, &err), 0);
     assert_int_equal(conf_elev_calls, 1);
     assert_int_equal(conf_chain_len(s, "T"), 2);
 
     /* A decision after the expiry reverts it first, with its entry. */
     e.calls = 0;
     e.expires_ms = t + 5000;
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &e, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &e, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(conf_chain_len(s, "T"), 3);
     je_acquire a;
-    assert_int_equal(
-        s->ops->quota_acquire(s, "T", q.quota_id, 1000, t + 4999, NULL, conf_elev_audit, &a, &err),
-        1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 1000, t + 4999, NULL, &a, &err),
+                     JE_STORE_OK);
     conf_limits_equal(&a.rec.q.limits, &up); /* still elevated */
     assert_int_equal(conf_elev_calls, 1);
-    assert_int_equal(
-        s->ops->quota_acquire(s, "T", q.quota_id, 1000, t + 5000, NULL, conf_elev_audit, &a, &err),
-        1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 1000, t + 5000, NULL, &a, &err),
+                     JE_STORE_OK);
     assert_int_equal(a.decision.kind, JE_DECISION_GRANT);
     conf_limits_equal(&a.rec.q.limits, &base);
     assert_int_equal(a.rec.q.elevation_expires_ms, JE_NO_TIME);
@@ -324,7 +341,7 @@ static void conf_quota_elevation_expiry(void **state) {
     conf_limits_equal(&got.q.limits, &base);
     assert_int_equal(got.version, 5);
     assert_int_equal(got.q.state.active, 2);
-    assert_int_equal(s->ops->elevations_expire(s, t + 6000, conf_elev_audit, &err), 0);
+    assert_int_equal(s->ops->elevations_expire(s, t + 6000, &err), 0);
 }
 
 /* ---- quotas: exactness under concurrency ------------------------------------------------ */
@@ -344,8 +361,8 @@ static void *conf_acq_main(void *p) {
     je_err err;
     je_acquire a;
     for (int i = 0; i < CONF_ACQ_PER_THREAD; i++) {
-        if (w->s->ops->quota_acquire(w->s, w->tenant, w->quota_id, 600000, w->now, NULL, NULL, &a,
-                                     &err) != 1) {
+        if (w->s->ops->quota_acquire(w->s, w->tenant, w->quota_id, 600000, w->now, NULL, &a,
+                                     &err) != JE_STORE_OK) {
             atomic_fetch_add(w->failures, 1);
             continue;
         }
@@ -368,7 +385,8 @@ static void *conf_acq_main(void *p) {
         }
         sched_yield();
         atomic_fetch_sub(w->held, 1);
-        if (w->s->ops->quota_release(w->s, w->tenant, w->quota_id, a.permit_id, w->now, &err) != 1)
+        if (w->s->ops->quota_release(w->s, w->tenant, w->quota_id, a.permit_id, w->now, &err) !=
+            JE_STORE_OK)
             atomic_fetch_add(w->failures, 1);
     }
     return NULL;
@@ -439,8 +457,8 @@ static void conf_quota_reopen(void **state) {
     je_acquire a1, a2;
     conf_render r = {NULL, &a1, 0};
     je_idem i1 = conf_idem("r1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(
-        fx->s->ops->quota_acquire(fx->s, "T", q.quota_id, 600000, t, &i1, NULL, &a1, &err), 1);
+    assert_int_equal(fx->s->ops->quota_acquire(fx->s, "T", q.quota_id, 600000, t, &i1, &a1, &err),
+                     JE_STORE_OK);
     assert_int_equal(a1.decision.kind, JE_DECISION_GRANT);
     a2 = conf_acquire(fx->s, "T", q.quota_id, 600000, t + 1);
     assert_int_equal(a2.decision.kind, JE_DECISION_GRANT);
@@ -464,14 +482,16 @@ static void conf_quota_reopen(void **state) {
     assert_int_equal(d.decision.next_eligible_ms, t + 600000);
     je_idem i2 = conf_idem("r1", path, 'a', conf_render_fn, &r);
     je_acquire b;
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 600000, t + 3, &i2, NULL, &b, &err),
-                     1);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 600000, t + 3, &i2, &b, &err),
+                     JE_STORE_OK);
     assert_int_equal(i2.replayed, 1); /* and so is the idempotency key */
     assert_non_null(i2.body);
     assert_non_null(strstr(i2.body, a1.permit_id));
     free(i2.body);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 4, &err), 1);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 4, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 4, &err),
+                     JE_STORE_OK);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 4, &err),
+                     JE_STORE_OK);
     assert_int_equal(conf_quota_get(s, "T", q.quota_id).q.state.active, 0);
 }
 

@@ -17,7 +17,7 @@ static int64_t conf_wall_ms(void) {
 
 /* A fixed "now" for decisions: one minute into an hour that has not begun yet, so that every
  * decision of a test at T + (less than 59 minutes) falls in the same UTC hour, after the
- * quota's creation (whose callback runs at the store's own clock). */
+ * quota's creation (whose callback runs at the wall clock, conf_wall_ms). */
 static int64_t conf_future(void) {
     return je_hour_floor(conf_wall_ms()) + 2 * JE_HOUR_MS + 60000;
 }
@@ -110,9 +110,9 @@ static je_quota_record conf_quota_new(je_store *s, const char *tenant, const cha
     c.paused = paused;
     je_quota_record out;
     je_err err;
-    assert_int_equal(
-        s->ops->quota_change(s, tenant, NULL, job_type, conf_change_fn, &c, NULL, &out, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, tenant, NULL, job_type, conf_wall_ms(), conf_change_fn,
+                                          &c, NULL, &out, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(c.calls, 1);
     assert_int_equal(c.exists, 0);
     assert_string_equal(c.tenant_seen, tenant);
@@ -122,7 +122,7 @@ static je_quota_record conf_quota_new(je_store *s, const char *tenant, const cha
 static je_quota_record conf_quota_get(je_store *s, const char *tenant, const char *quota_id) {
     je_quota_record r;
     je_err err;
-    assert_int_equal(s->ops->quota_get(s, tenant, quota_id, &r, &err), 1);
+    assert_int_equal(s->ops->quota_get(s, tenant, quota_id, &r, &err), JE_STORE_OK);
     return r;
 }
 
@@ -220,8 +220,8 @@ static je_acquire conf_acquire(je_store *s, const char *tenant, const char *quot
                                int64_t ttl_ms, int64_t now_ms) {
     je_acquire a;
     je_err err;
-    assert_int_equal(
-        s->ops->quota_acquire(s, tenant, quota_id, ttl_ms, now_ms, NULL, NULL, &a, &err), 1);
+    assert_int_equal(s->ops->quota_acquire(s, tenant, quota_id, ttl_ms, now_ms, NULL, &a, &err),
+                     JE_STORE_OK);
     return a;
 }
 
@@ -273,9 +273,9 @@ static void conf_quota_create_get_list(void **state) {
         conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY, NULL);
     je_quota_record out, got;
     int64_t before = conf_wall_ms();
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c, NULL, &out, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c, NULL, &out, &err),
+                     JE_CHANGE_APPLY);
     int64_t after = conf_wall_ms();
     assert_int_equal(c.calls, 1);
     assert_int_equal(c.exists, 0);
@@ -300,9 +300,9 @@ static void conf_quota_create_get_list(void **state) {
     /* A second create of the job type finds the first one. */
     conf_change c2 = conf_change_of(CONF_Q_CREATE, "scan.image", conf_limits(1, 1, 1, 1),
                                     JE_CHANGE_APPLY, JE_CHANGE_DENY, NULL);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c2, NULL, &got, &err),
-        JE_CHANGE_DENY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c2, NULL, &got, &err),
+                     JE_CHANGE_DENY);
     assert_int_equal(c2.calls, 1);
     assert_int_equal(c2.exists, 1);
     assert_string_equal(got.quota_id, out.quota_id); /* the callback saw the existing record */
@@ -311,9 +311,9 @@ static void conf_quota_create_get_list(void **state) {
 
     /* By id, too. */
     conf_change c3 = conf_change_of(CONF_Q_CREATE, "x", l, JE_CHANGE_DENY, JE_CHANGE_DENY, NULL);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", out.quota_id, NULL, conf_change_fn, &c3, NULL, &got, &err),
-        JE_CHANGE_DENY);
+    assert_int_equal(s->ops->quota_change(s, "T", out.quota_id, NULL, conf_wall_ms(),
+                                          conf_change_fn, &c3, NULL, &got, &err),
+                     JE_CHANGE_DENY);
     assert_int_equal(c3.exists, 1);
     assert_string_equal(got.job_type, "scan.image");
 
@@ -344,14 +344,14 @@ static void conf_quota_create_get_list(void **state) {
     assert_string_equal(ql.joined, "*,advisory.ingest");
 
     /* Tenants are isolated. */
-    assert_int_equal(s->ops->quota_get(s, "U", out.quota_id, &got, &err), 0);
-    assert_int_equal(s->ops->quota_get(s, "nobody", out.quota_id, &got, &err), 0);
+    assert_int_equal(s->ops->quota_get(s, "U", out.quota_id, &got, &err), JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->quota_get(s, "nobody", out.quota_id, &got, &err), JE_STORE_NOT_FOUND);
     assert_int_equal(s->ops->quota_get(s, "T", "00000000-0000-7000-8000-000000000000", &got, &err),
-                     0);
+                     JE_STORE_NOT_FOUND);
     conf_list_expect(s, "nobody", NULL, -1, "", 100, "");
     conf_change c4 = conf_change_of(CONF_Q_CREATE, "x", l, JE_CHANGE_DENY, JE_CHANGE_DENY, NULL);
-    assert_int_equal(s->ops->quota_change(s, "nobody", out.quota_id, NULL, conf_change_fn, &c4,
-                                          NULL, &got, &err),
+    assert_int_equal(s->ops->quota_change(s, "nobody", out.quota_id, NULL, conf_wall_ms(),
+                                          conf_change_fn, &c4, NULL, &got, &err),
                      JE_CHANGE_DENY);
     assert_int_equal(c4.exists, 0); /* another tenant's quota is not there */
     assert_string_equal(c4.tenant_seen, "nobody");
@@ -366,18 +366,18 @@ static void conf_quota_change_audit(void **state) {
 
     conf_change c = conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY,
                                    "quota.created");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c, NULL, &out, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c, NULL, &out, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(conf_chain_len(s, "T"), 1);
     conf_last_event(s, "T", "quota.created", out.quota_id);
 
     /* DENY: the entry is still appended, the quota unchanged. */
     conf_change d = conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY,
                                    "quota.change.denied");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &d, NULL, &got, &err),
-        JE_CHANGE_DENY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &d, NULL, &got, &err),
+                     JE_CHANGE_DENY);
     assert_int_equal(conf_chain_len(s, "T"), 2);
     conf_last_event(s, "T", "quota.change.denied", out.quota_id);
     got = conf_quota_get(s, "T", out.quota_id);
@@ -386,9 +386,9 @@ static void conf_quota_change_audit(void **state) {
     /* An update (pause) that applies: stored with its entry. */
     conf_change p =
         conf_change_of(CONF_Q_PAUSE, NULL, l, JE_CHANGE_DENY, JE_CHANGE_APPLY, "quota.paused");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", out.quota_id, NULL, conf_change_fn, &p, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", out.quota_id, NULL, conf_wall_ms(),
+                                          conf_change_fn, &p, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(got.version, 2);
     assert_int_equal(got.q.paused, 1);
     got = conf_quota_get(s, "T", out.quota_id);
@@ -402,16 +402,18 @@ static void conf_quota_change_audit(void **state) {
 
     /* -1: neither the record (edited by the callback) nor the entry is written. */
     conf_change f = conf_change_of(CONF_Q_PAUSE, "scan.image", l, -1, -1, "quota.updated");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", out.quota_id, NULL, conf_change_fn, &f, NULL, &got, &err), -1);
+    assert_int_equal(s->ops->quota_change(s, "T", out.quota_id, NULL, conf_wall_ms(),
+                                          conf_change_fn, &f, NULL, &got, &err),
+                     -1);
     assert_string_equal(err.code, "TEST");
     assert_int_equal(f.calls, 1);
     got = conf_quota_get(s, "T", out.quota_id);
     conf_quota_same(&got, &paused);
     assert_int_equal(conf_chain_len(s, "T"), 3);
     conf_change g = conf_change_of(CONF_Q_CREATE, "never", l, -1, -1, "quota.created");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "never", conf_change_fn, &g, NULL, &got, &err), -1);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "never", conf_wall_ms(), conf_change_fn, &g,
+                                          NULL, &got, &err),
+                     -1);
     assert_int_equal(g.exists, 0);
     conf_list_expect(s, "T", "never", -1, "", 100, "");
     conf_list_expect(s, "T", NULL, -1, "", 100, "scan.image");
@@ -420,9 +422,9 @@ static void conf_quota_change_audit(void **state) {
     /* Entries go to the chain of their own tenant. */
     conf_change u = conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY,
                                    "quota.created");
-    assert_int_equal(
-        s->ops->quota_change(s, "U", NULL, "scan.image", conf_change_fn, &u, NULL, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "U", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &u, NULL, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(conf_chain_len(s, "U"), 1);
     assert_int_equal(conf_chain_len(s, "T"), 3);
 }
@@ -443,26 +445,29 @@ static void conf_quota_delete(void **state) {
 
     conf_change d = conf_change_of(CONF_Q_CREATE, NULL, conf_limits(1, 1, 1, 1), JE_CHANGE_DENY,
                                    JE_CHANGE_DELETE, "quota.deleted");
-    assert_int_equal(
-        s->ops->quota_change(s, "T", q.quota_id, NULL, conf_change_fn, &d, NULL, &got, &err),
-        JE_CHANGE_DELETE);
+    assert_int_equal(s->ops->quota_change(s, "T", q.quota_id, NULL, conf_wall_ms(), conf_change_fn,
+                                          &d, NULL, &got, &err),
+                     JE_CHANGE_DELETE);
     assert_int_equal(d.exists, 1);
-    assert_int_equal(s->ops->quota_get(s, "T", q.quota_id, &got, &err), 0);
+    assert_int_equal(s->ops->quota_get(s, "T", q.quota_id, &got, &err), JE_STORE_NOT_FOUND);
     conf_list_expect(s, "T", NULL, -1, "", 100, "other");
     assert_int_equal(conf_chain_len(s, "T"), 1);
     conf_last_event(s, "T", "quota.deleted", q.quota_id);
 
     /* Its permits are gone: they cannot be released, and nothing is left to expire. */
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 1, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a1.permit_id, t + 1, &err),
+                     JE_STORE_NOT_FOUND);
     assert_int_equal(s->ops->permits_expire(s, t + 2000, &err), 0);
-    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 1, &err), 0);
+    assert_int_equal(s->ops->quota_release(s, "T", q.quota_id, a2.permit_id, t + 1, &err),
+                     JE_STORE_NOT_FOUND);
     je_acquire none;
-    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 1000, t, NULL, NULL, &none, &err),
-                     0);
+    assert_int_equal(s->ops->quota_acquire(s, "T", q.quota_id, 1000, t, NULL, &none, &err),
+                     JE_STORE_NOT_FOUND);
 
     /* Another quota's permits stay. */
     assert_int_equal(conf_quota_get(s, "T", keep.quota_id).q.state.active, 1);
-    assert_int_equal(s->ops->quota_release(s, "T", keep.quota_id, k1.permit_id, t + 1, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", keep.quota_id, k1.permit_id, t + 1, &err),
+                     JE_STORE_OK);
 
     /* The job type can be created again, afresh. */
     je_quota_record again = conf_quota_new(s, "T", "scan.image", conf_limits(5, 100, 10, 1), 0);
@@ -487,9 +492,10 @@ static void conf_quota_job_type_unique(void **state) {
     conf_change c = conf_change_of(CONF_Q_CREATE, "scan.image", conf_limits(1, 1, 1, 1),
                                    JE_CHANGE_APPLY, JE_CHANGE_DENY, "quota.created");
     int rc = s->ops->quota_change(s, "T", "00000000-0000-7000-8000-000000000001", NULL,
-                                  conf_change_fn, &c, NULL, &got, &err);
+                                  conf_wall_ms(), conf_change_fn, &c, NULL, &got, &err);
     assert_int_equal(c.exists, 0);
-    assert_int_equal(s->ops->quota_get(s, "T", a.quota_id, &got, &err), 1); /* a survives */
+    assert_int_equal(s->ops->quota_get(s, "T", a.quota_id, &got, &err),
+                     JE_STORE_OK); /* a survives */
     assert_int_equal(got.q.state.active, 1);
     assert_int_equal(rc, -1);
     conf_list_expect(s, "T", NULL, -1, "", 100, "advisory.ingest,scan.image");
@@ -498,11 +504,13 @@ static void conf_quota_job_type_unique(void **state) {
     /* An update that renames b to a's job type. */
     conf_change r = conf_change_of(CONF_Q_RENAME, "scan.image", conf_limits(1, 1, 1, 1),
                                    JE_CHANGE_DENY, JE_CHANGE_APPLY, NULL);
-    rc = s->ops->quota_change(s, "T", b.quota_id, NULL, conf_change_fn, &r, NULL, &got, &err);
-    assert_int_equal(s->ops->quota_get(s, "T", a.quota_id, &got, &err), 1);
+    rc = s->ops->quota_change(s, "T", b.quota_id, NULL, conf_wall_ms(), conf_change_fn, &r, NULL,
+                              &got, &err);
+    assert_int_equal(s->ops->quota_get(s, "T", a.quota_id, &got, &err), JE_STORE_OK);
     assert_int_equal(rc, -1);
     assert_string_equal(conf_quota_get(s, "T", b.quota_id).job_type, "advisory.ingest");
-    assert_int_equal(s->ops->quota_release(s, "T", a.quota_id, p.permit_id, t + 1, &err), 1);
+    assert_int_equal(s->ops->quota_release(s, "T", a.quota_id, p.permit_id, t + 1, &err),
+                     JE_STORE_OK);
 }
 
 static void conf_quota_change_idempotency(void **state) {
@@ -516,9 +524,9 @@ static void conf_quota_change_idempotency(void **state) {
     conf_change c = conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY,
                                    "quota.created");
     je_idem i1 = conf_idem("k1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c, &i1, &out, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c, &i1, &out, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(i1.replayed, 0);
     assert_int_equal(i1.mismatch, 0);
     assert_int_equal(r.calls, 1);
@@ -531,9 +539,9 @@ static void conf_quota_change_idempotency(void **state) {
     conf_change c2 = c;
     c2.calls = 0;
     je_idem i2 = conf_idem("k1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c2, &i2, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c2, &i2, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(i2.replayed, 1);
     assert_int_equal(i2.mismatch, 0);
     assert_int_equal(i2.status, 201);
@@ -546,7 +554,8 @@ static void conf_quota_change_idempotency(void **state) {
 
     /* The same key with another body. */
     je_idem i3 = conf_idem("k1", path, 'b', conf_render_fn, &r);
-    int rc = s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c2, &i3, &got, &err);
+    int rc = s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(), conf_change_fn, &c2,
+                                  &i3, &got, &err);
     assert_true(rc >= 0);
     assert_int_equal(i3.mismatch, 1);
     assert_int_equal(i3.replayed, 0);
@@ -558,26 +567,26 @@ static void conf_quota_change_idempotency(void **state) {
     conf_change c4 =
         conf_change_of(CONF_Q_CREATE, "advisory.ingest", l, JE_CHANGE_APPLY, JE_CHANGE_DENY, NULL);
     je_idem i4 = conf_idem("k1", "/jobengine/other", 'b', conf_render_fn, &r);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "advisory.ingest", conf_change_fn, &c4, &i4, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "advisory.ingest", conf_wall_ms(),
+                                          conf_change_fn, &c4, &i4, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(i4.replayed + i4.mismatch, 0);
     assert_int_equal(c4.calls, 1);
     conf_change c5 = c4;
     c5.calls = 0;
     je_idem i5 = conf_idem("k1", path, 'b', conf_render_fn, &r);
     i5.method = "PUT";
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "advisory.ingest", conf_change_fn, &c5, &i5, &got, &err),
-        JE_CHANGE_DENY); /* seen by the callback: it exists now */
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "advisory.ingest", conf_wall_ms(),
+                                          conf_change_fn, &c5, &i5, &got, &err),
+                     JE_CHANGE_DENY); /* seen by the callback: it exists now */
     assert_int_equal(i5.replayed + i5.mismatch, 0);
     assert_int_equal(c5.calls, 1);
     conf_change c6 =
         conf_change_of(CONF_Q_CREATE, "scan.image", l, JE_CHANGE_APPLY, JE_CHANGE_DENY, NULL);
     je_idem i6 = conf_idem("k1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(
-        s->ops->quota_change(s, "U", NULL, "scan.image", conf_change_fn, &c6, &i6, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "U", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c6, &i6, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(i6.replayed + i6.mismatch, 0);
     assert_int_equal(c6.calls, 1);
 
@@ -587,9 +596,9 @@ static void conf_quota_change_idempotency(void **state) {
                                     "quota.change.denied");
     for (int k = 0; k < 2; k++) {
         je_idem i7 = conf_idem("k2", path, 'c', conf_render_fn, &r);
-        assert_int_equal(
-            s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c7, &i7, &got, &err),
-            JE_CHANGE_DENY);
+        assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                              conf_change_fn, &c7, &i7, &got, &err),
+                         JE_CHANGE_DENY);
         assert_int_equal(i7.replayed + i7.mismatch, 0);
         assert_int_equal(c7.calls, k + 1);
     }
@@ -598,9 +607,9 @@ static void conf_quota_change_idempotency(void **state) {
     conf_change c8 = conf_change_of(CONF_Q_CREATE, "failing", l, -1, -1, NULL);
     for (int k = 0; k < 2; k++) {
         je_idem i8 = conf_idem("k3", path, 'd', conf_render_fn, &r);
-        assert_int_equal(
-            s->ops->quota_change(s, "T", NULL, "failing", conf_change_fn, &c8, &i8, &got, &err),
-            -1);
+        assert_int_equal(s->ops->quota_change(s, "T", NULL, "failing", conf_wall_ms(),
+                                              conf_change_fn, &c8, &i8, &got, &err),
+                         -1);
         assert_int_equal(i8.replayed + i8.mismatch, 0);
         assert_int_equal(c8.calls, k + 1);
     }
@@ -610,16 +619,16 @@ static void conf_quota_change_idempotency(void **state) {
     assert_int_equal(s->ops->idem_prune(s, conf_wall_ms() - JE_HOUR_MS, &err), 0);
     je_idem i9 = conf_idem("k1", path, 'a', conf_render_fn, &r);
     conf_change c9 = c2;
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c9, &i9, &got, &err),
-        JE_CHANGE_APPLY);
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c9, &i9, &got, &err),
+                     JE_CHANGE_APPLY);
     assert_int_equal(i9.replayed, 1);
     free(i9.body);
     assert_int_equal(s->ops->idem_prune(s, conf_wall_ms() + JE_HOUR_MS, &err), 3);
     je_idem i10 = conf_idem("k1", path, 'a', conf_render_fn, &r);
-    assert_int_equal(
-        s->ops->quota_change(s, "T", NULL, "scan.image", conf_change_fn, &c9, &i10, &got, &err),
-        JE_CHANGE_DENY); /* a new request: the callback sees the quota */
+    assert_int_equal(s->ops->quota_change(s, "T", NULL, "scan.image", conf_wall_ms(),
+                                          conf_change_fn, &c9, &i10, &got, &err),
+                     JE_CHANGE_DENY); /* a new request: the callback sees the quota */
     assert_int_equal(i10.replayed + i10.mismatch, 0);
     assert_null(i10.body);
     assert_int_equal(c9.calls, 1);
