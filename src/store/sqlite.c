@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -79,6 +80,29 @@ void je_sqlite_done(sqlite3_stmt *st) {
     if (!st) return;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+}
+
+void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? JE_NO_TIME : sqlite3_column_int64(st, i);
+}
+
+void je_sqlite_bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void je_sqlite_bind_opt_int(sqlite3_stmt *st, int i, int64_t v) {
+    if (v == JE_NO_TIME)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
 }
 
 /* Runs one cached statement to its end (transaction control on the writer). */

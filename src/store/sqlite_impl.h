@@ -32,6 +32,13 @@ int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what);
 sqlite3_stmt *je_sqlite_prepare(sqlite3 *db, const char *sql, je_err *err);
 void je_sqlite_done(sqlite3_stmt *st);
 
+/* Column i as text into dst ("" for NULL); as an optional time (JE_NO_TIME for NULL). Binding
+ * the same way back: "" and JE_NO_TIME as NULL. */
+void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
+int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i);
+void je_sqlite_bind_opt_text(sqlite3_stmt *st, int i, const char *s);
+void je_sqlite_bind_opt_int(sqlite3_stmt *st, int i, int64_t v);
+
 /* The lifecycle (sqlite.c), for the ops table (sqlite_ops.c): opens the database at path,
  * migrates it and starts the writer, serving ops; NULL with err set. */
 je_store *je_sqlite_open(const char *path, const je_store_ops *ops, je_err *err);

@@ -28,10 +28,6 @@
     "duplicates_skipped, events_failed, created_ms, created_by, started_ms, completed_ms, error, " \
     "version"
 
-/* Column i as text into dst ("" for NULL); as an optional time (JE_NO_TIME for NULL). */
-void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
-int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i);
-
 /* ---- quotas (sqlite_rows_quota.c) ---- */
 void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r);
 /* By id (by_job_type = 0) or job type: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */

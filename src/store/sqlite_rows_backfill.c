@@ -37,13 +37,6 @@ void je_sqlite_backfill_from_row(sqlite3_stmt *st, je_backfill_record *b) {
     b->version = sqlite3_column_int64(st, 26);
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, int64_t v) {
-    if (v == JE_NO_TIME)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_int64(st, i, v);
-}
-
 int je_sqlite_backfill_save(sqlite3 *db, const je_backfill_record *b, je_err *err) {
     sqlite3_stmt *st =
         je_sqlite_prepare(db,
@@ -68,8 +61,8 @@ int je_sqlite_backfill_save(sqlite3 *db, const je_backfill_record *b, je_err *er
                                 b->duplicates_skipped, b->events_failed, b->created_ms};
     for (int i = 0; i < 6; i++) sqlite3_bind_int64(st, i + 17, progress[i]);
     sqlite3_bind_text(st, 23, b->created_by, -1, SQLITE_STATIC);
-    bind_opt(st, 24, b->started_ms);
-    bind_opt(st, 25, b->completed_ms);
+    je_sqlite_bind_opt_int(st, 24, b->started_ms);
+    je_sqlite_bind_opt_int(st, 25, b->completed_ms);
     if (b->error[0])
         sqlite3_bind_text(st, 26, b->error, -1, SQLITE_STATIC);
     else

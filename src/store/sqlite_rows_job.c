@@ -38,20 +38,6 @@ void je_sqlite_job_from_row(sqlite3_stmt *st, je_job *j) {
     j->completed_ms = je_sqlite_col_opt(st, 26);
 }
 
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
-    if (s && *s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v) {
-    if (v == JE_NO_TIME)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_int64(st, i, v);
-}
-
 int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err) {
     sqlite3_stmt *st =
         je_sqlite_prepare(db,
@@ -67,26 +53,26 @@ int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err) {
     sqlite3_bind_int(st, 5, j->lane);
     sqlite3_bind_int64(st, 6, j->priority);
     sqlite3_bind_text(st, 7, j->payload ? j->payload : "null", -1, SQLITE_STATIC);
-    bind_opt_text(st, 8, j->source_id);
-    bind_opt_text(st, 9, j->event_key);
-    bind_opt_int(st, 10, j->event_time_ms);
-    bind_opt_text(st, 11, j->backfill_id);
-    bind_opt_int(st, 12, j->backfill_id[0] ? j->batch : JE_NO_TIME);
-    bind_opt_int(st, 13, j->backfill_id[0] ? j->window_start_ms : JE_NO_TIME);
-    bind_opt_int(st, 14, j->backfill_id[0] ? j->window_end_ms : JE_NO_TIME);
+    je_sqlite_bind_opt_text(st, 8, j->source_id);
+    je_sqlite_bind_opt_text(st, 9, j->event_key);
+    je_sqlite_bind_opt_int(st, 10, j->event_time_ms);
+    je_sqlite_bind_opt_text(st, 11, j->backfill_id);
+    je_sqlite_bind_opt_int(st, 12, j->backfill_id[0] ? j->batch : JE_NO_TIME);
+    je_sqlite_bind_opt_int(st, 13, j->backfill_id[0] ? j->window_start_ms : JE_NO_TIME);
+    je_sqlite_bind_opt_int(st, 14, j->backfill_id[0] ? j->window_end_ms : JE_NO_TIME);
     sqlite3_bind_int64(st, 15, j->attempt);
     sqlite3_bind_int64(st, 16, j->failures);
     sqlite3_bind_int64(st, 17, j->max_attempts);
     sqlite3_bind_int64(st, 18, j->available_ms);
-    bind_opt_text(st, 19, j->lease_id);
-    bind_opt_int(st, 20, j->lease_id[0] ? j->lease_until_ms : JE_NO_TIME);
-    bind_opt_int(st, 21, j->lease_id[0] ? j->lease_ms : JE_NO_TIME);
-    bind_opt_text(st, 22, j->worker_id);
-    bind_opt_text(st, 23, j->quota_id);
-    bind_opt_text(st, 24, j->error);
+    je_sqlite_bind_opt_text(st, 19, j->lease_id);
+    je_sqlite_bind_opt_int(st, 20, j->lease_id[0] ? j->lease_until_ms : JE_NO_TIME);
+    je_sqlite_bind_opt_int(st, 21, j->lease_id[0] ? j->lease_ms : JE_NO_TIME);
+    je_sqlite_bind_opt_text(st, 22, j->worker_id);
+    je_sqlite_bind_opt_text(st, 23, j->quota_id);
+    je_sqlite_bind_opt_text(st, 24, j->error);
     sqlite3_bind_int64(st, 25, j->created_ms);
     sqlite3_bind_int64(st, 26, j->updated_ms);
-    bind_opt_int(st, 27, j->completed_ms);
+    je_sqlite_bind_opt_int(st, 27, j->completed_ms);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "job save");
@@ -108,24 +94,42 @@ int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_j
     return found;
 }
 
-/* The lease is live while lease_until_ms > now (je_job_lease_live); an expired one ends as
- * je_job_lease_expire says: pending, available now, its lease fields cleared. */
+/* The candidates are read by an indexed predicate (leased, lease_until_ms <= now: not
+ * je_job_lease_live); core confirms each and ends it (je_job_lease_expire). Usually none. */
 int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
                                    int64_t now, je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(
-        db,
-        "UPDATE jobs SET status=0, lease_id=NULL, lease_until_ms=NULL, lease_ms=NULL, "
-        "worker_id=NULL, quota_id=NULL, available_ms=?3, updated_ms=?3 "
-        "WHERE tenant_id=?1 AND quota_id IS ?2 AND status=1 AND lease_until_ms <= ?3",
-        err);
+    sqlite3_stmt *st = je_sqlite_prepare(db,
+                                         "SELECT " JE_SQLITE_JOB_COLS " FROM jobs WHERE "
+                                         "tenant_id=?1 AND quota_id IS ?2 AND status=?4 AND "
+                                         "lease_until_ms <= ?3",
+                                         err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     if (quota_id && *quota_id) sqlite3_bind_text(st, 2, quota_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
+    sqlite3_bind_int(st, 4, JE_JOB_LEASED);
+    size_t n = 0, cap = 0;
+    je_job *list = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            je_job *nl = realloc(list, (cap = cap ? cap * 2 : 8) * sizeof *list);
+            if (!nl) break;
+            list = nl;
+        }
+        je_sqlite_job_from_row(st, &list[n++]);
+    }
     je_sqlite_done(st);
-    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "lease expiry");
-    return sqlite3_changes(db);
+    int64_t ended = rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "lease expiry");
+    for (size_t i = 0; i < n; i++) {
+        if (ended >= 0 && !je_job_lease_live(&list[i], NULL, now)) {
+            je_job_lease_expire(&list[i], now);
+            ended = je_sqlite_job_save(db, &list[i], err) == 0 ? ended + 1 : -1;
+        }
+        je_job_free(&list[i]);
+    }
+    free(list);
+    return ended;
 }
 
 int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,

@@ -6,15 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? JE_NO_TIME : sqlite3_column_int64(st, i);
-}
-
 void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r) {
     memset(r, 0, sizeof *r);
     je_sqlite_col_text(st, 0, r->tenant_id, sizeof r->tenant_id);
