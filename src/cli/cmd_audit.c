@@ -19,6 +19,7 @@
 
 #include "auth/checkpoint.h"
 #include "auth/keys.h"
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cli_http.h"
 #include "cli/cli_sub.h"
@@ -338,25 +339,23 @@ typedef struct export_sink {
     unsigned long long bytes, lines;
     char cur[16], last[16]; /* the start of the line being written, and of the last whole one */
     size_t cur_n, last_n;
-    int progress; /* stderr is a terminal */
-    struct timespec started, shown;
+    int progress;           /* stderr is a terminal */
+    int64_t started, shown; /* monotonic ns */
     int shown_any;
 } export_sink;
 
-static double since(const struct timespec *t) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+static double since(int64_t t_ns) {
+    return (double)(je_mono_ns() - t_ns) / 1e9;
 }
 
 static void show_progress(export_sink *x, int done) {
     if (!x->progress) return;
     if (!done) {
-        if (since(&x->started) < 1.0 || (x->shown_any && since(&x->shown) < 0.25)) return;
+        if (since(x->started) < 1.0 || (x->shown_any && since(x->shown) < 0.25)) return;
     } else if (!x->shown_any) {
         return; /* small exports print nothing */
     }
-    clock_gettime(CLOCK_MONOTONIC, &x->shown);
+    x->shown = je_mono_ns();
     x->shown_any = 1;
     fprintf(stderr, "\r%llu lines, %.1f MiB%s", x->lines, (double)x->bytes / (1024.0 * 1024.0),
             done ? "\n" : "");
@@ -423,7 +422,7 @@ static int run_export(const cli_family *f, const cli_sub *s, const cli_args *a) 
     if (rc == 0) {
         je_buf path = JE_BUF_INIT;
         je_buf_printf(&path, AUDIT "/export?fromSequence=%lld", from);
-        clock_gettime(CLOCK_MONOTONIC, &x.started);
+        x.started = je_mono_ns();
         cli_resp r;
         rc = cli_http_download(&h, path.data, export_write, &x, &r);
         show_progress(&x, 1);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cli_http.h"
 #include "cli/cli_sub.h"
@@ -307,9 +308,7 @@ static void on_stop(int sig) {
 }
 
 static int64_t mono_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return je_mono_ns() / 1000000;
 }
 
 /* Sleeps ms, or less when a stop signal comes (no SA_RESTART: nanosleep returns EINTR). */
@@ -376,7 +375,8 @@ static void watch_end_line(watch *w) {
 /* A new token before the current one (obtained here) expires or after it was refused. */
 static int watch_renew(watch *w, int refused) {
     long long exp = cli_http_token_expiry(w->h);
-    if (w->given_token || (!refused && (exp == 0 || exp - 30 > (long long)time(NULL)))) return 0;
+    if (w->given_token || (!refused && (exp == 0 || exp - 30 > (long long)(je_now_ms() / 1000))))
+        return 0;
     return cli_http_renew(w->h, w->a, &cli_scope_read) == 0 ? 0 : 1;
 }
 

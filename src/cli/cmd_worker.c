@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "cli/cli_child.h"
 #include "cli/cli_http.h"
@@ -83,13 +84,8 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
-static int64_t clock_ms(clockid_t c) {
-    struct timespec t;
-    clock_gettime(c, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 static int64_t mono_ms(void) {
-    return clock_ms(CLOCK_MONOTONIC);
+    return je_mono_ns() / 1000000;
 }
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -129,7 +125,7 @@ static int transient(long status) {
 /* Renews the token before it expires: a quarter of its life early, at most 2 minutes. */
 static void plan_refresh(worker *w) {
     long long exp = cli_http_token_expiry(&w->h);
-    int64_t left = exp * 1000 - clock_ms(CLOCK_REALTIME);
+    int64_t left = exp * 1000 - je_now_ms();
     w->refresh_at = exp <= 0 ? 0 : exp * 1000 - (left / 4 < 120000 ? left / 4 : 120000);
 }
 
@@ -142,7 +138,7 @@ static int renew(worker *w) {
 
 /* One request with a token that is renewed when it nears its end, and once more on a 401. */
 static int call(worker *w, const char *path, const json_t *body, cli_resp *r) {
-    if (w->can_refresh && w->refresh_at && clock_ms(CLOCK_REALTIME) >= w->refresh_at) renew(w);
+    if (w->can_refresh && w->refresh_at && je_now_ms() >= w->refresh_at) renew(w);
     int rc = cli_http_request(&w->h, "POST", path, body, NULL, r);
     if (rc == 0 && r->status == 401 && w->can_refresh && renew(w) == 0) {
         cli_resp_free(r);
@@ -342,7 +338,7 @@ static int64_t wait_hint(const cli_resp *r) {
     int64_t t, ms;
     size_t n = strlen(r->retry_after);
     if (at && je_time_parse(at, &t) == 0)
-        ms = t - clock_ms(CLOCK_REALTIME);
+        ms = t - je_now_ms();
     else if (n > 0 && n < 10 && strspn(r->retry_after, "0123456789") == n)
         ms = atoll(r->retry_after) * 1000;
     else

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "core/buf.h"
 #include "core/timefmt.h"
 
@@ -21,10 +22,8 @@ void je_log(const char *level, const char *msg, json_t *fields) {
         json_decref(fields);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     char t[JE_TIME_BUF];
-    je_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, t);
+    je_time_format(je_now_ms(), t);
     json_t *o = json_pack("{s:s, s:s, s:s}", "time", t, "level", level, "msg", msg);
     if (fields) json_object_update(o, fields);
     json_decref(fields);
@@ -58,10 +57,8 @@ static void put_escaped(je_buf *b, const char *s) {
 void je_log_request(const char *trace_id, const char *method, const char *path, const char *route,
                     int status, double latency_ms) {
     if (log_quiet) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     char t[JE_TIME_BUF];
-    je_time_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, t);
+    je_time_format(je_now_ms(), t);
     je_buf b = JE_BUF_INIT;
     je_buf_printf(&b,
                   "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"trace_id\":\"%s\","

@@ -6,6 +6,7 @@
 #define JE_STORE_SQLITE_IMPL_H
 
 #include <sqlite3.h>
+#include "base/clock.h"
 #include "store/store.h"
 
 typedef struct je_sqlite je_sqlite;
