@@ -72,19 +72,17 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     static const char *const fields[] = {"ttlSeconds", NULL};
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     int64_t ttl = TTL_DEFAULT_S;
     je_idem idem;
     memset(&idem, 0, sizeof idem);
     if (!body || je_body_int(body, "ttlSeconds", 1, TTL_MAX_S, &ttl, &err) < 0 ||
         je_change_idem(r, body, &idem, &err) != 0) {
-        json_decref(body);
         /* 404 before 400 (api.md §1): the store op answers 404 itself on the good path, so the
          * quota is looked up here only for a bad request */
         if (quota_exists(r, app)) je_api_reply_err(r, &err, NULL);
         return;
     }
-    json_decref(body);
     je_acquire *a = je_arena_alloc(r->arena, sizeof *a);
     idem.render = render_grant;
     idem.render_ctx = a;
@@ -117,17 +115,15 @@ void je_api_quota_release(je_req *r, je_app *app) {
     static const char *const fields[] = {"permitId", NULL};
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     const char *permit = NULL;
     if (!body || je_body_string(body, "permitId", &permit, NULL, &err) <= 0 || !*permit) {
         if (body && !err.code)
             je_err_field(&err, "VALIDATION_FAILED", "permitId", "permitId is required");
-        json_decref(body);
         return je_api_reply_err(r, &err, NULL);
     }
     int rc = app->store->ops->quota_release(app->store, r->principal->tenant, r->params[0], permit,
                                             je_now_ms(), &err);
-    json_decref(body);
     if (rc < 0) return je_api_reply_err(r, &err, NULL);
     if (rc == JE_STORE_NOT_FOUND)
         return je_reply_error(r, 404, "NOT_FOUND", "no such live permit", NULL);

@@ -81,7 +81,7 @@ void je_api_dedup_claim(je_req *r, je_app *app) {
     static const char *const fields[] = {"sourceId", "jobId", "events", NULL};
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     const char *source = NULL, *job_id = NULL;
     size_t sn = 0, n = 0;
     je_claim_event *ev = NULL;
@@ -103,7 +103,6 @@ void je_api_dedup_claim(je_req *r, je_app *app) {
     je_job_free(&j);
     if (found < 0) goto failed;
     if (found == JE_STORE_NOT_FOUND) {
-        json_decref(body);
         return je_reply_error(r, 404, "NOT_FOUND", "no such job", NULL);
     }
     if (!source_ok) {
@@ -123,11 +122,9 @@ void je_api_dedup_claim(je_req *r, je_app *app) {
     else
         je_api_reply_err(r, &err, NULL);
     free(ev);
-    json_decref(body);
     return;
 invalid:
 failed:
     free(ev);
-    json_decref(body);
     je_api_reply_err(r, &err, NULL);
 }

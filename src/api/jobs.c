@@ -142,18 +142,16 @@ void je_api_job_submit(je_req *r, je_app *app) {
     je_err_clear(&err);
     je_job *j = je_arena_alloc(r->arena, sizeof *j);
     j->event_time_ms = j->window_start_ms = j->window_end_ms = j->batch = JE_NO_TIME;
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     je_idem idem;
     memset(&idem, 0, sizeof idem);
     if (!body || parse_submit(r, body, j, &err) != 0 || je_change_idem(r, body, &idem, &err)) {
-        json_decref(body);
         return je_api_reply_err(r, &err, NULL);
     }
     int64_t now = je_now_ms();
     je_uuid7(now, j->job_id);
     snprintf(j->tenant_id, sizeof j->tenant_id, "%s", r->principal->tenant);
     j->payload = je_jcs_dumps(json_object_get(body, "payload"), NULL);
-    json_decref(body);
     j->status = JE_JOB_PENDING;
     j->max_attempts = app->cfg.max_attempts;
     j->available_ms = j->created_ms = j->updated_ms = now;
@@ -235,19 +233,17 @@ void je_api_job_lease(je_req *r, je_app *app) {
     static const char *const fields[] = {"jobTypes", "workerId", "max", "leaseSeconds", NULL};
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     const char *types[32];
     char worker[JE_WORKER_MAX + 1] = "";
     je_lease_req q = {.backfill_share = app->cfg.backfill_share,
                       .unlimited_when_no_quota = app->cfg.unquoted_allowed};
     if (!body || parse_lease(body, &q, types, worker, &err) != 0) {
-        json_decref(body);
         return je_api_reply_err(r, &err, NULL);
     }
     q.now_ms = je_now_ms();
     je_lease_out out;
     int rc = app->store->ops->jobs_lease(app->store, r->principal->tenant, &q, &out, &err);
-    json_decref(body); /* types[] pointed into it: used only until here */
     if (rc != 0) return je_api_reply_err(r, &err, NULL);
     if (out.held && out.n == 0 && out.only_paused) out.decision.kind = JE_DECISION_PAUSED;
     reply_lease(r, &out, q.now_ms);
@@ -297,16 +293,14 @@ void je_api_job_heartbeat(je_req *r, je_app *app) {
     if (!job_found(r, app, &lease_ms)) return;
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     char lease[37];
     int64_t secs = 0;
     int has = 0;
     if (!body || lease_id_field(body, lease, &err) != 0 ||
         (has = je_body_int(body, "extendSeconds", 1, LEASE_MAX_S, &secs, &err)) < 0) {
-        json_decref(body);
         return je_api_reply_err(r, &err, NULL);
     }
-    json_decref(body);
     if (!has) secs = lease_ms > 0 ? lease_ms / 1000 : LEASE_DEFAULT_S; /* the lease's own length */
     je_job j;
     memset(&j, 0, sizeof j);
@@ -319,7 +313,7 @@ void je_api_job_complete(je_req *r, je_app *app) {
     static const char *const fields[] = {"leaseId", "status", "error", NULL};
     je_err err;
     je_err_clear(&err);
-    json_t *body = je_body_object(r, fields, &err);
+    json_t *body = je_api_keep(r, je_body_object(r, fields, &err));
     char lease[37];
     const char *status = NULL, *error = NULL;
     size_t elen = 0;
@@ -335,7 +329,6 @@ void je_api_job_complete(je_req *r, je_app *app) {
     if (bad) {
         /* 404 before 400 (api.md §1): the store answers 404 itself on the good path, so the
          * job is looked up here only for a bad request */
-        json_decref(body);
         if (job_found(r, app, NULL)) je_api_reply_err(r, &err, NULL);
         return;
     }
@@ -344,7 +337,6 @@ void je_api_job_complete(je_req *r, je_app *app) {
     int rc = app->store->ops->job_complete(app->store, r->principal->tenant, r->params[0], lease,
                                            strcmp(status, "succeeded") == 0, error, je_now_ms(), &j,
                                            &err);
-    json_decref(body);
     reply_lease_change(r, rc, &j, &err);
 }
 
