@@ -44,7 +44,8 @@ int je_change_justify(je_req *r, const json_t *body, const je_change_kind *k, je
 
 /* "As sent when valid": reason and ticket together from the first source that holds a reason
  * (else the first that holds a ticket) — body, headers, token — each kept only when it passes
- * the rules; an invalid value gives null, never a value from a later source. */
+ * the rules; an invalid value gives null, never a value from a later source. A body member that
+ * is not a string holds no reason (docs/api.md; tests/api/test_quotas.py pins it). */
 void je_change_sent_justification(je_req *r, const json_t *body, const je_change_kind *k,
                                   je_justification *j) {
     int reason_claim = k->reason_claim;
@@ -75,12 +76,16 @@ int je_change_if_match(je_req *r, int64_t *out, je_err *err) {
     size_t n = strlen(h);
     if (n >= 2 && p[0] == '"' && p[n - 1] == '"') p++, n -= 2;
     char buf[24];
-    if (n == 0 || n >= sizeof buf || strspn(p, "0123456789") < n)
+    /* a version is at most 2^53 - 1 (16 digits): a longer value is malformed, not clamped */
+    if (n == 0 || n > 16 || strspn(p, "0123456789") < n)
         return je_err_field(err, "VALIDATION_FAILED", "If-Match",
                             "If-Match must be \"<version>\" or *");
     memcpy(buf, p, n);
     buf[n] = '\0';
     *out = strtoll(buf, NULL, 10);
+    if (*out > JE_MAX_INT53)
+        return je_err_field(err, "VALIDATION_FAILED", "If-Match",
+                            "If-Match must be \"<version>\" or *");
     return 0;
 }
 
