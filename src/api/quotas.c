@@ -135,8 +135,8 @@ static int quota_cb(void *ctx, je_quota_record *rec, int exists, int64_t now, js
     c->deny_details = NULL;
     je_quota_record before = *rec;
     je_quota_limits ceiling;
-    je_config_ceiling(&c->app->cfg, rec->tenant_id, exists ? rec->job_type : c->req.job_type,
-                      &ceiling);
+    const char *job_type = exists ? rec->job_type : c->req.job_type ? c->req.job_type : "";
+    je_config_ceiling(&c->app->cfg, rec->tenant_id, job_type, &ceiling);
     char new_id[JE_UUID_BUF];
     je_uuid7(now, new_id);
     je_quota_apply(&c->req, rec, exists, &ceiling, new_id, now, &c->out);
