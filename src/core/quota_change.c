@@ -37,7 +37,7 @@ static void create(const je_quota_request *req, je_quota_record *rec,
                    const je_quota_limits *ceiling, const char *new_id, int64_t now,
                    je_quota_outcome *out) {
     snprintf(rec->job_type, sizeof rec->job_type, "%s", req->job_type);
-    if (check_ceiling(&req->limits, ceiling, rec->quota_id, out) != 0) return;
+    if (check_ceiling(&req->limits, ceiling, NULL, out) != 0) return; /* no id yet */
     snprintf(rec->quota_id, sizeof rec->quota_id, "%s", new_id);
     je_quota_init(&rec->q, &req->limits, now);
     rec->created_ms = now;

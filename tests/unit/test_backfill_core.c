@@ -1,5 +1,7 @@
 /* Unit tests for core/backfill.c: event-time windows (domain.md §3), the state machine and the
- * safety checks with the plan hash (§5), and the ledger's duplicate rule (§4). */
+ * safety checks with the plan hash (§5), and the ledger's duplicate rule (§4); and for
+ * core/backfill_run.c, a backfill's life after create: operator moves, batch accounting, the
+ * engine's advance and the shape of a batch job. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "core/backfill.h"
+#include "core/quota.h" /* JE_NO_TIME */
 
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
@@ -165,6 +168,326 @@ static void test_ledger_rule(void **state) {
     assert_int_equal(je_ledger_decide(&released, NULL, 0, &keep), JE_CLAIM_NEW);
 }
 
+/* ---- life after create (core/backfill_run.c) -------------------------------------------- */
+
+#define NOW (T0 + 10 * DAY)
+
+/* A backfill of acme/nvd over [T0, T0 + 10 h) in 1 h batches, version 2, in state st, never
+ * started, nothing done. */
+static je_backfill_record backfill(int st) {
+    je_backfill_record b;
+    memset(&b, 0, sizeof b);
+    strcpy(b.backfill_id, "bf-1");
+    strcpy(b.tenant_id, "acme");
+    strcpy(b.source_id, "nvd");
+    strcpy(b.job_type, "advisory.ingest");
+    b.window_start_ms = T0;
+    b.window_end_ms = T0 + 10 * HOUR;
+    b.batch_ms = HOUR;
+    b.status = st;
+    b.plan_batches = 10;
+    b.created_ms = T0 + 9 * DAY;
+    b.started_ms = b.completed_ms = JE_NO_TIME;
+    b.version = 2;
+    return b;
+}
+
+static void test_backfill_canceled_error(void **state) {
+    assert_string_equal(JE_BACKFILL_CANCELED_ERROR, "backfill canceled");
+}
+
+/* start, pause, resume, cancel: startedAt on the first start only, completedAt on cancel. */
+static void test_move_operator_path(void **state) {
+    je_backfill_record b = backfill(JE_BF_PENDING);
+    je_err err;
+    je_err_clear(&err);
+    assert_int_equal(je_backfill_move(&b, JE_BF_PENDING, JE_BF_RUNNING, NOW, &err), 0);
+    assert_int_equal(b.status, JE_BF_RUNNING);
+    assert_true(b.started_ms == NOW);
+    assert_true(b.completed_ms == JE_NO_TIME);
+    assert_int_equal(b.version, 3);
+    assert_null(err.code);
+    assert_int_equal(je_backfill_move(&b, JE_BF_RUNNING, JE_BF_PAUSED, NOW + 1000, &err), 0);
+    assert_int_equal(b.status, JE_BF_PAUSED);
+    assert_true(b.started_ms == NOW);
+    assert_int_equal(b.version, 4);
+    assert_int_equal(je_backfill_move(&b, JE_BF_PAUSED, JE_BF_RUNNING, NOW + 2000, &err), 0);
+    assert_int_equal(b.status, JE_BF_RUNNING);
+    assert_true(b.started_ms == NOW); /* a resume is not a first start */
+    assert_true(b.completed_ms == JE_NO_TIME);
+    assert_int_equal(b.version, 5);
+    assert_int_equal(je_backfill_move(&b, JE_BF_STATE_COUNT, JE_BF_CANCELED, NOW + 3000, &err), 0);
+    assert_int_equal(b.status, JE_BF_CANCELED);
+    assert_true(b.completed_ms == NOW + 3000);
+    assert_true(b.started_ms == NOW);
+    assert_int_equal(b.version, 6);
+    /* cancel of a pending one: completed, never started */
+    je_backfill_record p = backfill(JE_BF_PENDING);
+    assert_int_equal(je_backfill_move(&p, JE_BF_STATE_COUNT, JE_BF_CANCELED, NOW, &err), 0);
+    assert_true(p.completed_ms == NOW);
+    assert_true(p.started_ms == JE_NO_TIME);
+    assert_int_equal(p.version, 3);
+}
+
+/* A refused move changes nothing and names both states. */
+static void assert_move_refused(int from, int required, int to, const char *from_name,
+                                const char *to_name) {
+    je_backfill_record b = backfill(from), before = b;
+    je_err err;
+    je_err_clear(&err);
+    assert_int_equal(je_backfill_move(&b, required, to, NOW, &err), -1);
+    assert_string_equal(err.code, "INVALID_STATE");
+    assert_non_null(strstr(err.message, from_name));
+    assert_non_null(strstr(err.message, to_name));
+    assert_memory_equal(&before, &b, sizeof b);
+}
+
+static void test_move_refused(void **state) {
+    /* the machine allows pending -> running, but resume requires paused */
+    assert_move_refused(JE_BF_PENDING, JE_BF_PAUSED, JE_BF_RUNNING, "pending", "running");
+    /* start of a paused one: start requires pending */
+    assert_move_refused(JE_BF_PAUSED, JE_BF_PENDING, JE_BF_RUNNING, "paused", "running");
+    assert_move_refused(JE_BF_PENDING, JE_BF_RUNNING, JE_BF_PAUSED, "pending", "paused");
+    assert_move_refused(JE_BF_PAUSED, JE_BF_RUNNING, JE_BF_PAUSED, "paused", "paused");
+    /* finished ones never move, even with any state admitted */
+    assert_move_refused(JE_BF_COMPLETED, JE_BF_STATE_COUNT, JE_BF_CANCELED, "completed",
+                        "canceled");
+    assert_move_refused(JE_BF_FAILED, JE_BF_STATE_COUNT, JE_BF_RUNNING, "failed", "running");
+    assert_move_refused(JE_BF_CANCELED, JE_BF_STATE_COUNT, JE_BF_CANCELED, "canceled", "canceled");
+}
+
+static void test_finish(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    je_backfill_finish(&b, JE_BF_COMPLETED, NULL, NOW);
+    assert_int_equal(b.status, JE_BF_COMPLETED);
+    assert_true(b.completed_ms == NOW);
+    assert_int_equal(b.version, 3);
+    assert_string_equal(b.error, "");
+    je_backfill_record f = backfill(JE_BF_PAUSED);
+    je_backfill_finish(&f, JE_BF_FAILED, "batch 3 failed its last attempt", NOW + 5);
+    assert_int_equal(f.status, JE_BF_FAILED);
+    assert_true(f.completed_ms == NOW + 5);
+    assert_int_equal(f.version, 3);
+    assert_string_equal(f.error, "batch 3 failed its last attempt");
+}
+
+static void test_batch_done_counts_and_completes(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    b.plan_batches = 3;
+    b.batches_submitted = 3;
+    assert_int_equal(je_backfill_batch_done(&b, 0, 1, 0, 10, NOW), JE_BF_RUNNING);
+    assert_int_equal(b.batches_done, 1);
+    assert_int_equal(b.events_processed, 10);
+    assert_int_equal(b.version, 2); /* counting is not a state change */
+    /* a failed attempt that will be retried counts nothing */
+    assert_int_equal(je_backfill_batch_done(&b, 1, 0, 0, 7, NOW), JE_BF_RUNNING);
+    assert_int_equal(b.batches_done, 1);
+    assert_int_equal(b.events_processed, 10);
+    assert_int_equal(b.events_failed, 0);
+    assert_int_equal(je_backfill_batch_done(&b, 1, 1, 0, 7, NOW + 1), JE_BF_RUNNING);
+    assert_true(b.completed_ms == JE_NO_TIME);
+    /* the last one: completed */
+    assert_int_equal(je_backfill_batch_done(&b, 2, 1, 0, 0, NOW + 2), JE_BF_COMPLETED);
+    assert_int_equal(b.status, JE_BF_COMPLETED);
+    assert_int_equal(b.batches_done, 3);
+    assert_int_equal(b.events_processed, 17);
+    assert_true(b.completed_ms == NOW + 2);
+    assert_int_equal(b.version, 3);
+    assert_string_equal(b.error, "");
+}
+
+/* A paused backfill whose last batch succeeds stays paused (it completes on resume). */
+static void test_batch_done_while_paused(void **state) {
+    je_backfill_record b = backfill(JE_BF_PAUSED);
+    b.plan_batches = 2;
+    b.batches_submitted = 2;
+    b.batches_done = 1;
+    assert_int_equal(je_backfill_batch_done(&b, 1, 1, 0, 5, NOW), JE_BF_PAUSED);
+    assert_int_equal(b.status, JE_BF_PAUSED);
+    assert_int_equal(b.batches_done, 2);
+    assert_int_equal(b.events_processed, 5);
+    assert_true(b.completed_ms == JE_NO_TIME);
+    assert_int_equal(b.version, 2);
+    /* on resume the engine's step completes it */
+    je_err err;
+    je_err_clear(&err);
+    assert_int_equal(je_backfill_move(&b, JE_BF_PAUSED, JE_BF_RUNNING, NOW + 10, &err), 0);
+    int64_t first = -1, count = -1;
+    assert_int_equal(je_backfill_advance(&b, 4, NOW + 20, &first, &count), JE_BF_COMPLETED);
+    assert_int_equal(b.status, JE_BF_COMPLETED);
+    assert_int_equal(count, 0);
+    assert_true(b.completed_ms == NOW + 20);
+}
+
+static void test_batch_done_final_failure(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    b.batches_submitted = 4;
+    b.batches_done = 1;
+    b.events_processed = 3;
+    assert_int_equal(je_backfill_batch_done(&b, 2, 0, 1, 6, NOW), JE_BF_FAILED);
+    assert_int_equal(b.status, JE_BF_FAILED);
+    assert_int_equal(b.events_failed, 6);
+    assert_int_equal(b.batches_done, 1); /* not done */
+    assert_int_equal(b.events_processed, 3);
+    assert_true(b.completed_ms == NOW);
+    assert_int_equal(b.version, 3);
+    assert_string_equal(b.error, "batch 2 failed its last attempt");
+    /* paused: fails too (the machine allows paused -> failed) */
+    je_backfill_record p = backfill(JE_BF_PAUSED);
+    assert_int_equal(je_backfill_batch_done(&p, 0, 0, 1, 0, NOW), JE_BF_FAILED);
+    assert_string_equal(p.error, "batch 0 failed its last attempt");
+    /* canceled: a late final failure is counted but changes no state */
+    je_backfill_record c = backfill(JE_BF_CANCELED);
+    c.completed_ms = NOW - 100;
+    assert_int_equal(je_backfill_batch_done(&c, 9, 0, 1, 4, NOW), JE_BF_CANCELED);
+    assert_int_equal(c.events_failed, 4);
+    assert_true(c.completed_ms == NOW - 100);
+    assert_int_equal(c.version, 2);
+    assert_string_equal(c.error, "");
+    /* a late success on a canceled one does not complete it */
+    c.batches_done = 9;
+    assert_int_equal(je_backfill_batch_done(&c, 8, 1, 0, 2, NOW), JE_BF_CANCELED);
+    assert_int_equal(c.batches_done, 10);
+    assert_int_equal(c.version, 2);
+    /* after it failed, a later final failure of another batch keeps the first error */
+    assert_int_equal(je_backfill_batch_done(&b, 3, 0, 1, 1, NOW + 1), JE_BF_FAILED);
+    assert_string_equal(b.error, "batch 2 failed its last attempt");
+    assert_int_equal(b.version, 3);
+    assert_true(b.completed_ms == NOW);
+}
+
+static void test_note_duplicates(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    je_backfill_note_duplicates(&b, 3);
+    je_backfill_note_duplicates(&b, 0);
+    je_backfill_note_duplicates(&b, 4);
+    assert_int_equal(b.duplicates_skipped, 7);
+    assert_int_equal(b.version, 2);
+    assert_int_equal(b.status, JE_BF_RUNNING);
+}
+
+static void assert_advance(je_backfill_record *b, int64_t in_flight, int64_t want_first,
+                           int64_t want_count, int64_t want_submitted) {
+    int64_t first = -1, count = -1;
+    assert_int_equal(je_backfill_advance(b, in_flight, NOW, &first, &count), JE_BF_RUNNING);
+    assert_int_equal(count, want_count);
+    if (want_count > 0) assert_int_equal(first, want_first);
+    assert_int_equal(b->batches_submitted, want_submitted);
+    assert_int_equal(b->status, JE_BF_RUNNING);
+}
+
+/* 10 batches, 4 in flight: submissions follow completions and stop at the plan. */
+static void test_advance_keeps_in_flight(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    assert_advance(&b, 4, 0, 4, 4);
+    assert_advance(&b, 4, 4, 0, 4); /* nothing done yet: nothing more */
+    b.batches_done = 2;
+    assert_advance(&b, 4, 4, 2, 6);
+    b.batches_done = 7; /* out of order completions do not matter, only the count */
+    assert_advance(&b, 4, 6, 4, 10);
+    b.batches_done = 9;
+    assert_advance(&b, 4, 10, 0, 10); /* never beyond the plan */
+    assert_int_equal(b.version, 2);
+    assert_true(b.completed_ms == JE_NO_TIME);
+    /* the last batches: fewer left than room */
+    je_backfill_record c = backfill(JE_BF_RUNNING);
+    c.batches_submitted = 9;
+    c.batches_done = 7;
+    assert_advance(&c, 4, 9, 1, 10);
+}
+
+static void test_advance_edges(void **state) {
+    /* in_flight 0: nothing is ever submitted */
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    assert_advance(&b, 0, 0, 0, 0);
+    /* in_flight lowered below what is outstanding: none, and never a negative count */
+    b.batches_submitted = 6;
+    b.batches_done = 1;
+    assert_advance(&b, 2, 6, 0, 6);
+    /* one at a time */
+    je_backfill_record one = backfill(JE_BF_RUNNING);
+    assert_advance(&one, 1, 0, 1, 1);
+    assert_advance(&one, 1, 1, 0, 1);
+    one.batches_done = 1;
+    assert_advance(&one, 1, 1, 1, 2);
+    /* in_flight above the whole plan: all of it */
+    je_backfill_record all = backfill(JE_BF_RUNNING);
+    assert_advance(&all, 100, 0, 10, 10);
+}
+
+static void test_advance_completes(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    b.batches_submitted = b.batches_done = 10;
+    int64_t first = -1, count = -1;
+    assert_int_equal(je_backfill_advance(&b, 4, NOW, &first, &count), JE_BF_COMPLETED);
+    assert_int_equal(count, 0);
+    assert_int_equal(b.status, JE_BF_COMPLETED);
+    assert_true(b.completed_ms == NOW);
+    assert_int_equal(b.version, 3);
+    assert_int_equal(b.batches_submitted, 10);
+    assert_string_equal(b.error, "");
+}
+
+/* The shape of a batch job; the payload is compared with a hand-written JCS text. */
+static void test_batch_job_shape(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    je_job j;
+    assert_int_equal(je_backfill_batch_job(&b, 3, "job-3", 5, NOW, &j), 0);
+    assert_string_equal(j.job_id, "job-3");
+    assert_string_equal(j.tenant_id, "acme");
+    assert_string_equal(j.job_type, "advisory.ingest");
+    assert_string_equal(j.source_id, "nvd");
+    assert_string_equal(j.backfill_id, "bf-1");
+    assert_int_equal(j.status, JE_JOB_PENDING);
+    assert_int_equal(j.lane, JE_LANE_BACKFILL);
+    assert_int_equal(j.batch, 3);
+    assert_true(j.window_start_ms == T0 + 3 * HOUR);
+    assert_true(j.window_end_ms == T0 + 4 * HOUR);
+    assert_string_equal(j.event_key, "");
+    assert_true(j.event_time_ms == JE_NO_TIME);
+    assert_int_equal(j.max_attempts, 5);
+    assert_int_equal(j.attempt, 0);
+    assert_int_equal(j.failures, 0);
+    assert_true(j.available_ms == NOW && j.created_ms == NOW && j.updated_ms == NOW);
+    assert_true(j.completed_ms == JE_NO_TIME);
+    assert_string_equal(j.lease_id, "");
+    assert_string_equal(j.worker_id, "");
+    assert_string_equal(j.quota_id, "");
+    assert_true(j.lease_until_ms == JE_NO_TIME && j.lease_ms == JE_NO_TIME);
+    assert_string_equal(j.error, "");
+    assert_string_equal(j.payload, "{\"backfillId\":\"bf-1\",\"batch\":3,"
+                                   "\"windowEnd\":\"2026-11-28T04:00:00.000Z\","
+                                   "\"windowStart\":\"2026-11-28T03:00:00.000Z\"}");
+    je_job_free(&j);
+    assert_null(j.payload);
+}
+
+/* The last batch of a window that is not a whole number of batches is clipped at its end;
+ * milliseconds show in the times. */
+static void test_batch_job_clipped(void **state) {
+    je_backfill_record b = backfill(JE_BF_RUNNING);
+    int64_t jan1 = 1767225600000LL; /* 2026-01-01T00:00:00.000Z: 20454 days after the epoch */
+    b.window_start_ms = jan1 + 250;
+    b.window_end_ms = jan1 + 250 + 2 * HOUR + 30 * 60000; /* 02:30:00.250 */
+    b.plan_batches = 3;
+    je_job j;
+    assert_int_equal(je_backfill_batch_job(&b, 2, "job-2", 3, NOW, &j), 0);
+    assert_int_equal(j.batch, 2);
+    assert_true(j.window_start_ms == jan1 + 250 + 2 * HOUR);
+    assert_true(j.window_end_ms == b.window_end_ms);
+    assert_string_equal(j.payload, "{\"backfillId\":\"bf-1\",\"batch\":2,"
+                                   "\"windowEnd\":\"2026-01-01T02:30:00.250Z\","
+                                   "\"windowStart\":\"2026-01-01T02:00:00.250Z\"}");
+    je_job_free(&j);
+    assert_int_equal(je_backfill_batch_job(&b, 0, "job-0", 3, NOW, &j), 0);
+    assert_true(j.window_start_ms == jan1 + 250);
+    assert_true(j.window_end_ms == jan1 + 250 + HOUR);
+    assert_string_equal(j.payload, "{\"backfillId\":\"bf-1\",\"batch\":0,"
+                                   "\"windowEnd\":\"2026-01-01T01:00:00.250Z\","
+                                   "\"windowStart\":\"2026-01-01T00:00:00.250Z\"}");
+    je_job_free(&j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_overlap_half_open),
@@ -174,6 +497,19 @@ int main(void) {
         cmocka_unit_test(test_no_overlap_and_force),
         cmocka_unit_test(test_plan_hash_is_the_documented_one),
         cmocka_unit_test(test_ledger_rule),
+        cmocka_unit_test(test_backfill_canceled_error),
+        cmocka_unit_test(test_move_operator_path),
+        cmocka_unit_test(test_move_refused),
+        cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_batch_done_counts_and_completes),
+        cmocka_unit_test(test_batch_done_while_paused),
+        cmocka_unit_test(test_batch_done_final_failure),
+        cmocka_unit_test(test_note_duplicates),
+        cmocka_unit_test(test_advance_keeps_in_flight),
+        cmocka_unit_test(test_advance_edges),
+        cmocka_unit_test(test_advance_completes),
+        cmocka_unit_test(test_batch_job_shape),
+        cmocka_unit_test(test_batch_job_clipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* tests/unit/test_jobs_core.c: the store-free rules of jobs (core/jobs.h; api.md §3.4,
  * domain.md §2): retry backoff (2 s doubling, at most 5 min), the backfill lane's share of a
  * quota (ceil of maxActive * share), leasing order (live before backfill, higher priority,
- * older createdAt, then job id) and the status names. */
+ * older createdAt, then job id), the status names, and the life of a lease (lease, heartbeat,
+ * expiry, finish with retry and backoff). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "core/jobs.h"
+#include "core/quota.h" /* JE_NO_TIME */
 
 /* ---- backoff ---------------------------------------------------------------------------- */
 
@@ -210,6 +212,252 @@ static void test_status_unknown(void **state) {
     assert_int_equal(je_job_status_parse("cancelled"), -1); /* the spelling is "canceled" */
 }
 
+/* ---- the life of a lease ---------------------------------------------------------------- */
+
+#define NOW 1795860000000LL /* 2026-11-28T10:00:00.000Z */
+
+/* A pending job as submitted at NOW - 60 s: never leased, nothing failed yet. */
+static je_job pending_job(int64_t max_attempts) {
+    je_job j;
+    memset(&j, 0, sizeof j);
+    strcpy(j.job_id, "0190a000-0000-7000-8000-000000000001");
+    strcpy(j.tenant_id, "acme");
+    strcpy(j.job_type, "scan");
+    j.status = JE_JOB_PENDING;
+    j.lane = JE_LANE_LIVE;
+    j.event_time_ms = JE_NO_TIME;
+    j.max_attempts = max_attempts;
+    j.created_ms = j.updated_ms = j.available_ms = NOW - 60000;
+    j.completed_ms = JE_NO_TIME;
+    j.lease_until_ms = j.lease_ms = JE_NO_TIME;
+    return j;
+}
+
+/* No lease is left on j: ids "" and both times JE_NO_TIME. */
+static void assert_lease_cleared(const je_job *j) {
+    assert_string_equal(j->lease_id, "");
+    assert_string_equal(j->worker_id, "");
+    assert_string_equal(j->quota_id, "");
+    assert_true(j->lease_until_ms == JE_NO_TIME);
+    assert_true(j->lease_ms == JE_NO_TIME);
+}
+
+static void test_lease_sets_the_lease(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    je_job_lease(&j, "lease-1", "worker-a", "quota-1", 30000, NOW);
+    assert_int_equal(j.status, JE_JOB_LEASED);
+    assert_string_equal(j.lease_id, "lease-1");
+    assert_string_equal(j.worker_id, "worker-a");
+    assert_string_equal(j.quota_id, "quota-1");
+    assert_true(j.lease_ms == 30000);
+    assert_true(j.lease_until_ms == NOW + 30000);
+    assert_true(j.attempt == 1); /* attempt counts leases granted */
+    assert_true(j.failures == 0);
+    assert_true(j.updated_ms == NOW);
+    assert_true(j.completed_ms == JE_NO_TIME);
+    assert_true(j.created_ms == NOW - 60000);
+    /* no quota: "" whether given as "" or NULL */
+    je_job k = pending_job(3);
+    je_job_lease(&k, "lease-2", "worker-b", NULL, 1000, NOW);
+    assert_string_equal(k.quota_id, "");
+    je_job m = pending_job(3);
+    je_job_lease(&m, "lease-3", "worker-b", "", 1000, NOW);
+    assert_string_equal(m.quota_id, "");
+}
+
+static void test_lease_live(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    assert_false(je_job_lease_live(&j, NULL, NOW)); /* pending: no lease at all */
+    je_job_lease(&j, "lease-1", "worker-a", "quota-1", 30000, NOW);
+    assert_true(je_job_lease_live(&j, "lease-1", NOW));
+    assert_true(je_job_lease_live(&j, NULL, NOW)); /* NULL: any lease id */
+    assert_true(je_job_lease_live(&j, "lease-1", NOW + 29999));
+    assert_false(je_job_lease_live(&j, "lease-1", NOW + 30000)); /* until is exclusive */
+    assert_false(je_job_lease_live(&j, NULL, NOW + 30000));
+    assert_false(je_job_lease_live(&j, "lease-2", NOW)); /* another lease */
+    assert_false(je_job_lease_live(&j, "", NOW));
+    assert_false(je_job_lease_live(&j, "lease-", NOW));
+    /* a finished job is not leased, whatever its times say */
+    je_job done = j;
+    done.status = JE_JOB_SUCCEEDED;
+    assert_false(je_job_lease_live(&done, "lease-1", NOW));
+    done.status = JE_JOB_CANCELED;
+    assert_false(je_job_lease_live(&done, NULL, NOW));
+}
+
+static void test_heartbeat_extends(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    je_job_lease(&j, "lease-1", "worker-a", "quota-1", 30000, NOW);
+    je_job_heartbeat(&j, 90000, NOW + 20000);
+    assert_int_equal(j.status, JE_JOB_LEASED);
+    assert_true(j.lease_until_ms == NOW + 20000 + 90000);
+    assert_true(j.lease_ms == 90000);
+    assert_true(j.updated_ms == NOW + 20000);
+    assert_string_equal(j.lease_id, "lease-1"); /* the same lease goes on */
+    assert_string_equal(j.worker_id, "worker-a");
+    assert_string_equal(j.quota_id, "quota-1");
+    assert_true(j.attempt == 1); /* not a new attempt */
+    assert_true(je_job_lease_live(&j, "lease-1", NOW + 109999));
+    assert_false(je_job_lease_live(&j, "lease-1", NOW + 110000));
+    /* a shorter extension shortens it: now + extend, not old until + extend */
+    je_job_heartbeat(&j, 1000, NOW + 21000);
+    assert_true(j.lease_until_ms == NOW + 22000);
+    assert_true(j.lease_ms == 1000);
+}
+
+static void test_lease_expire_is_not_a_failure(void **state) {
+    (void)state;
+    je_job j = pending_job(1);
+    je_job_lease(&j, "lease-1", "worker-a", "quota-1", 30000, NOW);
+    je_job_lease_expire(&j, NOW + 31000);
+    assert_int_equal(j.status, JE_JOB_PENDING);
+    assert_true(j.available_ms == NOW + 31000); /* at once */
+    assert_true(j.updated_ms == NOW + 31000);
+    assert_true(j.failures == 0);
+    assert_true(j.attempt == 1);
+    assert_true(j.completed_ms == JE_NO_TIME);
+    assert_lease_cleared(&j);
+    assert_false(je_job_lease_live(&j, NULL, NOW + 31000));
+    /* maxAttempts 1 and an expiry behind it: the next lease still gets its one failure */
+    je_job_lease(&j, "lease-2", "worker-b", NULL, 30000, NOW + 32000);
+    assert_true(j.attempt == 2);
+    je_job_finish(&j, 0, "boom", NOW + 33000);
+    assert_int_equal(j.status, JE_JOB_FAILED);
+    assert_true(j.failures == 1);
+    assert_true(j.attempt == 2);
+}
+
+static void test_finish_success(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    je_job_lease(&j, "lease-1", "worker-a", "quota-1", 30000, NOW);
+    je_job_finish(&j, 1, "ignored", NOW + 5000);
+    assert_int_equal(j.status, JE_JOB_SUCCEEDED);
+    assert_true(j.completed_ms == NOW + 5000);
+    assert_true(j.updated_ms == NOW + 5000);
+    assert_string_equal(j.error, ""); /* an error is kept only for a failure */
+    assert_true(j.failures == 0);
+    assert_true(j.attempt == 1);
+    assert_lease_cleared(&j);
+    assert_false(je_job_lease_live(&j, NULL, NOW + 5000));
+}
+
+/* maxAttempts 3: two failures retry after 2 s then 4 s, the third is final. */
+static void test_finish_retries_then_fails(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    je_job_lease(&j, "l1", "w", "q", 30000, NOW);
+    je_job_finish(&j, 0, "first", NOW + 1000);
+    assert_int_equal(j.status, JE_JOB_PENDING);
+    assert_true(j.failures == 1);
+    assert_true(j.available_ms == NOW + 1000 + 2000);
+    assert_true(j.completed_ms == JE_NO_TIME); /* still pending: not completed */
+    assert_string_equal(j.error, "first");
+    assert_true(j.updated_ms == NOW + 1000);
+    assert_lease_cleared(&j);
+
+    je_job_lease(&j, "l2", "w", "q", 30000, NOW + 3000);
+    je_job_finish(&j, 0, "second", NOW + 4000);
+    assert_int_equal(j.status, JE_JOB_PENDING);
+    assert_true(j.failures == 2);
+    assert_true(j.available_ms == NOW + 4000 + 4000);
+    assert_true(j.completed_ms == JE_NO_TIME);
+    assert_string_equal(j.error, "second");
+
+    je_job_lease(&j, "l3", "w", "q", 30000, NOW + 8000);
+    je_job_finish(&j, 0, "third", NOW + 9000);
+    assert_int_equal(j.status, JE_JOB_FAILED);
+    assert_true(j.failures == 3);
+    assert_true(j.attempt == 3);
+    assert_true(j.completed_ms == NOW + 9000);
+    assert_true(j.updated_ms == NOW + 9000);
+    assert_string_equal(j.error, "third");
+    assert_lease_cleared(&j);
+}
+
+static void test_finish_max_attempts_one(void **state) {
+    (void)state;
+    je_job j = pending_job(1);
+    je_job_lease(&j, "l1", "w", NULL, 30000, NOW);
+    je_job_finish(&j, 0, "bad input", NOW + 10);
+    assert_int_equal(j.status, JE_JOB_FAILED); /* no retry */
+    assert_true(j.failures == 1);
+    assert_true(j.completed_ms == NOW + 10);
+    assert_string_equal(j.error, "bad input");
+    assert_lease_cleared(&j);
+}
+
+/* Failures past the cap (maxAttempts lowered since) stay final; a late failure retries with the
+ * backoff of its failure count, capped at 5 min. */
+static void test_finish_at_and_past_the_cap(void **state) {
+    (void)state;
+    je_job j = pending_job(2);
+    j.failures = 5;
+    je_job_lease(&j, "l", "w", NULL, 1000, NOW);
+    je_job_finish(&j, 0, "again", NOW + 1);
+    assert_int_equal(j.status, JE_JOB_FAILED);
+    assert_true(j.failures == 6);
+    assert_true(j.completed_ms == NOW + 1);
+
+    je_job k = pending_job(20);
+    k.failures = 9; /* this is the 10th failure: 2 s * 2^9 > 5 min */
+    je_job_lease(&k, "l", "w", NULL, 1000, NOW);
+    je_job_finish(&k, 0, "x", NOW + 1);
+    assert_int_equal(k.status, JE_JOB_PENDING);
+    assert_true(k.failures == 10);
+    assert_true(k.available_ms == NOW + 1 + 300000);
+
+    je_job m = pending_job(20);
+    m.failures = 7; /* the 8th failure: 256 s, the last one under the cap */
+    je_job_lease(&m, "l", "w", NULL, 1000, NOW);
+    je_job_finish(&m, 0, "x", NOW);
+    assert_true(m.available_ms == NOW + 256000);
+}
+
+static void test_finish_error_text(void **state) {
+    (void)state;
+    /* a failure without an error keeps none */
+    je_job j = pending_job(3);
+    je_job_lease(&j, "l", "w", NULL, 1000, NOW);
+    je_job_finish(&j, 0, NULL, NOW);
+    assert_string_equal(j.error, "");
+    /* a retry that then succeeds drops the failure's error */
+    je_job_lease(&j, "l2", "w", NULL, 1000, NOW + 2000);
+    je_job_finish(&j, 0, "flaky", NOW + 2001);
+    assert_string_equal(j.error, "flaky");
+    je_job_lease(&j, "l3", "w", NULL, 1000, NOW + 7000);
+    je_job_finish(&j, 1, NULL, NOW + 7001);
+    assert_int_equal(j.status, JE_JOB_SUCCEEDED);
+    assert_string_equal(j.error, "");
+    assert_true(j.completed_ms == NOW + 7001);
+    /* at most 2048 bytes are kept */
+    static char big[JE_JOB_ERROR_MAX + 100];
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    je_job k = pending_job(1);
+    je_job_lease(&k, "l", "w", NULL, 1000, NOW);
+    je_job_finish(&k, 0, big, NOW);
+    assert_int_equal(strlen(k.error), 2048);
+    assert_int_equal(k.error[0], 'e');
+    assert_int_equal(k.error[2047], 'e');
+}
+
+static void test_job_free(void **state) {
+    (void)state;
+    je_job j = pending_job(3);
+    j.payload = strdup("{\"a\":1}");
+    assert_non_null(j.payload);
+    je_job_free(&j);
+    assert_null(j.payload);
+    je_job_free(&j); /* twice is harmless */
+    assert_null(j.payload);
+    je_job_free(NULL);
+    assert_string_equal(j.job_id, "0190a000-0000-7000-8000-000000000001"); /* the rest stays */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_doubles),
@@ -225,6 +473,16 @@ int main(void) {
         cmocka_unit_test(test_order_sorts),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_status_unknown),
+        cmocka_unit_test(test_lease_sets_the_lease),
+        cmocka_unit_test(test_lease_live),
+        cmocka_unit_test(test_heartbeat_extends),
+        cmocka_unit_test(test_lease_expire_is_not_a_failure),
+        cmocka_unit_test(test_finish_success),
+        cmocka_unit_test(test_finish_retries_then_fails),
+        cmocka_unit_test(test_finish_max_attempts_one),
+        cmocka_unit_test(test_finish_at_and_past_the_cap),
+        cmocka_unit_test(test_finish_error_text),
+        cmocka_unit_test(test_job_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
