@@ -21,9 +21,10 @@ file first, then from src/); <system> includes are ignored. Python 3 standard li
 # THE FLOOR TABLE: the one place that says what stands on which floor. Lowest floor first.
 # (floor, folder under src/, what it holds)
 FLOORS = [
-    (0, "core", "pure rules (no I/O, no clock)"),
-    (1, "base", "what every floor uses: arena, buffers, base64url, secure random, UUIDv7,"
-                " the clock, shared limits"),
+    (0, "core", "every rule and the records it changes, pure (no I/O, no clock, no"
+                " randomness); buffers, JCS and the shared limits"),
+    (1, "base", "what every floor above uses: the arena, base64url, secure random and UUIDv7,"
+                " the clock"),
     (2, "store", "the store interface and its backends"),
     (3, "auth", "JWT, keys, the Authority's rules"),
     (3, "http", "the server, request/response helpers"),
