@@ -192,7 +192,7 @@ static int cancel_batches(sqlite3 *db, const je_backfill_record *b, int64_t now,
     sqlite3_stmt *st =
         je_sqlite_prepare(db,
                           "UPDATE jobs SET status=?4, completed_ms=?3, updated_ms=?3, error=?5 "
-                          "WHERE tenant_id=?1 AND backfill_id=?2 AND status=?6",
+                          "WHERE tenant_id=?1 AND backfill_id=?2 AND status=0",
                           err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, b->tenant_id, -1, SQLITE_STATIC);
@@ -200,7 +200,6 @@ static int cancel_batches(sqlite3 *db, const je_backfill_record *b, int64_t now,
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, JE_JOB_CANCELED);
     sqlite3_bind_text(st, 5, JE_BACKFILL_CANCELED_ERROR, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, JE_JOB_PENDING);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "cancel batches");
@@ -261,13 +260,12 @@ static int advance_one(sqlite3 *db, advance_arg *a, je_backfill_record *b, je_er
 static int advance_op(sqlite3 *db, void *argp, je_err *err) {
     advance_arg *a = argp;
     a->count = 0; /* a retried transaction counts afresh */
-    sqlite3_stmt *st =
-        je_sqlite_prepare(db,
-                          "SELECT " JE_SQLITE_BF_COLS
-                          " FROM backfills WHERE status=?1 ORDER BY created_ms LIMIT 1000",
-                          err);
+    /* status=1 (JE_BF_RUNNING) is a literal so the partial index backfills_running applies */
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db,
+        "SELECT " JE_SQLITE_BF_COLS " FROM backfills WHERE status=1 ORDER BY created_ms LIMIT 1000",
+        err);
     if (!st) return -1;
-    sqlite3_bind_int(st, 1, JE_BF_RUNNING);
     size_t n = 0, cap = 16;
     je_backfill_record *list = malloc(cap * sizeof *list);
     while (list && sqlite3_step(st) == SQLITE_ROW) {

@@ -12,10 +12,8 @@
 /* 1 when job_id of tenant holds a live lease at now (core: je_job_lease_live). */
 static int job_live(sqlite3 *db, const char *tenant, const char *job_id, int64_t now, je_err *err) {
     je_job j;
-    int found = je_sqlite_job_load(db, tenant, job_id, &j, err);
-    int live = found == JE_STORE_OK && je_job_lease_live(&j, NULL, now);
-    je_job_free(&j);
-    return found < 0 ? -1 : live;
+    int found = je_sqlite_job_lease_load(db, tenant, job_id, &j, err);
+    return found < 0 ? -1 : found == JE_STORE_OK && je_job_lease_live(&j, NULL, now);
 }
 
 typedef struct claim_arg {

@@ -57,6 +57,10 @@ int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err);
 /* JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
 int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
                        je_err *err);
+/* Only what a lease's liveness needs (status, lease_id, lease_until_ms; the rest zeroed, no
+ * payload): for the checks made per event of a claim. Same results as je_sqlite_job_load. */
+int je_sqlite_job_lease_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
+                             je_err *err);
 /* Leases of one quota (quota_id "" or NULL: leases charged to no quota) expired at now end
  * (core: je_job_lease_expire, stated as one UPDATE). Returns how many, or -1. */
 int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,

@@ -94,20 +94,46 @@ int je_sqlite_job_load(sqlite3 *db, const char *tenant, const char *job_id, je_j
     return found;
 }
 
+_Static_assert(JE_JOB_PENDING == 0 && JE_JOB_LEASED == 1 && JE_BF_RUNNING == 1,
+               "the SQL of the SQLite backend and its partial indexes name these values");
+
+int je_sqlite_job_lease_load(sqlite3 *db, const char *tenant, const char *job_id, je_job *out,
+                             je_err *err) {
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db, "SELECT status, lease_id, lease_until_ms FROM jobs WHERE tenant_id=?1 AND job_id=?2",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), found = JE_STORE_NOT_FOUND;
+    memset(out, 0, sizeof *out);
+    if (rc == SQLITE_ROW) {
+        out->status = sqlite3_column_int(st, 0);
+        je_sqlite_col_text(st, 1, out->lease_id, sizeof out->lease_id);
+        out->lease_until_ms = je_sqlite_col_opt(st, 2);
+        found = JE_STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        found = je_sqlite_fail(err, db, "job lease load");
+    }
+    je_sqlite_done(st);
+    return found;
+}
+
 /* The candidates are read by an indexed predicate (leased, lease_until_ms <= now: not
  * je_job_lease_live); core confirms each and ends it (je_job_lease_expire). Usually none. */
 int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
                                    int64_t now, je_err *err) {
+    /* status=1 (JE_JOB_LEASED) is a literal: only then can SQLite use the partial index
+     * jobs_quota_leases (WHERE status = 1); a bound value would scan */
     sqlite3_stmt *st = je_sqlite_prepare(db,
                                          "SELECT " JE_SQLITE_JOB_COLS " FROM jobs WHERE "
-                                         "tenant_id=?1 AND quota_id IS ?2 AND status=?4 AND "
+                                         "tenant_id=?1 AND quota_id IS ?2 AND status=1 AND "
                                          "lease_until_ms <= ?3",
                                          err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     if (quota_id && *quota_id) sqlite3_bind_text(st, 2, quota_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int(st, 4, JE_JOB_LEASED);
     size_t n = 0, cap = 0;
     je_job *list = NULL;
     int rc;
