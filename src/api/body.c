@@ -47,11 +47,6 @@ void je_api_reply_err(je_req *r, const je_err *err, json_t *details) {
     je_reply_error(r, je_api_status_for(err->code), code, err->message, details);
 }
 
-void je_api_reply_store_err(je_req *r, const je_err *err) {
-    je_reply_error(r, 503, "STORE_UNAVAILABLE",
-                   err && err->code && err->message[0] ? err->message : "the store failed", NULL);
-}
-
 static void keep_release(void *j) {
     json_decref(j);
 }

@@ -26,8 +26,6 @@ int je_body_string(const json_t *o, const char *name, const char **out, size_t *
 
 /* Replies with the envelope for err: status by code (400, 404, 409, 412, 413, 422, 423...). */
 void je_api_reply_err(je_req *r, const je_err *err, json_t *details);
-/* A store failure (a negative je_store_rc) as 503 STORE_UNAVAILABLE in the error envelope. */
-void je_api_reply_store_err(je_req *r, const je_err *err);
 /* Hands j to the request: it is released when the request ends (je_arena_defer). Returns j. */
 json_t *je_api_keep(je_req *r, json_t *j);
 /* HTTP status for an error code. */

@@ -183,7 +183,7 @@ static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
     je_err_clear(&err);
     int64_t pending =
         app->store->ops->jobs_pending(app->store, rec->tenant_id, rec->job_type, &err);
-    if (pending < 0) return je_api_reply_store_err(r, &err); /* never answered as "0 pending" */
+    if (pending < 0) return je_api_reply_err(r, &err, NULL); /* never answered as "0 pending" */
     je_reply_header(r, "ETag", je_arena_printf(r->arena, "\"%lld\"", (long long)rec->version));
     if (status == 201)
         je_reply_header(r, "Location",
@@ -341,7 +341,7 @@ void je_api_quota_list(je_req *r, je_app *app) {
     je_err_clear(&err);
     if (app->store->ops->quota_list(app->store, r->principal->tenant, &f, list_visit, &l, &err) ||
         fill_pending(app, r->principal->tenant, l.items, 0, &err))
-        return je_api_reply_store_err(r, &err);
+        return je_api_reply_err(r, &err, NULL);
     json_t *next = json_null();
     if ((int)json_array_size(l.items) == f.limit) {
         json_array_remove(l.items, json_array_size(l.items) - 1);
@@ -359,6 +359,6 @@ void je_api_quota_summary(je_req *r, je_app *app) {
     je_err_clear(&err);
     if (app->store->ops->quota_list(app->store, r->principal->tenant, &f, list_visit, &l, &err) ||
         fill_pending(app, r->principal->tenant, l.items, 1, &err))
-        return je_api_reply_store_err(r, &err);
+        return je_api_reply_err(r, &err, NULL);
     je_reply_json(r, 200, json_pack("{s:O}", "items", l.items));
 }

@@ -18,7 +18,7 @@
 struct MHD_Connection;
 typedef struct je_principal je_principal;
 
-/* What je_req_lookup reads. */
+/* What r->lookup reads. */
 enum { JE_REQ_HEADER, JE_REQ_QUERY };
 
 typedef struct je_req je_req;
