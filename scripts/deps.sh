@@ -6,10 +6,11 @@ set -euo pipefail
 PKGS=(
   gcc make cmake ninja-build pkg-config clang-format
   libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev
-  libcurl4-openssl-dev uuid-dev libcmocka-dev
+  libcurl4-openssl-dev uuid-dev libcmocka-dev libpq-dev
   sqlite3 curl python3 python3-jwt python3-cryptography
+  postgresql-15 postgresql-client-15
 )
-[ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light redis-server openssl)
+[ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light redis-server openssl postgresql-contrib)
 
 missing=()
 for p in "${PKGS[@]}"; do

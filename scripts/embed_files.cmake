@@ -1,8 +1,8 @@
 # Embeds files into a C source file at build time (run by CMake with -P, see CMakeLists.txt).
 #
-#   -DMODE=migrations -DOUT=out.c "-DFILES=a.sql|b.sql|..."
-#       const struct je_migration je_migrations[]: one {version, name, sql} per NNN_name.sql, in
-#       the order given, ending with {0, NULL, NULL}.
+#   -DMODE=migrations -DOUT=out.c "-DFILES=a.sql|b.sql|..." [-DNAME=sym]
+#       const struct je_migration sym[] (je_migrations by default): one {version, name, sql} per
+#       NNN_name.sql, in the order given, ending with {0, NULL, NULL}.
 #   -DMODE=file -DOUT=out.c -DIN=path -DNAME=sym
 #       const char sym[] (the bytes of IN plus a NUL) and const size_t sym_len (without the NUL).
 #
@@ -21,6 +21,9 @@ function(c_bytes path out)
 endfunction()
 
 if(MODE STREQUAL "migrations")
+  if(NOT NAME)
+    set(NAME je_migrations)
+  endif()
   set(body "/* Generated from src/store/migrations by scripts/embed_files.cmake. */\n")
   string(APPEND body "#include <stddef.h>\n")
   set(table "")
@@ -31,12 +34,12 @@ if(MODE STREQUAL "migrations")
     string(REGEX MATCH "^[0-9]+" version ${name})
     math(EXPR version "${version}")  # 008 is no C integer: write 8
     c_bytes(${f} bytes)
-    string(APPEND body "static const char je_mig_${i}[] = {${bytes}};\n")
-    string(APPEND table "    {${version}, \"${name}\", je_mig_${i}},\n")
+    string(APPEND body "static const char ${NAME}_${i}[] = {${bytes}};\n")
+    string(APPEND table "    {${version}, \"${name}\", ${NAME}_${i}},\n")
     math(EXPR i "${i} + 1")
   endforeach()
   string(APPEND body "struct je_migration { int version; const char *name; const char *sql; };\n")
-  string(APPEND body "const struct je_migration je_migrations[] = {\n${table}    {0, NULL, NULL}};\n")
+  string(APPEND body "const struct je_migration ${NAME}[] = {\n${table}    {0, NULL, NULL}};\n")
 elseif(MODE STREQUAL "file")
   if(NOT NAME MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
     message(FATAL_ERROR "embed_files.cmake: NAME '${NAME}' is not a C identifier")

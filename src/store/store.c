@@ -6,21 +6,23 @@
 
 je_store *je_store_open(const char *url, je_err *err) {
     if (!url || !*url) {
-        je_err_set(err, "STORE", "no store URL given (expected sqlite:PATH)");
+        je_err_set(err, "STORE", "no store URL given (expected sqlite:PATH or postgres://...)");
         return NULL;
     }
     if (strncmp(url, "sqlite:", 7) == 0) return je_store_sqlite_open(url + 7, err);
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        je_err_set(err, "STORE", "the PostgreSQL store is not built yet: use sqlite:PATH");
-        return NULL;
-    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return je_store_postgres_open(url, err);
+    if (strcmp(url, "postgres:") == 0 || strcmp(url, "postgresql:") == 0)
+        return je_store_postgres_open("", err); /* libpq's PG* environment */
     /* Name only the scheme: the rest of a URL may hold a password. */
     size_t scheme = strcspn(url, ":");
     if (url[scheme] == ':')
-        je_err_set(err, "STORE", "unknown store URL scheme '%.*s' (expected sqlite:PATH)",
+        je_err_set(err, "STORE",
+                   "unknown store URL scheme '%.*s' (expected sqlite:PATH or postgres://...)",
                    (int)(scheme > 32 ? 32 : scheme), url);
     else
-        je_err_set(err, "STORE", "store URL has no scheme (expected sqlite:PATH)");
+        je_err_set(err, "STORE",
+                   "store URL has no scheme (expected sqlite:PATH or postgres://...)");
     return NULL;
 }
 

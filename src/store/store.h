@@ -360,6 +360,11 @@ typedef struct je_store_ops {
 
     /* Forgets idempotency keys older than before_ms. */
     int64_t (*idem_prune)(je_store *s, int64_t before_ms, je_err *err);
+
+    /* The database's own clock (UTC ms), for backends that several nodes share: each node
+     * keeps its clock (base/clock.h) in step with it. NULL when the store lives in this
+     * process (SQLite), whose clock is the node's. */
+    int (*db_clock)(je_store *s, int64_t *db_ms, je_err *err);
 } je_store_ops;
 
 /* What the store calls inside a transaction: builders of the audit entries of changes it makes
@@ -380,11 +385,14 @@ struct je_store {
     const je_store_hooks *hooks; /* NULL: no audit entries for such transitions */
 };
 
-/* Opens (creating and migrating when absent) the store named by url: "sqlite:PATH".
- * Returns NULL with err set ("STORE" code) on failure. */
+/* Opens (creating and migrating when absent) the store named by url: "sqlite:PATH", or
+ * "postgres://..." / "postgresql://..." (a libpq URL), or "postgres:" alone (libpq's PG*
+ * environment variables name the database). Returns NULL with err set ("STORE" code) on
+ * failure; err never holds the URL's password. */
 je_store *je_store_open(const char *url, je_err *err);
 /* Backend constructors (je_store_open dispatches on the URL's scheme). */
 je_store *je_store_sqlite_open(const char *path, je_err *err);
+je_store *je_store_postgres_open(const char *conninfo, je_err *err);
 
 /* Convenience wrappers: s->ops->fn(s, ...). */
 #define je_store_close(s) ((s)->ops->close(s))

@@ -125,9 +125,8 @@ static void sqlite_open_urls(void **state) {
     assert_string_equal(err.code, "STORE");
     assert_non_null(strstr(err.message, "mysql"));
     assert_null(strstr(err.message, "hunter2"));
-    assert_null(je_store_open("postgres://user:hunter2@db/x", &err));
+    assert_null(je_store_open("postgres://user:hunter2@127.0.0.1:1/x", &err));
     assert_string_equal(err.code, "STORE");
-    assert_non_null(strstr(err.message, "not built yet"));
     assert_null(strstr(err.message, "hunter2"));
     assert_null(je_store_open("sqlite:", &err));
     assert_string_equal(err.code, "STORE");

@@ -1,0 +1,57 @@
+/* store/postgres_ops.c: the PostgreSQL backend's table of operations (store.h), and its
+ * constructor. */
+#include "store/postgres_ops.h"
+
+static const je_store_ops pg_ops = {
+    .name = "postgres",
+    .close = je_pg_close,
+    .ping = je_pg_ping,
+    .schema_version = je_pg_schema_version,
+    .client_put = je_pg_client_put,
+    .client_get = je_pg_client_get,
+    .client_list = je_pg_client_list,
+    .client_remove = je_pg_client_remove,
+    .client_count = je_pg_client_count,
+    .key_add = je_pg_key_add,
+    .key_list = je_pg_key_list,
+    .revoke_add = je_pg_revoke_add,
+    .revoked_list = je_pg_revoked_list,
+    .audit_append = je_pg_audit_append,
+    .audit_list = je_pg_audit_list,
+    .audit_scan = je_pg_audit_scan,
+    .quota_get = je_pg_quota_get,
+    .quota_list = je_pg_quota_list,
+    .quota_change = je_pg_quota_change,
+    .quota_acquire = je_pg_quota_acquire,
+    .quota_release = je_pg_quota_release,
+    .permits_expire = je_pg_permits_expire,
+    .elevations_expire = je_pg_elevations_expire,
+    .idem_prune = je_pg_idem_prune,
+    .job_submit = je_pg_job_submit,
+    .job_get = je_pg_job_get,
+    .job_list = je_pg_job_list,
+    .job_counts = je_pg_job_counts,
+    .jobs_lease = je_pg_jobs_lease,
+    .job_heartbeat = je_pg_job_heartbeat,
+    .job_complete = je_pg_job_complete,
+    .leases_expire = je_pg_leases_expire,
+    .jobs_pending = je_pg_jobs_pending,
+    .backfill_facts = je_pg_backfill_facts,
+    .backfill_create = je_pg_backfill_create,
+    .backfill_get = je_pg_backfill_get,
+    .backfill_list = je_pg_backfill_list,
+    .backfill_change = je_pg_backfill_change,
+    .backfills_advance = je_pg_backfills_advance,
+    .ledger_claim = je_pg_ledger_claim,
+    .ledger_prune = je_pg_ledger_prune,
+    .audit_head = je_pg_audit_head,
+    .audit_hash_at = je_pg_audit_hash_at,
+    .checkpoint_put = je_pg_checkpoint_put,
+    .checkpoint_list = je_pg_checkpoint_list,
+    .checkpoints_due = je_pg_checkpoints_due,
+    .db_clock = je_pg_db_clock,
+};
+
+je_store *je_store_postgres_open(const char *conninfo, je_err *err) {
+    return je_pg_open(conninfo, &pg_ops, err);
+}
