@@ -8,7 +8,7 @@ PKGS=(
   libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev
   libcurl4-openssl-dev uuid-dev libcmocka-dev libpq-dev
   sqlite3 curl python3 python3-jwt python3-cryptography
-  postgresql-15 postgresql-client-15
+  postgresql-15 postgresql-client-15 python3-psycopg2
 )
 [ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light redis-server openssl postgresql-contrib)
 

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,8 @@
 #include "http/log.h"
 
 #define PRUNE_EVERY_MS (10LL * 60 * 1000)
+#define CLOCK_SYNC_EVERY_NS (10LL * 1000 * 1000 * 1000)
+#define CLOCK_SAMPLES 3
 #define IDEM_KEEP_MS (24LL * 3600 * 1000)
 
 static void log_sweep(const je_engine *e, const char *what, int64_t n, const je_err *err) {
@@ -59,6 +62,38 @@ static int64_t checkpoints(je_engine *e, int64_t now_ms) {
     return d.made;
 }
 
+/* Keeps this node's clock in step with the database's (store->ops->db_clock, when the store is
+ * shared): of a few round trips, the shortest gives the offset, read at its middle, so the
+ * nodes' clocks agree to within half a round trip plus a few ms of drift per interval. */
+static void clock_sync(je_engine *e) {
+    je_store *s = e->store;
+    if (!s->ops->db_clock) return;
+    if (e->clock_synced && je_mono_ns() - e->clock_sync_ns < CLOCK_SYNC_EVERY_NS) return;
+    je_err err;
+    je_err_clear(&err);
+    int64_t best_rtt = INT64_MAX, best = 0;
+    for (int i = 0; i < CLOCK_SAMPLES; i++) {
+        int64_t m0 = je_mono_ns(), t0 = je_system_ms(), db = 0;
+        if (s->ops->db_clock(s, &db, &err) != 0) {
+            log_sweep(e, "clock", -1, &err);
+            return;
+        }
+        int64_t rtt = je_mono_ns() - m0;
+        if (rtt < best_rtt) {
+            best_rtt = rtt;
+            best = db - (t0 + rtt / 2000000);
+        }
+    }
+    int64_t was = je_clock_offset_ms();
+    je_clock_set_offset_ms(best);
+    e->clock_sync_ns = je_mono_ns();
+    if (!e->clock_synced || llabs(best - was) >= 50)
+        je_log("info", "clock in step with the database",
+               json_pack("{s:I, s:I}", "offsetMs", (json_int_t)best, "roundTripUs",
+                         (json_int_t)(best_rtt / 1000)));
+    e->clock_synced = 1;
+}
+
 int je_engine_run_once(je_engine *e, int64_t now_ms) {
     je_err err;
     je_err_clear(&err);
@@ -89,6 +124,7 @@ static void *engine_main(void *arg) {
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
         pthread_mutex_unlock(&e->mu);
+        clock_sync(e);
         je_engine_run_once(e, je_now_ms());
         pthread_mutex_lock(&e->mu);
         struct timespec until;
@@ -109,6 +145,7 @@ int je_engine_start(je_engine *e, je_store *store, const je_engine_config *cfg) 
     e->cfg = *cfg;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    clock_sync(e);
     je_engine_run_once(e, je_now_ms()); /* catch up on what expired while we were down */
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) return -1;
     e->started = 1;

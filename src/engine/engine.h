@@ -3,7 +3,8 @@
  * the store's hooks), submitting backfill batches, signing audit checkpoints, and forgetting
  * idempotency keys older than 24 h and ledger entries past their retention. It runs at start (so a
  * restart that spans an expiry catches up at once) and then every tick. Every sweep is an atomic
- * store operation, so several nodes may run engines over one store. */
+ * store operation, so several nodes may run engines over one store. When the store is shared
+ * (it has db_clock), the thread also keeps the node's clock in step with the database's. */
 #ifndef JE_ENGINE_ENGINE_H
 #define JE_ENGINE_ENGINE_H
 
@@ -30,6 +31,8 @@ typedef struct je_engine {
     pthread_cond_t cv;
     int stopping, started;
     int64_t last_prune_ms;
+    int clock_synced;      /* the clock was set in step with the database's once */
+    int64_t clock_sync_ns; /* when (je_mono_ns) */
 } je_engine;
 
 /* One pass of every sweep at now_ms (also used by tests and at start). */

@@ -4,14 +4,19 @@ Every test here talks to a REAL `jobengine serve` process over HTTP. Only the st
 /usr/bin/python3, Debian's python3-jwt (PyJWT) and python3-cryptography are used.
 
 Environment (set by ctest, see CMakeLists.txt):
-  JOBENGINE_BIN  path to build/jobengine
-  JE_TEST_TMP    directory for per-test data directories (created when absent)
+  JOBENGINE_BIN     path to build/jobengine
+  JE_TEST_TMP       directory for per-test data directories (created when absent)
+  JE_TEST_STORE     "postgres": every Server gets a database of its own on the throwaway
+                    PostgreSQL (ctest's fixture "pg"), else a SQLite file
+  JE_TEST_PG_STATE  where scripts/pg_tmp.sh wrote that server's url, dir and port
 
 What is here:
   free_port()                      a free loopback TCP port
   run_cli(args, ...)               runs the jobengine binary (no server needed for client/keys)
   Server                           a data dir + store + clients + a `serve` process:
-                                   start/stop/kill9/restart, token(), api(), grant(), audit_all()
+                                   start/stop/kill9/restart, token(), api(), grant(), audit_all();
+                                   Server(store=other.store) shares another server's store
+  ON_POSTGRES, pg_url(), pg_ctl()  the PostgreSQL the suite runs on (when it does)
   claims_of(), header_of()         unverified JWT parts
   verify_token_independently()     /jwks + PyJWT: the independent signature/claims check
   canonical_json(), entry_hash(),
@@ -56,8 +61,53 @@ TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
 UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 HTTP_TIMEOUT = 15
+ON_POSTGRES = os.environ.get("JE_TEST_STORE") == "postgres"
+PG_STATE = os.environ.get("JE_TEST_PG_STATE") or os.path.join(REPO, "build", "pg")
 
 _OMIT = object()
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL (the throwaway server of scripts/pg_tmp.sh)
+
+
+def pg_url(database=None):
+    """The throwaway server's URL, naming database (default: the postgres database)."""
+    try:
+        with open(os.path.join(PG_STATE, "url")) as f:
+            url = f.read().strip()
+    except OSError:
+        raise AssertionError("no PostgreSQL for the tests: %s/url is missing (ctest's pg.start "
+                             "fixture writes it)" % PG_STATE)
+    return url if database is None else url.rsplit("/", 1)[0] + "/" + database
+
+
+def pg_admin(sql):
+    """Runs sql on the throwaway server's postgres database (autocommit)."""
+    import psycopg2  # Debian python3-psycopg2
+    conn = psycopg2.connect(pg_url())
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def pg_new_database(prefix="je"):
+    """A new, empty database; returns its name."""
+    name = "%s_%s" % (re.sub(r"[^a-z0-9_]", "_", prefix.lower()), os.urandom(6).hex())
+    pg_admin("CREATE DATABASE %s" % name)
+    return name
+
+
+def pg_ctl(*args):
+    """Runs pg_ctl ARGS on the throwaway server (restart -m fast, stop -m immediate, start)."""
+    p = subprocess.run(["bash", os.path.join(REPO, "scripts", "pg_tmp.sh"), "ctl", PG_STATE]
+                       + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120)
+    if p.returncode != 0:
+        raise AssertionError("pg_ctl %s failed: %s" % (" ".join(args), p.stdout))
 
 
 def free_port():
@@ -275,11 +325,19 @@ class Server:
     added with `jobengine client add ... --json` before the server starts; secrets[id] holds each
     client's secret."""
 
-    def __init__(self, clients=(), args=(), name="je", start=True):
+    def __init__(self, clients=(), args=(), name="je", start=True, store=None, env=None):
         os.makedirs(TMP, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
         self.db = os.path.join(self.dir, "jobengine.db")
-        self.store = "sqlite:" + self.db
+        self.pg_database = None  # the database this server created (dropped by cleanup)
+        self.env = dict(env or {})
+        if store is not None:
+            self.store = store
+        elif ON_POSTGRES:
+            self.pg_database = pg_new_database(name)
+            self.store = pg_url(self.pg_database)
+        else:
+            self.store = "sqlite:" + self.db
         self.log_path = os.path.join(self.dir, "server.stderr.log")
         self.out_path = os.path.join(self.dir, "server.stdout.log")
         self.args = list(args)
@@ -353,7 +411,7 @@ class Server:
         out = open(self.out_path, "ab")
         try:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=clean_env())
+                                         env=clean_env(self.env))
         finally:
             err.close()
             out.close()
@@ -439,6 +497,8 @@ class Server:
         self.stop()
         if success:
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.pg_database:
+                pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.pg_database)
         else:
             sys.stderr.write("\n[harness] kept the data dir of the failed test: %s\n" % self.dir)
 
@@ -1392,16 +1452,42 @@ def verify_export(data, jwks):
             "checkpoint": cp}
 
 
-def store_connect(db_path):
-    """A sqlite3 connection to a server's store (stop the server first to be safe)."""
-    conn = _sqlite3.connect(db_path, timeout=10, isolation_level=None)
+class _PgStore:
+    """The few sqlite3-connection calls the tests make, on a PostgreSQL store: execute(sql,
+    params) with ? placeholders returns a cursor (fetchone, iteration, rowcount)."""
+
+    def __init__(self, url):
+        import psycopg2  # Debian python3-psycopg2
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+
+    def execute(self, sql, params=()):
+        if sql.strip().upper() in ("BEGIN", "COMMIT"):
+            sql = sql.strip().upper()
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", "%s"), tuple(params))
+        return cur
+
+    def close(self):
+        self.conn.close()
+
+
+def store_connect(srv):
+    """A connection to a server's store (stop the server first to be safe): sqlite3 on its file,
+    or psycopg2 on its PostgreSQL database (same execute() calls). srv: a Server, or the path
+    of a SQLite file."""
+    store = getattr(srv, "store", None)
+    if store and not store.startswith("sqlite:"):
+        return _PgStore(store)
+    path = srv.db if hasattr(srv, "db") else srv
+    conn = _sqlite3.connect(path, timeout=10, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
 
 
-def stored_checkpoint_heads(db_path, tenant):
+def stored_checkpoint_heads(srv, tenant):
     """The head_sequence of every stored signed checkpoint of tenant, ascending."""
-    conn = store_connect(db_path)
+    conn = store_connect(srv)
     try:
         return [r[0] for r in conn.execute(
             "SELECT head_sequence FROM audit_checkpoints WHERE tenant_id = ? ORDER BY 1",

@@ -8,8 +8,8 @@ signature; `jobengine audit verify --file --jwks` must agree with it, on the rea
 tampered copies of it (each change, removal, reordering, addition, truncation and forgery is
 found by both, at the same line).
 
-The stored chain is tampered with too, through sqlite on the store file while the server is
-stopped: GET /jobengine/audit/verify must report the first broken sequence, and a tail cut off
+The stored chain is tampered with too, through SQL on the store (its SQLite file, or its
+PostgreSQL database) while the server is stopped: GET /jobengine/audit/verify must report the first broken sequence, and a tail cut off
 below a stored signed checkpoint (serve --checkpoint-every-entries) is found as well. Exports
 made before and after `jobengine keys rotate` both verify against /jwks."""
 
@@ -320,7 +320,7 @@ SMALL_CLIENTS = [("viewer", ["acme"], ["Orch.Viewer"])]
 
 
 class StoredChainTest(ExportCase):
-    """Tampering with the stored chain (sqlite on the store file, server stopped)."""
+    """Tampering with the stored chain (SQL on the store, server stopped)."""
 
     def server(self, entries, args=()):
         srv = self.new_server(SMALL_CLIENTS, args=list(args), name="audit-stored")
@@ -333,7 +333,7 @@ class StoredChainTest(ExportCase):
 
     def tamper(self, srv, fn):
         srv.stop()
-        conn = store_connect(srv.db)
+        conn = store_connect(srv)
         try:
             conn.execute("BEGIN")
             fn(conn)
@@ -406,7 +406,7 @@ class StoredChainTest(ExportCase):
         reader = srv.grant("viewer", "orch:read")
 
         def heads():
-            return stored_checkpoint_heads(srv.db, "acme")
+            return stored_checkpoint_heads(srv, "acme")
 
         # a chain with no checkpoint gets one at once
         first = wait_until("the first checkpoint", heads, 10)[-1]
@@ -440,7 +440,7 @@ class KeyRotationTest(ExportCase):
         reader = srv.grant("viewer", "orch:read")
         for _ in range(9):
             srv.grant("viewer", "orch:read")
-        wait_until("a stored checkpoint", lambda: stored_checkpoint_heads(srv.db, "acme"), 10)
+        wait_until("a stored checkpoint", lambda: stored_checkpoint_heads(srv, "acme"), 10)
         jwks1 = fetch_jwks(srv.url)
         old = fetch_export(srv, reader)
         kid1 = json.loads(export_lines(old)[-1])["checkpoint"]["kid"]
@@ -465,7 +465,7 @@ class KeyRotationTest(ExportCase):
         self.assertBothBroken(new, jwks1, n_new + 1, None, d, "new export, old JWKS")
         # stored checkpoints signed by either key still verify
         def stored_kids():
-            conn = store_connect(srv.db)
+            conn = store_connect(srv)
             try:
                 return {r[0] for r in conn.execute(
                     "SELECT kid FROM audit_checkpoints WHERE tenant_id = 'acme'")}
