@@ -1,6 +1,7 @@
 # JobEngine: thin wrapper over CMake + Ninja.
 #   make        build build/jobengine
 #   make run    install missing packages, build, serve on 127.0.0.1:8440 with a demo tenant
+#   make run-cluster  the same with three nodes (127.0.0.1:8441-8443) over a throwaway PostgreSQL
 #   make test   install missing packages, build, run every test, again under ASan+UBSan, check format
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -8,7 +9,7 @@ DATA       ?= jobengine-data
 LISTEN     ?= 127.0.0.1:8440
 CTEST_ARGS ?= --output-on-failure -j2
 
-.PHONY: all build deps run test test-plain test-asan fmt fmt-check clean bench
+.PHONY: all build deps run run-cluster test test-plain test-asan fmt fmt-check clean bench
 
 all: build
 
@@ -24,6 +25,9 @@ build: $(BUILD)/build.ninja
 run: deps build
 	@mkdir -p $(DATA)
 	./$(BUILD)/jobengine serve --listen $(LISTEN) --store sqlite:$(DATA)/jobengine.db --demo
+
+run-cluster: deps
+	BUILD=$(BUILD) bash scripts/run_cluster.sh
 
 test: deps
 	$(MAKE) test-plain
