@@ -43,7 +43,7 @@ die() {
 
 # A pid recorded in DIR that is still one of our `jobengine serve` processes.
 is_node() { # PID
-    [ -n "$1" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'jobengine serve '
+    [ -n "$1" ] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q 'jobengine serve '
 }
 
 # Stops the nodes recorded in DIR (TERM, then KILL after 10 s), PostgreSQL, and removes DIR.
@@ -99,7 +99,8 @@ fi
 
 # From here on, whatever happens, the nodes and PostgreSQL are stopped and DIR removed.
 mkdir -p "$DIR"
-trap 'rc=$?; trap - EXIT INT TERM; say ""; say "run_cluster: stopping the nodes and PostgreSQL"; teardown; exit $rc' EXIT
+trap 'rc=$?; trap - EXIT INT TERM; say ""; say "run_cluster: stopping the nodes and PostgreSQL"
+    teardown; say "run_cluster: stopped; $DIR removed"; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -182,8 +183,8 @@ Try it; each command goes to another node, and they share one database:
   # the database itself
   psql $URL -c 'SELECT tenant_id, sequence, event_type FROM audit_entries ORDER BY 1, 2'
 
-Stop a node (kill \$(cat $DIR/node2.pid)) and the others go on. Ctrl-C stops the cluster and
-removes $DIR and the database.
+Stop a node (kill \$(cat $DIR/node2.pid)): the others go on.
+Ctrl-C stops the nodes and PostgreSQL, and removes $DIR with the database.
 EOF
 
 # ---- 6. run until Ctrl-C; say when a node stops -------------------------------------------------
