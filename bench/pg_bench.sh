@@ -178,7 +178,7 @@ stmt_count() { # OPS LABEL
     local q="FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'"
     STMTS=$(sql "SELECT round(coalesce(sum(calls), 0)::numeric / greatest($1, 1), 2) $q")
     sql "SELECT round(calls::numeric / greatest($1, 1), 3) || ' ' || round(mean_exec_time::numeric, 3) ||
-         'ms  ' || regexp_replace(left(query, 110), '\s+', ' ', 'g') $q ORDER BY calls DESC LIMIT 15" \
+         'ms  ' || regexp_replace(left(query, 110), '\s+', ' ', 'g') $q ORDER BY calls DESC LIMIT 25" \
         >"$WORK/statements.$2.txt"
 }
 
