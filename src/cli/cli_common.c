@@ -93,6 +93,10 @@ je_store *cli_open_store(const cli_args *a) {
     je_err err;
     je_err_clear(&err);
     je_store *s = je_store_open(url, &err);
-    if (!s) cli_fail(a->cmd, "cannot open store %s: %s", url, err.message);
+    if (!s) {
+        char shown[512];
+        je_store_url_safe(url, shown, sizeof shown);
+        cli_fail(a->cmd, "cannot open store %s: %s", shown, err.message);
+    }
     return s;
 }

@@ -20,7 +20,8 @@ typedef struct setting {
 
 static const setting settings[] = {
     {"listen", "JOBENGINE_LISTEN", "listen", "127.0.0.1:8440", "HOST:PORT to serve on"},
-    {"store", "JOBENGINE_STORE", "store", JE_DEFAULT_STORE, "store URL (sqlite:PATH)"},
+    {"store", "JOBENGINE_STORE", "store", JE_DEFAULT_STORE,
+     "store URL (sqlite:PATH, postgres://USER@HOST:PORT/DB)"},
     {"issuer", "JOBENGINE_ISSUER", "issuer", NULL, "token issuer URL (default http://LISTEN)"},
     {"threads", "JOBENGINE_THREADS", "threads", "16", "HTTP worker threads (1-256)"},
     {"token-ttl-seconds", "JOBENGINE_TOKEN_TTL_SECONDS", "tokenTtlSeconds", "3600",
@@ -294,7 +295,11 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     je_err err;
     je_err_clear(&err);
     je_store *store = je_store_open(cfg->store_url, &err);
-    if (!store) return cli_fail("serve", "cannot open store %s: %s", cfg->store_url, err.message);
+    if (!store) {
+        char shown[512];
+        je_store_url_safe(cfg->store_url, shown, sizeof shown);
+        return cli_fail("serve", "cannot open store %s: %s", shown, err.message);
+    }
     int rc = 1;
     je_app app;
     je_http_server *srv = NULL;

@@ -2,6 +2,7 @@
  * backend's constructor; nothing else here knows about any backend. */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 je_store *je_store_open(const char *url, je_err *err) {
@@ -51,4 +52,42 @@ const char *je_store_rc_name(int rc) {
     default:
         return "?";
     }
+}
+
+/* Appends n bytes of src to out (capacity cap, used *len), always NUL-terminated. */
+static void put(char *out, size_t cap, size_t *len, const char *src, size_t n) {
+    if (*len + 1 >= cap) return;
+    if (n > cap - 1 - *len) n = cap - 1 - *len;
+    memcpy(out + *len, src, n);
+    *len += n;
+    out[*len] = 0;
+}
+
+void je_store_url_safe(const char *url, char *out, size_t cap) {
+    size_t len = 0;
+    if (!cap) return;
+    out[0] = 0;
+    if (!url) return;
+    const char *p = url;
+    const char *auth = strstr(url, "://");
+    if (auth) {
+        auth += 3;
+        size_t host = strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', host);
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            put(out, cap, &len, url, (size_t)(colon - url) + 1);
+            put(out, cap, &len, "***", 3);
+            p = at;
+        }
+    }
+    /* key=value parameters: the value of password= (and of any key ending in it) is hidden */
+    while (*p) {
+        const char *key = strstr(p, "password=");
+        if (!key) break;
+        put(out, cap, &len, p, (size_t)(key - p) + 9);
+        put(out, cap, &len, "***", 3);
+        p = key + 9 + strcspn(key + 9, "& ");
+    }
+    put(out, cap, &len, p, strlen(p));
 }

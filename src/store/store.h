@@ -390,6 +390,9 @@ struct je_store {
  * environment variables name the database). Returns NULL with err set ("STORE" code) on
  * failure; err never holds the URL's password. */
 je_store *je_store_open(const char *url, je_err *err);
+/* url as it may be shown (logs, errors): a password in its userinfo (user:PASSWORD@) or in a
+ * password= parameter is replaced by "***". */
+void je_store_url_safe(const char *url, char *out, size_t cap);
 /* Backend constructors (je_store_open dispatches on the URL's scheme). */
 je_store *je_store_sqlite_open(const char *path, je_err *err);
 je_store *je_store_postgres_open(const char *conninfo, je_err *err);

@@ -134,6 +134,21 @@ static void sqlite_open_urls(void **state) {
     assert_string_equal(err.code, "STORE");
     assert_null(je_store_open("sqlite:/proc/nope/x.db", &err));
     assert_string_equal(err.code, "STORE");
+    /* a URL as logs and errors show it: no password */
+    char shown[128];
+    je_store_url_safe("postgres://app:hunter2@db:5432/je?sslmode=require", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://app:***@db:5432/je?sslmode=require");
+    je_store_url_safe("postgresql://db/je?user=app&password=hunter2&sslmode=require", shown,
+                      sizeof shown);
+    assert_string_equal(shown, "postgresql://db/je?user=app&password=***&sslmode=require");
+    je_store_url_safe("postgres://app@db/je", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://app@db/je");
+    je_store_url_safe("sqlite:/var/lib/jobengine/je.db", shown, sizeof shown);
+    assert_string_equal(shown, "sqlite:/var/lib/jobengine/je.db");
+    je_store_url_safe("postgres://app:hunter2@db/"
+                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                      shown, 24);
+    assert_null(strstr(shown, "hunter2"));
 }
 
 int main(void) {
