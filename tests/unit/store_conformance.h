@@ -4,8 +4,9 @@
  * empty database and the URL that reopens it) and a teardown, and lists
  * JE_STORE_CONFORMANCE_TESTS(setup, teardown) among its cmocka tests.
  * The cases live by domain under conformance/: common.h (includes, conf_fx, shared helpers),
- * auth.h, audit.h, quotas.h, quota_decisions.h, jobs.h, job_leasing.h and job_lifecycle.h,
- * each ending with a macro that lists its cases; this header lists them all, in that order.
+ * auth.h, audit.h, quotas.h, quota_decisions.h, jobs.h, job_leasing.h, job_lifecycle.h and
+ * backfills.h (whose macro lists ledger.h's cases too), each ending with a macro that lists its
+ * cases; this header lists them all, in that order.
  * Worker threads never call cmocka asserts: they count failures and the main thread checks. */
 #ifndef JE_TESTS_STORE_CONFORMANCE_H
 #define JE_TESTS_STORE_CONFORMANCE_H
@@ -17,11 +18,12 @@
 #include "conformance/jobs.h"
 #include "conformance/job_leasing.h"
 #include "conformance/job_lifecycle.h"
+#include "conformance/backfills.h"
 
 #define JE_STORE_CONFORMANCE_TESTS(setup, teardown)                                                \
     JE_CONF_AUTH_TESTS(setup, teardown), JE_CONF_AUDIT_TESTS(setup, teardown),                     \
         JE_CONF_QUOTA_TESTS(setup, teardown), JE_CONF_QUOTA_DECISION_TESTS(setup, teardown),       \
         JE_CONF_JOB_TESTS(setup, teardown), JE_CONF_JOB_LEASING_TESTS(setup, teardown),            \
-        JE_CONF_JOB_LIFECYCLE_TESTS(setup, teardown)
+        JE_CONF_JOB_LIFECYCLE_TESTS(setup, teardown), JE_CONF_BACKFILL_TESTS(setup, teardown)
 
 #endif

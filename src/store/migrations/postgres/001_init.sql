@@ -125,7 +125,7 @@ CREATE INDEX idempotency_age ON idempotency(created_ms);
 
 CREATE TABLE jobs (
     tenant_id TEXT NOT NULL,
-    job_id TEXT NOT NULL,
+    job_id TEXT COLLATE "C" NOT NULL, -- ordered bytewise (leasing order, lists), as in SQLite
     job_type TEXT NOT NULL,
     status INTEGER NOT NULL,          -- core/jobs.h je_job_status
     lane INTEGER NOT NULL,            -- 0 live, 1 backfill
