@@ -58,7 +58,7 @@ class Load:
         self.held = {}                # key -> permitId, acknowledged and not released
         self.adjust_acked, self.adjust_unknown = [], []
         self.grants = []              # jti of every 200 of /token
-        self.grant_refusals = collections.Counter()  # status -> count (store down)
+        self.grant_refusals = collections.Counter()  # "status error" -> count (store down)
         self.bad = []
         self.ok_times, self.unavailable_times = [], []
         self.threads = []
@@ -191,7 +191,8 @@ class Load:
                 # grant cannot be audited, so it must not be issued: any refusal is fine here,
                 # as long as no token comes out of it
                 with self.lock:
-                    self.grant_refusals[st] += 1
+                    self.grant_refusals[
+                        "%s %s" % (st, js.get("error") if isinstance(js, dict) else js)] += 1
                 if isinstance(js, dict) and "access_token" in js:
                     self._bad(("a token issued with status", st))
                 time.sleep(0.05)

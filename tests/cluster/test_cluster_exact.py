@@ -53,13 +53,14 @@ class ClusterExactTest(ServerTestCase):
 
     # -- 1 ----------------------------------------------------------------------------------------
     def test_leasers_never_exceed_max_active(self):
-        """48 leasers (threads) round-robin over 3 nodes against one quota maxActive=5: at no
-        moment do they hold more than 5 leases (and they do fill all 5); every job is leased once
-        and completed; usage.active, read from the nodes meanwhile, never exceeds 5; at the end
+        """48 leasers (threads) round-robin over 3 nodes against one quota maxActive=5, each
+        leasing, holding ~0.1 s and completing: at no moment do they hold more than 5 leases;
+        every job is leased once and completed; usage.active, read from the nodes meanwhile,
+        never exceeds 5 (and reaches 5: the slots are all used); at the end
         active equals live permits + live leases: 0 when all is done, 3 with 2 permits (acquired
         on two nodes) and 1 lease (on the third)."""
         cl = self.cl
-        n_jobs, n_threads, max_active = 150, 48, 5
+        n_jobs, n_threads, max_active = 100, 48, 5
         qid = create_quota(cl.a, self.tok, "cx.lease", max_active=max_active,
                            max_per_hour=1000000, burst=10000, refill=1000)["quotaId"]
         ids = set()
@@ -91,7 +92,7 @@ class ClusterExactTest(ServerTestCase):
                     if not jobs:
                         with lock:
                             st["empty"] += 1
-                        time.sleep(0.01 + 0.0005 * (i % 20))
+                        time.sleep(0.03 + 0.001 * (i % 20))
                         continue
                     j = jobs[0]
                     with lock:  # counted AFTER the grant was answered
@@ -101,7 +102,7 @@ class ClusterExactTest(ServerTestCase):
                         per_job[j["jobId"]] += 1
                         st["leases"] += 1
                         st["max_held"] = max(st["max_held"], len(held))
-                    time.sleep(0.005 + 0.001 * (i % 10))  # hold it briefly
+                    time.sleep(0.1 + 0.005 * (i % 10))  # hold it briefly
                     with lock:  # forgotten BEFORE the complete is sent
                         del held[j["jobId"]]
                     code, _, b2 = lb.request("POST", job_path(j["jobId"], "complete"), self.work,
@@ -147,7 +148,7 @@ class ClusterExactTest(ServerTestCase):
         self.assertLessEqual(st["max_held"], max_active,
                              "%d leases held at once on a quota of maxActive %d"
                              % (st["max_held"], max_active))
-        self.assertEqual(st["max_held"], max_active, "48 leasers on 5 slots fill all 5")
+        self.assertGreaterEqual(st["max_held"], 3, "the leasers overlap: %r" % st)
         self.assertEqual(st["completed"], n_jobs, "not all completed in time: %r" % st)
         self.assertEqual(set(per_job), ids)
         self.assertEqual([k for k, v in per_job.items() if v != 1], [],
@@ -155,6 +156,8 @@ class ClusterExactTest(ServerTestCase):
         self.assertEqual(mon["bad"], [])
         self.assertGreater(mon["reads"], 0)
         self.assertLessEqual(mon["max_active"], max_active, "usage.active above maxActive")
+        self.assertEqual(mon["max_active"], max_active, "48 leasers on 5 slots fill all 5: %r %r"
+                         % (st, mon))
         self.assertGreater(st["empty"], 0, "some lease calls found every slot taken")
         for k in range(3):  # every node tells the same
             u = self.usage(qid, k)
@@ -193,8 +196,9 @@ class ClusterExactTest(ServerTestCase):
 
     # -- 2 ----------------------------------------------------------------------------------------
     def test_acquire_release_never_over_admits(self):
-        """32 threads acquire, hold briefly and release, round-robin over 3 nodes, maxActive 4:
-        never more than 4 permits held at once (and all 4 are used); every grant is released;
+        """32 threads acquire, hold ~50 ms and release, round-robin over 3 nodes, maxActive 4:
+        never more than 4 permits held at once; usage.active read meanwhile never above 4 (and
+        reaching 4: all slots are used); every grant is released;
         usage agrees on every node (active 0, hourCount = grants, throttled = denials)."""
         cl = self.cl
         max_active, n_threads, per_thread = 4, 32, 12
@@ -228,7 +232,7 @@ class ClusterExactTest(ServerTestCase):
                         rem = hdrs.get("X-RateLimit-Remaining")
                         if rem is None or not 0 <= int(rem) < max_active:
                             s["remaining_bad"].append(rem)
-                    time.sleep(0.003 + 0.001 * (i % 4))
+                    time.sleep(0.05 + 0.005 * (i % 4))
                     with lock:  # decremented BEFORE the release is sent
                         s["held"] -= 1
                     code, _, b = lb.request("POST", qpath(qid, "release"), self.work,
@@ -241,13 +245,38 @@ class ClusterExactTest(ServerTestCase):
             finally:
                 lb.close()
 
+        mon = {"reads": 0, "max_active": 0, "bad": []}
+        done = threading.Event()
+
+        def monitor():
+            lb = Balancer(cl)
+            try:
+                while not done.is_set():
+                    code, _, q = lb.request("GET", qpath(qid), self.reader)
+                    if code == 200:
+                        mon["reads"] += 1
+                        mon["max_active"] = max(mon["max_active"], q["usage"]["active"])
+                    else:
+                        mon["bad"].append((code, q))
+                    time.sleep(0.01)
+            finally:
+                lb.close()
+
+        m = threading.Thread(target=monitor, daemon=True)
+        m.start()
         errors = run_threads(n_threads, worker, 90)
+        done.set()
+        m.join(10)
         self.assertEqual(errors, [], "thread errors: %r" % errors[:3])
         self.assertEqual(s["other"], [], "unexpected answers: %r" % s["other"][:5])
         self.assertLessEqual(s["max_held"], max_active,
                              "%d permits held at once on maxActive %d" % (s["max_held"],
                                                                           max_active))
-        self.assertEqual(s["max_held"], max_active, "32 threads on 4 slots use all 4: %r" % s)
+        self.assertGreaterEqual(s["max_held"], 2, "the threads overlap: %r" % s)
+        self.assertEqual(mon["bad"], [])
+        self.assertLessEqual(mon["max_active"], max_active, "usage.active above maxActive")
+        self.assertEqual(mon["max_active"], max_active,
+                         "32 threads on 4 slots use all 4: %r %r" % (s, mon))
         self.assertEqual(s["granted"] + s["denied"], n_threads * per_thread)
         self.assertGreater(s["denied"], 0, s)
         self.assertEqual(s["released"], s["granted"])
@@ -258,8 +287,9 @@ class ClusterExactTest(ServerTestCase):
             if hour_start_ms(now_ms()) == hour0:
                 self.assertEqual((u["hourCount"], u["throttled"]), (s["granted"], s["denied"]),
                                  "node %d: every grant and every denial counted once" % k)
-        note("acquire/release: %d granted, %d denied, max held %d"
-             % (s["granted"], s["denied"], s["max_held"]))
+        note("acquire/release: %d granted, %d denied, max held %d, max server active %d (%d "
+             "reads)" % (s["granted"], s["denied"], s["max_held"], mon["max_active"],
+                         mon["reads"]))
 
     def test_hourly_cap_is_exact(self):
         """maxPerHour 25, 32 threads x 3 acquires round-robin over 3 nodes: exactly 25 grants,
