@@ -20,18 +20,15 @@ Everything goes through harness.py (tests/api); this module only adds:
 """
 
 import collections
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import harness
-from harness import (CONNECTION_ERRORS, JOBS, KeepAlive, Server, ServerTestCase, job_path,
-                     quota_body, wait_until)
+from harness import CONNECTION_ERRORS, JOBS, KeepAlive, Server, quota_body, wait_until
 
 ISSUER = "http://jobengine.cluster.test"
 Q = "/jobengine/quotas"

@@ -8,6 +8,8 @@ revocation").
   test_quota_change_applies_at_the_next_decision_elsewhere
                                                         raise / pause / resume / If-Match /
                                                         decrease safety across nodes
+  test_expiry_sweeps_of_every_node_free_each_slot_once  three nodes' sweeps racing free each
+                                                        expired lease and permit exactly once
   test_audit_chains_written_by_all_nodes_verify        per-tenant chains with entries from all
                                                         three nodes verify (server and
                                                         independent verifier, export + /jwks)
@@ -18,12 +20,11 @@ import threading
 import time
 import unittest
 
-import harness
-from cluster import (LEASE, Balancer, Cluster, create_quota, lease_body, note, qpath, quota_of)
+from cluster import (LEASE, Cluster, create_quota, lease_body, note, qpath, quota_of)
 from harness import (BACKFILLS, DAY_MS, GRANT_EVENT, HOUR_MS, KeepAlive, ServerTestCase,
-                     backfill_body, checks_by_name, claims_of, fetch_export, fetch_jwks,
+                     backfill_body, checks_by_name, fetch_export, fetch_jwks,
                      hour_start_ms, now_ms, quota_body, run_threads, submit_job, verify_chain,
-                     verify_export)
+                     verify_export, wait_until)
 
 AUDIT_TENANTS = ["globex", "initech"]
 CLIENTS = [
@@ -262,6 +263,58 @@ class ClusterConsistencyTest(ServerTestCase):
         self.assertEqual(st, 200, j)
         granted(a, "the lease completed on B freed a slot")
 
+    def test_expiry_sweeps_of_every_node_free_each_slot_once(self):
+        """All three nodes sweep expired leases and permits every 250 ms, at once: 6 leases and
+        6 permits of 1 s (granted on the three nodes) on maxActive 14, beside 1 lease and 1
+        permit of 60 s. Once the short ones expired, active is exactly 2 on every node (a slot
+        freed twice would show as less), the 6 jobs are pending again (attempt kept), and
+        exactly 12 more units are granted before 429."""
+        cl = self.cl
+        jt = "cc.sweep"
+        qid = create_quota(cl.a, self.tok, jt, max_active=14, max_per_hour=100000, burst=1000,
+                           refill=100)["quotaId"]
+        for i in range(7):
+            submit_job(cl[i], self.work, jt, {"n": i})
+        st, _, body = cl.a.api("POST", LEASE, self.work, body=lease_body(jt, "long", 1, 60))
+        self.assertEqual((st, len(body["jobs"])), (200, 1), body)
+        long_job = body["jobs"][0]["jobId"]
+        st, _, long_permit = cl.b.api("POST", qpath(qid, "acquire"), self.work,
+                                      body={"ttlSeconds": 60})
+        self.assertEqual(st, 200, long_permit)
+        short = []
+        for k in range(3):
+            st, _, body = cl[k].api("POST", LEASE, self.work, body=lease_body(jt, "s", 2, 1))
+            self.assertEqual((st, len(body["jobs"])), (200, 2), body)
+            short += body["jobs"]
+            for _ in range(2):
+                st, _, g = cl[k + 1].api("POST", qpath(qid, "acquire"), self.work,
+                                         body={"ttlSeconds": 1})
+                self.assertEqual(st, 200, g)
+        self.assertEqual(quota_of(cl.c, self.reader, qid)["usage"]["active"], 14)
+        wait_until("the short leases to be swept back to pending",
+                   lambda: all(cl[0].get_json("/jobengine/jobs/" + j["jobId"], self.work)
+                               ["status"] == "pending" for j in short), 6)
+        wait_until("the short permits to expire",
+                   lambda: quota_of(cl.a, self.reader, qid)["usage"]["active"] <= 2, 6)
+        time.sleep(0.6)  # a few more sweeps of every node: nothing more may be freed
+        for s in cl:
+            self.assertEqual(quota_of(s, self.reader, qid)["usage"]["active"], 2,
+                             "node %s: 1 lease + 1 permit live" % cl.name_of(s))
+        for j in short:
+            got = cl.b.get_json("/jobengine/jobs/" + j["jobId"], self.work)
+            self.assertEqual((got["status"], got["attempt"]), ("pending", 1), got)
+        self.assertEqual(cl.c.get_json("/jobengine/jobs/" + long_job, self.work)["status"],
+                         "leased")
+        granted = 0
+        for i in range(13):
+            st, _, g = cl[i].api("POST", qpath(qid, "acquire"), self.work,
+                                 body={"ttlSeconds": 60})
+            if st == 200:
+                granted += 1
+            else:
+                self.assertEnvelope((st, _, g), 429, "QUOTA_EXHAUSTED")
+        self.assertEqual(granted, 12, "14 slots, 2 held: exactly 12 more")
+
     # -- 7 ----------------------------------------------------------------------------------------
     def test_audit_chains_written_by_all_nodes_verify(self):
         """Two tenants; on each node at once, two threads per tenant append to that tenant's
@@ -273,7 +326,6 @@ class ClusterConsistencyTest(ServerTestCase):
         cl = self.cl
         lock = threading.Lock()
         expected = {t: collections.Counter() for t in AUDIT_TENANTS}
-        other = []
         toks = {}
         for t in AUDIT_TENANTS:
             toks[t] = cl.a.grant("admin", "orch:quota orch:read", tenant=t,

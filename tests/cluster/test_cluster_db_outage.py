@@ -25,7 +25,7 @@ import unittest
 from cluster import (Balancer, Cluster, OwnPostgres, call, create_quota, is_store_unavailable,
                      note, qpath, quota_of)
 from harness import (GRANT_EVENT, JOBS, CONNECTION_ERRORS, ServerTestCase, claims_of,
-                     hour_start_ms, job_path, list_jobs_all, now_ms, verify_chain, wait_until)
+                     hour_start_ms, list_jobs_all, now_ms, verify_chain, wait_until)
 
 CLIENTS = [
     ("admin", ["acme"], ["Orch.Admin"]),
@@ -301,7 +301,6 @@ class DatabaseOutageTest(ServerTestCase):
         try:
             wait_until("the load to get going", lambda: load.ok_after(0) > 20, 10)
             # 1. a fast restart in the middle of the load
-            t_restart = time.monotonic()
             pg.ctl("restart", "-m", "fast")
             t_back = time.monotonic()
             wait_until("the nodes to answer again after the restart",

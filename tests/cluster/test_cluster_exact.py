@@ -19,8 +19,7 @@ import unittest
 from cluster import (LEASE, Balancer, Cluster, complete_body, create_quota, lease_body, note,
                      qpath, quota_of)
 from harness import (JOBS, ServerTestCase, format_time_ms, hour_start_ms, job_path,
-                     job_summary, list_jobs_all, now_ms, parse_time_ms, run_threads, submit_job,
-                     wait_until)
+                     job_summary, list_jobs_all, now_ms, run_threads, submit_job)
 
 CLIENTS = [
     ("admin", ["acme"], ["Orch.Admin"]),
