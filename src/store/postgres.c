@@ -72,6 +72,13 @@ static void first_line(const char *msg, char *dst, size_t cap) {
 
 /* ---- connections ------------------------------------------------------------------------- */
 
+/* Notices ("relation already exists, skipping") would go to stderr, where the logs are JSON
+ * lines: they are dropped. */
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *connect_db(const char *conninfo, je_err *err) {
     /* Defaults first: the URL's own settings (expanded from dbname) override them. */
     const char *keys[] = {"connect_timeout",
@@ -93,6 +100,7 @@ static PGconn *connect_db(const char *conninfo, je_err *err) {
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
     PGresult *r = PQexec(c, SESSION_SETTINGS);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
