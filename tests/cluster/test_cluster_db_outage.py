@@ -188,13 +188,15 @@ class Load:
                     self.grants.append(claims_of(js["access_token"])["jti"])
             else:
                 # the Authority answers in its own form (RFC 6749); while the store is down a
-                # grant cannot be audited, so it must not be issued: any refusal is fine here,
-                # as long as no token comes out of it
+                # grant cannot be audited, so it is not issued: 503 temporarily_unavailable,
+                # which a client retries (docs/api.md), never a 500 or a 401
+                err = js.get("error") if isinstance(js, dict) else js
                 with self.lock:
-                    self.grant_refusals[
-                        "%s %s" % (st, js.get("error") if isinstance(js, dict) else js)] += 1
+                    self.grant_refusals["%s %s" % (st, err)] += 1
                 if isinstance(js, dict) and "access_token" in js:
                     self._bad(("a token issued with status", st))
+                if (st, err) != (503, "temporarily_unavailable"):
+                    self._bad(("token refused with", st, err))
                 time.sleep(0.05)
 
     def start(self, submitters=3, permitters=2, adjusters=1, granters=1):
