@@ -54,6 +54,15 @@ int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_e
 /* Leased backfill-lane jobs charged to q, or -1. */
 int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_err *err);
 
+/* A sweep of the engine, per quota (postgres_rows_quota.c): reads the (tenant_id, quota_id)
+ * pairs of pairs_sql (a literal whose $1 is now, LIMITed), then runs step once per pair, each in
+ * a transaction of its own (quota row locked first), adding up what the steps count. Returns
+ * the total, or a negative je_store_rc. */
+typedef int (*je_pg_quota_step)(je_pg_tx *tx, const char *tenant, const char *quota_id, int64_t now,
+                                int64_t *count, je_err *err);
+int64_t je_pg_sweep_quotas(je_store *s, const char *pairs_sql, int64_t now, je_pg_quota_step step,
+                           je_err *err);
+
 /* ---- jobs (postgres_rows_job.c) ---- */
 void je_pg_job_from_row(const PGresult *r, int row, je_job *j);
 /* Upsert of the whole row. */

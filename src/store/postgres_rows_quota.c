@@ -202,3 +202,50 @@ int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_e
     PQclear(r);
     return n;
 }
+
+/* ---- sweeps per quota ---------------------------------------------------------------------- */
+
+typedef struct pairs_arg {
+    const char *sql;
+    int64_t now;
+    PGresult *r;
+} pairs_arg;
+
+static int read_pairs(je_pg_tx *tx, void *argp, je_err *err) {
+    pairs_arg *a = argp;
+    je_pg_params p = {0};
+    je_pg_int(&p, a->now);
+    PQclear(a->r); /* a read run again after a lost connection starts afresh */
+    a->r = je_pg_exec(tx, a->sql, &p, err);
+    return a->r ? 0 : JE_STORE_ERROR;
+}
+
+typedef struct step_arg {
+    je_pg_quota_step step;
+    const char *tenant, *quota_id;
+    int64_t now, count;
+} step_arg;
+
+static int run_step(je_pg_tx *tx, void *argp, je_err *err) {
+    step_arg *a = argp;
+    a->count = 0; /* a retried transaction counts afresh */
+    return a->step(tx, a->tenant, a->quota_id, a->now, &a->count, err);
+}
+
+int64_t je_pg_sweep_quotas(je_store *s, const char *pairs_sql, int64_t now, je_pg_quota_step step,
+                           je_err *err) {
+    pairs_arg pa = {pairs_sql, now, NULL};
+    if (je_pg_read(s, read_pairs, &pa, err) < 0) return PQclear(pa.r), JE_STORE_ERROR;
+    int64_t total = 0;
+    for (int i = 0; i < PQntuples(pa.r); i++) {
+        step_arg a = {step, PQgetvalue(pa.r, i, 0), PQgetvalue(pa.r, i, 1), now, 0};
+        int rc = je_pg_write(s, run_step, &a, err);
+        if (rc < 0) {
+            PQclear(pa.r);
+            return rc;
+        }
+        total += a.count;
+    }
+    PQclear(pa.r);
+    return total;
+}
