@@ -67,6 +67,9 @@ int64_t je_pg_sweep_quotas(je_store *s, const char *pairs_sql, int64_t now, je_p
 void je_pg_job_from_row(const PGresult *r, int row, je_job *j);
 /* Upsert of the whole row. */
 int je_pg_job_save(je_pg_tx *tx, const je_job *j, je_err *err);
+/* Insert unless its id or its backfill batch (jobs_batch) is taken: 1 inserted, 0 taken (the
+ * transaction goes on), -1 error. */
+int je_pg_job_insert(je_pg_tx *tx, const je_job *j, je_err *err);
 /* Locked FOR UPDATE: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
 int je_pg_job_load(je_pg_tx *tx, const char *tenant, const char *job_id, je_job *out, je_err *err);
 /* Only what a lease's liveness needs (status, lease_id, lease_until_ms; the rest zeroed, no
