@@ -51,8 +51,9 @@ int je_pg_quota_release_slots(je_pg_tx *tx, const char *tenant, const char *quot
 /* The earliest expiry among q's permits and live leases, JE_NO_TIME when none; INT64_MAX on
  * error. */
 int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err);
-/* Leased backfill-lane jobs charged to q, or -1. */
-int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_err *err);
+/* The same, and *backfill gets the leased backfill-lane jobs charged to q (one statement). */
+int64_t je_pg_quota_lease_facts(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                je_err *err);
 
 /* A sweep of the engine, per quota (postgres_rows_quota.c): reads the (tenant_id, quota_id)
  * pairs of pairs_sql (a literal whose $1 is now, LIMITed), then runs step once per pair, each in

@@ -174,33 +174,33 @@ int je_pg_quota_release_slots(je_pg_tx *tx, const char *tenant, const char *quot
     return je_pg_quota_save(tx, &q, err);
 }
 
-int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
+/* The earliest expiry among q's permits and live leases, and (backfill not NULL) how many of
+ * its leases are of the backfill lane: one statement. */
+static int64_t expiry_and_backfill(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                   je_err *err) {
     je_pg_params p = {0};
     je_pg_text(&p, q->tenant_id);
     je_pg_text(&p, q->quota_id);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT min(m) FROM (SELECT min(expires_ms) AS m FROM permits WHERE "
-                             "tenant_id=$1 AND quota_id=$2 UNION ALL SELECT min(lease_until_ms) "
-                             "FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND status=1) AS e",
-                             &p, err);
+    PGresult *r = je_pg_exec(
+        tx,
+        "SELECT least((SELECT min(expires_ms) FROM permits WHERE tenant_id=$1 AND quota_id=$2), "
+        "l.until), l.backfill FROM (SELECT min(lease_until_ms) AS until, count(*) FILTER (WHERE "
+        "lane=1) AS backfill FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND status=1) AS l",
+        &p, err);
     if (!r) return INT64_MAX;
     int64_t v = PQntuples(r) == 1 ? je_pg_get_opt(r, 0, 0) : JE_NO_TIME;
+    if (backfill) *backfill = PQntuples(r) == 1 ? je_pg_get_int(r, 0, 1) : 0;
     PQclear(r);
     return v;
 }
 
-int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
-    je_pg_params p = {0};
-    je_pg_text(&p, q->tenant_id);
-    je_pg_text(&p, q->quota_id);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT count(*) FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND "
-                             "status=1 AND lane=1",
-                             &p, err);
-    if (!r) return -1;
-    int64_t n = PQntuples(r) == 1 ? je_pg_get_int(r, 0, 0) : 0;
-    PQclear(r);
-    return n;
+int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
+    return expiry_and_backfill(tx, q, NULL, err);
+}
+
+int64_t je_pg_quota_lease_facts(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                je_err *err) {
+    return expiry_and_backfill(tx, q, backfill, err);
 }
 
 /* ---- sweeps per quota ---------------------------------------------------------------------- */
