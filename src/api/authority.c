@@ -21,6 +21,7 @@ int je_client_has_tenant(const je_client *c, const char *tenant) {
 
 void je_authority_reply_error(je_req *r, int status, const char *error, const char *desc) {
     if (status == 401) je_reply_header(r, "WWW-Authenticate", "Basic realm=\"jobengine\"");
+    if (status == 503) je_reply_header(r, "Retry-After", "1");
     je_reply_oauth_error(r, status, error, desc);
 }
 
@@ -90,7 +91,7 @@ int je_authority_client_auth(je_req *r, je_app *app, const je_form *f, je_client
                     ? app->store->ops->client_get(app->store, ca->id_sent, &ca->client, &err)
                     : JE_STORE_NOT_FOUND;
     if (found < 0) {
-        *status = 500, *error = "server_error", *desc = "the store is unavailable";
+        *status = 503, *error = "temporarily_unavailable", *desc = "the store is unavailable";
         return -1;
     }
     if (found != JE_STORE_OK || !secret_matches(&ca->client, secret, sl))
@@ -174,7 +175,8 @@ void je_api_revoke(je_req *r, je_app *app) {
         if (rc == 0) je_verifier_note_revoked(&app->verifier, jti);
     }
     json_decref(claims);
-    if (rc != 0) return je_authority_reply_error(r, 500, "server_error", "the store failed");
+    if (rc != 0)
+        return je_authority_reply_error(r, 503, "temporarily_unavailable", "the store failed");
     je_reply_header(r, "Cache-Control", "no-store");
     je_reply_empty(r, 200);
 }

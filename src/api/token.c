@@ -161,7 +161,8 @@ static void grant_refuse(grant *g, int status, const char *error, const char *de
     je_err err;
     je_err_clear(&err);
     if (grant_audit(g, error, desc, &err) != 0)
-        return je_authority_reply_error(g->r, 500, "server_error", "the audit could not be stored");
+        return je_authority_reply_error(g->r, 503, "temporarily_unavailable",
+                                        "the audit could not be stored");
     je_authority_reply_error(g->r, status, error, desc);
 }
 
@@ -225,7 +226,8 @@ static void grant_issue(grant *g) {
     if (!token) return je_authority_reply_error(g->r, 500, "server_error", "signing failed");
     if (grant_audit(g, "granted", NULL, &err) != 0) {
         free(token);
-        return je_authority_reply_error(g->r, 500, "server_error", "the audit could not be stored");
+        return je_authority_reply_error(g->r, 503, "temporarily_unavailable",
+                                        "the audit could not be stored");
     }
     json_t *body = json_pack("{s:s, s:s, s:I, s:s}", "access_token", token, "token_type", "Bearer",
                              "expires_in", (json_int_t)ttl, "scope", scope);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "base/clock.h"
 
 int je_keyring_rotate_store(je_store *store, int64_t now_ms, je_key *out, je_err *err) {
     je_key k;
@@ -17,13 +18,13 @@ int je_keyring_rotate_store(je_store *store, int64_t now_ms, je_key *out, je_err
 static int keyring_load(je_keyring *kr, int64_t now_ms, je_err *err) {
     static _Thread_local je_key tmp[JE_MAX_KEYS];
     size_t n = 0;
+    int64_t started = je_mono_ns();
     if (kr->store->ops->key_list(kr->store, tmp, JE_MAX_KEYS, &n, err) != 0) return -1;
     pthread_rwlock_wrlock(&kr->lock);
-    if (n != kr->n || (n && strcmp(tmp[0].kid, kr->keys[0].kid) != 0)) {
-        memcpy(kr->keys, tmp, n * sizeof tmp[0]);
-        kr->n = n;
-    }
+    memcpy(kr->keys, tmp, n * sizeof tmp[0]); /* the current flag may move without a new key */
+    kr->n = n;
     kr->refreshed_ms = now_ms;
+    kr->load_started_ns = started;
     pthread_rwlock_unlock(&kr->lock);
     return 0;
 }
@@ -61,7 +62,12 @@ int je_keyring_refresh(je_keyring *kr, int64_t now_ms, int force, je_err *err) {
 int je_keyring_current(je_keyring *kr, je_key *out, je_err *err) {
     pthread_rwlock_rdlock(&kr->lock);
     int ok = kr->n > 0;
-    if (ok) *out = kr->keys[0];
+    if (ok) *out = kr->keys[0]; /* the newest, unless another is marked current */
+    for (size_t i = 0; i < kr->n; i++)
+        if (kr->keys[i].current) {
+            *out = kr->keys[i];
+            break;
+        }
     pthread_rwlock_unlock(&kr->lock);
     return ok ? 0 : je_err_set(err, "KEYS", "no signing key");
 }
@@ -75,14 +81,20 @@ static const je_key *keyring_lookup(void *ctx, const char *kid) {
 
 json_t *je_keyring_decode(je_keyring *kr, const char *token, size_t len, int64_t now_ms,
                           je_err *err) {
+    int64_t arrived = je_mono_ns();
     pthread_rwlock_rdlock(&kr->lock);
     json_t *claims = je_jwt_decode(token, len, keyring_lookup, kr, err);
     pthread_rwlock_unlock(&kr->lock);
     if (claims || !err || !err->code || strcmp(err->code, JE_JWT_UNKNOWN_KID) != 0) return claims;
-    /* A key rotated on another node or by the CLI: look again, at most once a second. */
+    /* A key rotated on another node or by the CLI: look again, unless a read of the store began
+     * after this token arrived (requests with unknown kids share reads: one at a time). */
     je_err e2;
     je_err_clear(&e2);
-    if (je_keyring_refresh(kr, now_ms, 0, &e2) != 0) return NULL;
+    pthread_mutex_lock(&kr->refresh_lock);
+    int stale = kr->load_started_ns < arrived;
+    int rc = stale ? keyring_load(kr, now_ms, &e2) : 0;
+    pthread_mutex_unlock(&kr->refresh_lock);
+    if (rc != 0) return NULL;
     pthread_rwlock_rdlock(&kr->lock);
     claims = je_jwt_decode(token, len, keyring_lookup, kr, err);
     pthread_rwlock_unlock(&kr->lock);

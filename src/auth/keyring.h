@@ -15,9 +15,10 @@ typedef struct je_keyring {
     pthread_rwlock_t lock;
     pthread_mutex_t refresh_lock;
     je_store *store;
-    je_key keys[JE_MAX_KEYS]; /* newest first; keys[0] is current */
+    je_key keys[JE_MAX_KEYS]; /* newest first; the one marked current signs */
     size_t n;
     int64_t refreshed_ms;
+    int64_t load_started_ns; /* when the last read of the store began (je_mono_ns) */
 } je_keyring;
 
 /* Loads the keys; when the store has none, generates the first key and stores it. */

@@ -1,5 +1,6 @@
 /* cli/cli_common.c: option parsing and shared helpers for subcommands. */
 #include "cli/cli.h"
+#include "engine/engine.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,6 +94,11 @@ je_store *cli_open_store(const cli_args *a) {
     je_err err;
     je_err_clear(&err);
     je_store *s = je_store_open(url, &err);
+    /* times this command writes (a key's createdAt) are on the database's clock, as a node's */
+    if (s && je_clock_sync(s, NULL, &err) < 0) {
+        je_store_close(s);
+        s = NULL;
+    }
     if (!s) {
         char shown[512];
         je_store_url_safe(url, shown, sizeof shown);

@@ -295,6 +295,11 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     je_err err;
     je_err_clear(&err);
     je_store *store = je_store_open(cfg->store_url, &err);
+    /* on the database's clock before the first key or entry is written (engine/engine.h) */
+    if (store && je_clock_sync(store, NULL, &err) < 0) {
+        je_store_close(store);
+        store = NULL;
+    }
     if (!store) {
         char shown[512];
         je_store_url_safe(cfg->store_url, shown, sizeof shown);

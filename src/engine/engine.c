@@ -62,35 +62,40 @@ static int64_t checkpoints(je_engine *e, int64_t now_ms) {
     return d.made;
 }
 
-/* Keeps this node's clock in step with the database's (store->ops->db_clock, when the store is
- * shared): of a few round trips, the shortest gives the offset, read at its middle, so the
- * nodes' clocks agree to within half a round trip plus a few ms of drift per interval. */
-static void clock_sync(je_engine *e) {
-    je_store *s = e->store;
-    if (!s->ops->db_clock) return;
-    if (e->clock_synced && je_mono_ns() - e->clock_sync_ns < CLOCK_SYNC_EVERY_NS) return;
-    je_err err;
-    je_err_clear(&err);
+int je_clock_sync(je_store *s, int64_t *rtt_ns, je_err *err) {
+    if (!s->ops->db_clock) return 0;
     int64_t best_rtt = INT64_MAX, best = 0;
     for (int i = 0; i < CLOCK_SAMPLES; i++) {
         int64_t m0 = je_mono_ns(), t0 = je_system_ms(), db = 0;
-        if (s->ops->db_clock(s, &db, &err) != 0) {
-            log_sweep(e, "clock", -1, &err);
-            return;
-        }
+        if (s->ops->db_clock(s, &db, err) != 0) return -1;
         int64_t rtt = je_mono_ns() - m0;
         if (rtt < best_rtt) {
             best_rtt = rtt;
             best = db - (t0 + rtt / 2000000);
         }
     }
-    int64_t was = je_clock_offset_ms();
     je_clock_set_offset_ms(best);
+    if (rtt_ns) *rtt_ns = best_rtt;
+    return 1;
+}
+
+/* The engine's part: again every 10 s, logged when the offset moved. */
+static void clock_sync(je_engine *e) {
+    if (!e->store->ops->db_clock) return;
+    if (e->clock_synced && je_mono_ns() - e->clock_sync_ns < CLOCK_SYNC_EVERY_NS) return;
+    je_err err;
+    je_err_clear(&err);
+    int64_t was = je_clock_offset_ms(), rtt = 0;
+    if (je_clock_sync(e->store, &rtt, &err) < 0) {
+        log_sweep(e, "clock", -1, &err);
+        return;
+    }
+    int64_t now = je_clock_offset_ms();
     e->clock_sync_ns = je_mono_ns();
-    if (!e->clock_synced || llabs(best - was) >= 50)
+    if (!e->clock_synced || llabs(now - was) >= 50)
         je_log("info", "clock in step with the database",
-               json_pack("{s:I, s:I}", "offsetMs", (json_int_t)best, "roundTripUs",
-                         (json_int_t)(best_rtt / 1000)));
+               json_pack("{s:I, s:I}", "offsetMs", (json_int_t)now, "roundTripUs",
+                         (json_int_t)(rtt / 1000)));
     e->clock_synced = 1;
 }
 

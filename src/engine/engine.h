@@ -35,6 +35,13 @@ typedef struct je_engine {
     int64_t clock_sync_ns; /* when (je_mono_ns) */
 } je_engine;
 
+/* Sets this process's clock in step with the store's database clock (base/clock.h), when the
+ * store has one (db_clock): of a few round trips, the shortest gives the offset, read at its
+ * middle, so nodes agree to within half a round trip. Returns 1 (set), 0 (the store has no
+ * clock of its own: nothing to do), or -1 with err set. *rtt_ns (optional) gets that round
+ * trip. Serve and every command that writes call it right after opening the store; the engine
+ * again every 10 s. */
+int je_clock_sync(je_store *s, int64_t *rtt_ns, je_err *err);
 /* One pass of every sweep at now_ms (also used by tests and at start). */
 int je_engine_run_once(je_engine *e, int64_t now_ms);
 int je_engine_start(je_engine *e, je_store *store, const je_engine_config *cfg);

@@ -72,6 +72,13 @@ static void first_line(const char *msg, char *dst, size_t cap) {
 
 /* ---- connections ------------------------------------------------------------------------- */
 
+/* Notices ("relation already exists, skipping") would go to stderr, where the logs are JSON
+ * lines: they are dropped. */
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *connect_db(const char *conninfo, je_err *err) {
     /* Defaults first: the URL's own settings (expanded from dbname) override them. */
     const char *keys[] = {"connect_timeout",
@@ -93,6 +100,7 @@ static PGconn *connect_db(const char *conninfo, je_err *err) {
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
     PGresult *r = PQexec(c, SESSION_SETTINGS);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -208,6 +216,42 @@ static void note_failure(je_pg_tx *tx, PGresult *r, const char *sql, je_err *err
     je_err_set(err, "STORE", "PostgreSQL: %s (in: %.48s)", line, sql);
 }
 
+/* BEGIN and a transaction's first statement in one round trip (libpq's pipeline mode): the
+ * statement's result, or NULL when the connection failed; a failed BEGIN fails the statement
+ * (PGRES_PIPELINE_ABORTED). */
+static PGresult *begin_with(je_pg_tx *tx, const char *name, const char *sql, int n,
+                            const char *const *vals) {
+    PGconn *c = tx->conn;
+    if (PQenterPipelineMode(c) != 1) return NULL;
+    int sent = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+               (name ? PQsendQueryPrepared(c, name, n, vals, NULL, NULL, 0)
+                     : PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0)) == 1 &&
+               PQpipelineSync(c) == 1;
+    PGresult *begin = NULL, *stmt = NULL;
+    for (int step = 0; sent && step < 2; step++) { /* each query's result, then its NULL */
+        PGresult *r = PQgetResult(c);
+        if (!r) break;
+        if (step == 0)
+            begin = r;
+        else
+            stmt = r;
+        while ((r = PQgetResult(c)) != NULL) PQclear(r);
+    }
+    for (PGresult *r; sent && (r = PQgetResult(c)) != NULL;) { /* up to the sync */
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+    PQexitPipelineMode(c);
+    if (begin && PQresultStatus(begin) != PGRES_COMMAND_OK && stmt) {
+        PQclear(stmt); /* aborted: the BEGIN's own error says why */
+        stmt = begin;
+        begin = NULL;
+    }
+    PQclear(begin);
+    return stmt;
+}
+
 PGresult *je_pg_exec(je_pg_tx *tx, const char *sql, const je_pg_params *p, je_err *err) {
     je_pg_conn *c = tx->c;
     int i = 0;
@@ -227,10 +271,14 @@ PGresult *je_pg_exec(je_pg_tx *tx, const char *sql, const je_pg_params *p, je_er
         PQclear(r);
         c->stmts[c->n_stmts++] = sql;
     }
-    if (i < STMT_MAX)
+    if (tx->begin_pending) {
+        tx->begin_pending = 0;
+        r = begin_with(tx, i < STMT_MAX ? name : NULL, sql, n, vals);
+    } else if (i < STMT_MAX) {
         r = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
-    else
+    } else {
         r = PQexecParams(c->conn, sql, n, NULL, vals, NULL, NULL, 0);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     note_failure(tx, r, sql, err);
@@ -388,11 +436,12 @@ int je_pg_write(je_store *s, je_pg_tx_fn fn, void *arg, je_err *err) {
         je_pg_tx tx = {.s = s};
         if (!(tx.c = borrow(q, err))) return report(s, &tx, t0, 0), JE_STORE_ERROR;
         tx.conn = tx.c->conn;
-        int rc = simple(&tx, "BEGIN", err);
-        if (rc == 0) rc = fn(&tx, arg, err);
+        tx.begin_pending = 1;
+        int rc = fn(&tx, arg, err);
         if (rc >= 0) {
             int result = rc;
-            if (simple(&tx, "COMMIT", err) == 0) {
+            /* a body that ran no statement opened no transaction: nothing to commit */
+            if (tx.begin_pending || simple(&tx, "COMMIT", err) == 0) {
                 give_back(q, tx.c);
                 report(s, &tx, t0, 1);
                 return result;
@@ -411,7 +460,7 @@ int je_pg_write(je_store *s, je_pg_tx_fn fn, void *arg, je_err *err) {
             continue;
         }
         int lost = tx.lost, again = transient(&tx);
-        if (!lost) {
+        if (!lost && !tx.begin_pending) {
             je_err keep = *err; /* ROLLBACK must not replace the body's own error */
             je_pg_tx rb = tx;
             simple(&rb, "ROLLBACK", err);

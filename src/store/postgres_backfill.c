@@ -317,47 +317,6 @@ typedef struct advance_arg {
     int64_t now, in_flight, max_attempts, count;
 } advance_arg;
 
-/* Inserts batch job j unless its batch (or its id) is taken: 1 inserted, 0 not, -1 error. */
-static int batch_insert(je_pg_tx *tx, const je_job *j, je_err *err) {
-    int bf = j->backfill_id[0] != '\0', leased = j->lease_id[0] != '\0';
-    je_pg_params p = {0};
-    je_pg_text(&p, j->tenant_id);
-    je_pg_text(&p, j->job_id);
-    je_pg_text(&p, j->job_type);
-    je_pg_int(&p, j->status);
-    je_pg_int(&p, j->lane);
-    je_pg_int(&p, j->priority);
-    je_pg_text(&p, j->payload ? j->payload : "null");
-    je_pg_opt_text(&p, j->source_id);
-    je_pg_opt_text(&p, j->event_key);
-    je_pg_opt_int(&p, j->event_time_ms);
-    je_pg_opt_text(&p, j->backfill_id);
-    je_pg_opt_int(&p, bf ? j->batch : JE_NO_TIME);
-    je_pg_opt_int(&p, bf ? j->window_start_ms : JE_NO_TIME);
-    je_pg_opt_int(&p, bf ? j->window_end_ms : JE_NO_TIME);
-    const int64_t counts[] = {j->attempt, j->failures, j->max_attempts, j->available_ms};
-    for (int i = 0; i < 4; i++) je_pg_int(&p, counts[i]);
-    je_pg_opt_text(&p, j->lease_id);
-    je_pg_opt_int(&p, leased ? j->lease_until_ms : JE_NO_TIME);
-    je_pg_opt_int(&p, leased ? j->lease_ms : JE_NO_TIME);
-    je_pg_opt_text(&p, j->worker_id);
-    je_pg_opt_text(&p, j->quota_id);
-    je_pg_opt_text(&p, j->error);
-    je_pg_int(&p, j->created_ms);
-    je_pg_int(&p, j->updated_ms);
-    je_pg_opt_int(&p, j->completed_ms);
-    PGresult *r = je_pg_exec(tx,
-                             "INSERT INTO jobs(" JE_PG_JOB_COLS
-                             ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-                             "$18,$19,$20,$21,$22,$23,$24,$25,$26,$27) ON CONFLICT DO NOTHING "
-                             "RETURNING 1",
-                             &p, err);
-    if (!r) return -1;
-    int inserted = PQntuples(r) > 0;
-    PQclear(r);
-    return inserted;
-}
-
 static int advance_one(je_pg_tx *tx, advance_arg *a, je_backfill_record *b, je_err *err) {
     je_backfill_record before = *b;
     int64_t first = 0, n = 0;
@@ -369,7 +328,7 @@ static int advance_one(je_pg_tx *tx, advance_arg *a, je_backfill_record *b, je_e
         je_uuid7(a->now, job_id);
         if (je_backfill_batch_job(b, i, job_id, a->max_attempts, a->now, &j) != 0)
             return je_job_free(&j), je_err_set(err, "STORE", "out of memory");
-        int inserted = batch_insert(tx, &j, err);
+        int inserted = je_pg_job_insert(tx, &j, err);
         je_job_free(&j);
         if (inserted < 0) return -1;
         a->count += inserted;

@@ -22,8 +22,9 @@ typedef struct je_pg_tx {
     je_store *s;
     je_pg_conn *c;
     PGconn *conn;
-    char sqlstate[6]; /* of the last failed statement ("" when none) */
-    int lost;         /* the connection broke under a statement */
+    char sqlstate[6];  /* of the last failed statement ("" when none) */
+    int begin_pending; /* BEGIN goes out with the first statement, in one round trip */
+    int lost;          /* the connection broke under a statement */
     /* audit entries appended, reported to hooks->audit_appended after COMMIT */
     int n_events;
     char events[JE_PG_MAX_EVENTS][64];

@@ -151,59 +151,26 @@ int64_t je_pg_jobs_pending(je_store *s, const char *tenant, const char *job_type
 
 /* ---- leases ending ------------------------------------------------------------------------ */
 
-typedef struct sweep_arg {
-    const char *tenant, *quota_id;
-    int64_t now, count;
-} sweep_arg;
-
 /* One quota's expired leases: its row locked first (when it still exists), then the jobs, which
  * je_pg_leases_expire_tx re-checks under their locks: a node that comes second ends none. */
-static int expire_step_tx(je_pg_tx *tx, void *argp, je_err *err) {
-    sweep_arg *a = argp;
-    a->count = 0;
+static int expire_step(je_pg_tx *tx, const char *tenant, const char *quota_id, int64_t now,
+                       int64_t *count, je_err *err) {
     je_quota_record q;
     int found = JE_STORE_NOT_FOUND;
-    if (*a->quota_id) found = je_pg_quota_load(tx, a->tenant, a->quota_id, 0, &q, err);
+    if (*quota_id) found = je_pg_quota_load(tx, tenant, quota_id, 0, &q, err);
     if (found < 0) return JE_STORE_ERROR;
-    a->count = je_pg_leases_expire_tx(tx, a->tenant, a->quota_id, a->now, err);
-    if (a->count < 0) return JE_STORE_ERROR;
-    if (found != JE_STORE_OK || a->count == 0) return 0;
-    je_quota_release(&q.q, a->count);
+    *count = je_pg_leases_expire_tx(tx, tenant, quota_id, now, err);
+    if (*count < 0) return JE_STORE_ERROR;
+    if (found != JE_STORE_OK || *count == 0) return 0;
+    je_quota_release(&q.q, *count);
     return je_pg_quota_save(tx, &q, err) == 0 ? 0 : JE_STORE_ERROR;
 }
 
-typedef struct pairs_arg {
-    int64_t now;
-    PGresult *r;
-} pairs_arg;
-
-static int expired_pairs(je_pg_tx *tx, void *argp, je_err *err) {
-    pairs_arg *a = argp;
-    je_pg_params p = {0};
-    je_pg_int(&p, a->now);
-    PQclear(a->r);
-    a->r = je_pg_exec(tx,
-                      "SELECT DISTINCT tenant_id, coalesce(quota_id, '') FROM jobs WHERE "
-                      "status=1 AND lease_until_ms <= $1::bigint LIMIT 10000",
-                      &p, err);
-    return a->r ? 0 : JE_STORE_ERROR;
-}
-
 int64_t je_pg_leases_expire(je_store *s, int64_t now_ms, je_err *err) {
-    pairs_arg pa = {now_ms, NULL};
-    if (je_pg_read(s, expired_pairs, &pa, err) < 0) return PQclear(pa.r), JE_STORE_ERROR;
-    int64_t total = 0;
-    for (int i = 0; i < PQntuples(pa.r); i++) {
-        sweep_arg a = {PQgetvalue(pa.r, i, 0), PQgetvalue(pa.r, i, 1), now_ms, 0};
-        int rc = je_pg_write(s, expire_step_tx, &a, err);
-        if (rc < 0) {
-            PQclear(pa.r);
-            return rc;
-        }
-        total += a.count;
-    }
-    PQclear(pa.r);
-    return total;
+    return je_pg_sweep_quotas(s,
+                              "SELECT DISTINCT tenant_id, coalesce(quota_id, '') FROM jobs WHERE "
+                              "status=1 AND lease_until_ms <= $1::bigint LIMIT 10000",
+                              now_ms, expire_step, err);
 }
 
 typedef struct lease_change {

@@ -118,9 +118,9 @@ static int slot_free(je_pg_tx *tx, lease_arg *a, je_quota_record *rec, je_err *e
 static int slot_open(je_pg_tx *tx, lease_arg *a, je_lease_slot *sl, je_err *err) {
     je_quota_record rec = sl->rec;
     if (je_pg_elevation_expire_tx(tx, &rec, a->req->now_ms, err) != 0) return -1;
-    int64_t earliest = je_pg_quota_earliest_expiry(tx, &rec, err);
-    int64_t backfill = je_pg_quota_backfill_leases(tx, &rec, err);
-    if (earliest == INT64_MAX || backfill < 0) return -1;
+    int64_t backfill = 0;
+    int64_t earliest = je_pg_quota_lease_facts(tx, &rec, &backfill, err);
+    if (earliest == INT64_MAX) return -1;
     je_lease_slot_open(sl, &rec, earliest, backfill, a->req->backfill_share);
     return 0;
 }

@@ -16,132 +16,264 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1 when job_id of tenant holds a live lease at now (core: je_job_lease_live). */
-static int job_live(je_pg_tx *tx, const char *tenant, const char *job_id, int64_t now,
-                    je_err *err) {
-    je_job j;
-    int found = je_pg_job_lease_load(tx, tenant, job_id, &j, err);
-    if (found < 0) return -1;
-    int live = found == JE_STORE_OK && je_job_lease_live(&j, NULL, now);
-    if (found == JE_STORE_OK) je_job_free(&j);
-    return live;
-}
-
 typedef struct claim_arg {
     const char *tenant, *source, *job_id;
     je_claim_event *ev;
     size_t n;
     int64_t now;
+    size_t *order; /* indexes of ev in event_key order */
 } claim_arg;
 
-/* A new entry claimed for the job: 1 inserted, 0 the entry exists, -1 error. */
-static int entry_insert(je_pg_tx *tx, const claim_arg *a, const je_claim_event *ev, je_err *err) {
-    je_pg_params p = {0};
-    je_pg_text(&p, a->tenant);
-    je_pg_text(&p, a->source);
-    je_pg_text(&p, ev->event_key);
-    je_pg_int(&p, ev->event_time_ms);
-    je_pg_text(&p, a->job_id);
-    je_pg_text(&p, ev->digest);
-    PGresult *r = je_pg_exec(tx,
-                             "INSERT INTO ledger(tenant_id, source_id, event_key, event_time_ms, "
-                             "processed, claim_job_id, claim_digest) VALUES($1,$2,$3,$4,0,$5,$6) "
-                             "ON CONFLICT DO NOTHING RETURNING 1",
-                             &p, err);
-    if (!r) return -1;
-    int inserted = PQntuples(r) > 0;
-    PQclear(r);
-    return inserted;
-}
+/* ---- arrays: a claim is a few statements over arrays, whatever its size (10,000 events) ---- */
 
-/* The entry of one event, locked: 1 found (fields filled), 0 none, -1 error. */
-static int entry_lock(je_pg_tx *tx, const claim_arg *a, const char *key, je_ledger_entry *e,
-                      char digest[257], char claimer[37], je_err *err) {
-    je_pg_params p = {0};
-    je_pg_text(&p, a->tenant);
-    je_pg_text(&p, a->source);
-    je_pg_text(&p, key);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT processed, processed_digest, claim_job_id FROM ledger WHERE "
-                             "tenant_id=$1 AND source_id=$2 AND event_key=$3 FOR UPDATE",
-                             &p, err);
-    if (!r) return -1;
-    memset(e, 0, sizeof *e);
-    digest[0] = claimer[0] = '\0';
-    int found = PQntuples(r) > 0;
-    if (found) {
-        e->exists = 1;
-        e->processed = je_pg_get_int(r, 0, 0) != 0;
-        if (!PQgetisnull(r, 0, 1))
-            je_pg_get_text(r, 0, 1, digest, 257), e->processed_digest = digest;
-        je_pg_get_text(r, 0, 2, claimer, 37);
+typedef struct arr {
+    char *s;
+    size_t len, cap;
+    int n;
+} arr;
+
+static int arr_put(arr *a, const char *src, size_t n) {
+    if (a->len + n + 2 > a->cap) {
+        size_t cap = (a->cap ? a->cap * 2 : 256) + n;
+        char *ns = realloc(a->s, cap);
+        if (!ns) return -1;
+        a->s = ns;
+        a->cap = cap;
     }
-    PQclear(r);
-    return found;
+    memcpy(a->s + a->len, src, n);
+    a->len += n;
+    a->s[a->len] = 0;
+    return 0;
 }
 
-static int entry_claim(je_pg_tx *tx, const claim_arg *a, const je_claim_event *ev, je_err *err) {
-    je_pg_params p = {0};
-    je_pg_text(&p, a->tenant);
-    je_pg_text(&p, a->source);
-    je_pg_text(&p, ev->event_key);
-    je_pg_int(&p, ev->event_time_ms);
-    je_pg_text(&p, a->job_id);
-    je_pg_text(&p, ev->digest);
-    return je_pg_run(tx,
-                     "UPDATE ledger SET event_time_ms=$4, claim_job_id=$5, claim_digest=$6 WHERE "
-                     "tenant_id=$1 AND source_id=$2 AND event_key=$3",
-                     &p, NULL, err);
+/* Appends one element to a PostgreSQL array literal: NULL, or the text quoted. */
+static int arr_add(arr *a, const char *v) {
+    if (arr_put(a, a->n++ ? "," : "{", 1) != 0) return -1;
+    if (!v) return arr_put(a, "NULL", 4);
+    if (arr_put(a, "\"", 1) != 0) return -1;
+    for (const char *c = v; *c; c++)
+        if ((*c == '"' || *c == '\\') && arr_put(a, "\\", 1) != 0)
+            return -1;
+        else if (arr_put(a, c, 1) != 0)
+            return -1;
+    return arr_put(a, "\"", 1);
 }
 
-static int entry_keep_digest(je_pg_tx *tx, const claim_arg *a, const je_claim_event *ev,
-                             je_err *err) {
-    je_pg_params p = {0};
-    je_pg_text(&p, a->tenant);
-    je_pg_text(&p, a->source);
-    je_pg_text(&p, ev->event_key);
-    je_pg_text(&p, ev->digest);
-    return je_pg_run(tx,
-                     "UPDATE ledger SET processed_digest=$4 WHERE tenant_id=$1 AND source_id=$2 "
-                     "AND event_key=$3",
-                     &p, NULL, err);
+static int arr_add_int(arr *a, int64_t v) {
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)v);
+    return arr_add(a, num);
 }
 
-/* An existing entry (locked): 1 decided, 0 it vanished meanwhile (pruned), -1 error. */
-static int claim_existing(je_pg_tx *tx, const claim_arg *a, je_claim_event *ev, int force,
-                          je_err *err) {
-    je_ledger_entry e;
-    char digest[257], claimer[37];
-    int found = entry_lock(tx, a, ev->event_key, &e, digest, claimer, err);
-    if (found <= 0) return found;
-    if (claimer[0] && strcmp(claimer, a->job_id) != 0) {
-        int live = job_live(tx, a->tenant, claimer, a->now, err);
-        if (live < 0) return -1;
-        e.claimed_by_other_live = live;
+/* The literal ("{}" when empty), or NULL when memory ran out. */
+static const char *arr_end(arr *a) {
+    if ((a->n ? arr_put(a, "}", 1) : arr_put(a, "{}", 2)) != 0) return NULL;
+    return a->s;
+}
+
+/* Binary search of key among the events in key order: its index in ev, or -1. */
+static long find_event(const claim_arg *a, const char *key) {
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(a->ev[a->order[mid]].event_key, key);
+        if (c == 0) return (long)a->order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    int keep = 0;
-    ev->is_new = je_ledger_decide(&e, ev->digest, force, &keep) == JE_CLAIM_NEW;
+    return -1;
+}
+
+/* Step 1: every event with no entry yet is inserted, claimed for the job, in key order (two
+ * claims lock rows in one order). Marks them new; *rest gets how many are left. */
+static int claim_inserts(je_pg_tx *tx, const claim_arg *a, size_t *rest, je_err *err) {
+    arr k = {0}, t = {0}, d = {0};
     int rc = 0;
-    if (ev->is_new)
-        rc = entry_claim(tx, a, ev, err);
-    else if (keep)
-        rc = entry_keep_digest(tx, a, ev, err);
-    return rc == 0 ? 1 : -1;
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        const je_claim_event *ev = &a->ev[a->order[i]];
+        rc = arr_add(&k, ev->event_key) | arr_add_int(&t, ev->event_time_ms) |
+             arr_add(&d, ev->digest);
+    }
+    const char *ks = arr_end(&k), *ts = arr_end(&t), *ds = arr_end(&d);
+    if (rc != 0) ks = NULL;
+    PGresult *r = NULL;
+    if (ks && ts && ds) {
+        je_pg_params p = {0};
+        je_pg_text(&p, a->tenant);
+        je_pg_text(&p, a->source);
+        je_pg_text(&p, a->job_id);
+        je_pg_text(&p, ks);
+        je_pg_text(&p, ts);
+        je_pg_text(&p, ds);
+        r = je_pg_exec(tx,
+                       "INSERT INTO ledger(tenant_id, source_id, event_key, event_time_ms, "
+                       "processed, claim_job_id, claim_digest) SELECT $1, $2, u.k, u.t, 0, $3, "
+                       "u.d FROM unnest($4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY "
+                       "AS u(k, t, d, i) ORDER BY u.i ON CONFLICT DO NOTHING RETURNING event_key",
+                       &p, err);
+    } else {
+        je_err_set(err, "STORE", "out of memory");
+    }
+    free(k.s), free(t.s), free(d.s);
+    if (!r) return -1;
+    *rest = a->n;
+    for (int i = 0; i < PQntuples(r); i++) {
+        long at = find_event(a, PQgetvalue(r, i, 0));
+        if (at >= 0 && !a->ev[at].is_new) a->ev[at].is_new = 1, (*rest)--;
+    }
+    PQclear(r);
+    return 0;
 }
 
-static int claim_one(je_pg_tx *tx, const claim_arg *a, je_claim_event *ev, int force, je_err *err) {
-    /* an entry pruned between the insert's conflict and the lock is absent again: once more */
-    for (int attempt = 0; attempt < 3; attempt++) {
-        je_ledger_entry none = {0};
-        int keep = 0;
-        if (je_ledger_decide(&none, ev->digest, force, &keep) == JE_CLAIM_NEW) {
-            int inserted = entry_insert(tx, a, ev, err);
-            if (inserted != 0) return inserted < 0 ? -1 : (ev->is_new = 1, 0);
-        }
-        int decided = claim_existing(tx, a, ev, force, err);
-        if (decided != 0) return decided < 0 ? -1 : 0;
+/* The existing entries of the events not inserted, locked in key order. */
+static PGresult *claim_lock_rest(je_pg_tx *tx, const claim_arg *a, je_err *err) {
+    arr k = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        if (!a->ev[a->order[i]].is_new) rc = arr_add(&k, a->ev[a->order[i]].event_key);
+    const char *ks = rc == 0 ? arr_end(&k) : NULL;
+    PGresult *r = NULL;
+    if (ks) {
+        je_pg_params p = {0};
+        je_pg_text(&p, a->tenant);
+        je_pg_text(&p, a->source);
+        je_pg_text(&p, ks);
+        r = je_pg_exec(tx,
+                       "SELECT event_key, processed, processed_digest, claim_job_id FROM ledger "
+                       "WHERE tenant_id=$1 AND source_id=$2 AND event_key = ANY($3::text[]) "
+                       "ORDER BY event_key COLLATE \"C\" FOR UPDATE",
+                       &p, err);
+    } else {
+        je_err_set(err, "STORE", "out of memory");
     }
-    return je_err_set(err, "STORE", "the ledger entry of an event kept vanishing");
+    free(k.s);
+    return r;
+}
+
+/* Of the other jobs that claim these entries, those whose lease is live now: a list of
+ * (job id, live) read in one statement. Returns the result (job_id, live) or NULL. */
+static PGresult *claimers_live(je_pg_tx *tx, const claim_arg *a, const PGresult *rows,
+                               je_err *err) {
+    arr ids = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(rows); i++)
+        if (!PQgetisnull(rows, i, 3) && strcmp(PQgetvalue(rows, i, 3), a->job_id) != 0)
+            rc = arr_add(&ids, PQgetvalue(rows, i, 3));
+    const char *is = rc == 0 ? arr_end(&ids) : NULL;
+    PGresult *r = NULL;
+    if (is) {
+        je_pg_params p = {0};
+        je_pg_text(&p, a->tenant);
+        je_pg_text(&p, is);
+        r = je_pg_exec(tx,
+                       "SELECT job_id, status, lease_id, lease_until_ms FROM jobs WHERE "
+                       "tenant_id=$1 AND job_id = ANY($2::text[])",
+                       &p, err);
+    } else {
+        je_err_set(err, "STORE", "out of memory");
+    }
+    free(ids.s);
+    return r;
+}
+
+/* Whether claimer (a job id of the result of claimers_live) holds a live lease at now (core:
+ * je_job_lease_live). */
+static int claimer_live(const PGresult *jobs, const char *claimer, int64_t now) {
+    for (int i = 0; i < PQntuples(jobs); i++) {
+        if (strcmp(PQgetvalue(jobs, i, 0), claimer) != 0) continue;
+        je_job j;
+        memset(&j, 0, sizeof j);
+        j.status = (int)je_pg_get_int(jobs, i, 1);
+        je_pg_get_text(jobs, i, 2, j.lease_id, sizeof j.lease_id);
+        j.lease_until_ms = je_pg_get_opt(jobs, i, 3);
+        return je_job_lease_live(&j, NULL, now);
+    }
+    return 0;
+}
+
+/* Step 2: each existing entry decided by core; the claims and kept digests written as two
+ * statements over arrays. Events whose entry vanished meanwhile (pruned) stay undecided. */
+static int claim_existing(je_pg_tx *tx, const claim_arg *a, int force, char *decided, je_err *err) {
+    PGresult *rows = claim_lock_rest(tx, a, err);
+    if (!rows) return -1;
+    PGresult *jobs = claimers_live(tx, a, rows, err);
+    if (!jobs) return PQclear(rows), -1;
+    arr ck = {0}, ct = {0}, cd = {0}, kk = {0}, kd = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(rows); i++) {
+        long at = find_event(a, PQgetvalue(rows, i, 0));
+        if (at < 0) continue;
+        je_claim_event *ev = &a->ev[at];
+        je_ledger_entry e = {.exists = 1, .processed = je_pg_get_int(rows, i, 1) != 0};
+        if (!PQgetisnull(rows, i, 2)) e.processed_digest = PQgetvalue(rows, i, 2);
+        if (!PQgetisnull(rows, i, 3) && strcmp(PQgetvalue(rows, i, 3), a->job_id) != 0)
+            e.claimed_by_other_live = claimer_live(jobs, PQgetvalue(rows, i, 3), a->now);
+        int keep = 0;
+        ev->is_new = je_ledger_decide(&e, ev->digest, force, &keep) == JE_CLAIM_NEW;
+        decided[at] = 1;
+        if (ev->is_new)
+            rc = arr_add(&ck, ev->event_key) | arr_add_int(&ct, ev->event_time_ms) |
+                 arr_add(&cd, ev->digest);
+        else if (keep)
+            rc = arr_add(&kk, ev->event_key) | arr_add(&kd, ev->digest);
+    }
+    PQclear(rows);
+    PQclear(jobs);
+    const char *cks = arr_end(&ck), *cts = arr_end(&ct), *cds = arr_end(&cd), *kks = arr_end(&kk),
+               *kds = arr_end(&kd);
+    if (rc != 0 || !cks || !cts || !cds || !kks || !kds)
+        rc = je_err_set(err, "STORE", "out of memory");
+    if (rc == 0 && ck.n) {
+        je_pg_params p = {0};
+        je_pg_text(&p, a->tenant);
+        je_pg_text(&p, a->source);
+        je_pg_text(&p, a->job_id);
+        je_pg_text(&p, cks);
+        je_pg_text(&p, cts);
+        je_pg_text(&p, cds);
+        rc = je_pg_run(tx,
+                       "UPDATE ledger l SET event_time_ms=u.t, claim_job_id=$3, claim_digest=u.d "
+                       "FROM unnest($4::text[], $5::bigint[], $6::text[]) AS u(k, t, d) WHERE "
+                       "l.tenant_id=$1 AND l.source_id=$2 AND l.event_key=u.k",
+                       &p, NULL, err);
+    }
+    if (rc == 0 && kk.n) {
+        je_pg_params p = {0};
+        je_pg_text(&p, a->tenant);
+        je_pg_text(&p, a->source);
+        je_pg_text(&p, kks);
+        je_pg_text(&p, kds);
+        rc = je_pg_run(tx,
+                       "UPDATE ledger l SET processed_digest=u.d FROM unnest($3::text[], "
+                       "$4::text[]) AS u(k, d) WHERE l.tenant_id=$1 AND l.source_id=$2 AND "
+                       "l.event_key=u.k",
+                       &p, NULL, err);
+    }
+    free(ck.s), free(ct.s), free(cd.s), free(kk.s), free(kd.s);
+    return rc;
+}
+
+/* Every event decided: inserts first, then the existing entries; an entry pruned between the
+ * two steps is absent again, so the steps run once more for what is left. */
+static int claim_events(je_pg_tx *tx, const claim_arg *a, int force, je_err *err) {
+    char *decided = calloc(a->n ? a->n : 1, 1);
+    if (!decided) return je_err_set(err, "STORE", "out of memory");
+    int rc = -1;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        size_t rest = 0;
+        if (claim_inserts(tx, a, &rest, err) != 0) goto out;
+        for (size_t i = 0; i < a->n; i++) decided[i] = a->ev[i].is_new;
+        if (rest && claim_existing(tx, a, force, decided, err) != 0) goto out;
+        rc = 0;
+        for (size_t i = 0; i < a->n; i++) rc |= !decided[i];
+        if (rc == 0) goto out;
+    }
+    rc = je_err_set(err, "STORE", "the ledger entry of an event kept vanishing");
+out:
+    free(decided);
+    return rc;
 }
 
 /* The claiming job's backfill: 1 (*force set), 0 none, -1 error. force_reprocess never changes
@@ -194,27 +326,24 @@ static int claim_op(je_pg_tx *tx, void *argp, je_err *err) {
     int force = 0,
         has_bf = backfill_id[0] ? backfill_force(tx, a->tenant, backfill_id, &force, err) : 0;
     if (has_bf < 0) return -1;
-    size_t *order = malloc((a->n ? a->n : 1) * sizeof *order);
-    if (!order) return je_err_set(err, "STORE", "out of memory");
-    for (size_t i = 0; i < a->n; i++) order[i] = i;
+    a->order = malloc((a->n ? a->n : 1) * sizeof *a->order);
+    if (!a->order) return je_err_set(err, "STORE", "out of memory");
+    for (size_t i = 0; i < a->n; i++) a->order[i] = i;
     sort_events = a->ev;
-    qsort(order, a->n, sizeof *order, by_key);
-    int64_t dups = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < a->n; i++) {
-        je_claim_event *ev = &a->ev[order[i]];
-        rc = claim_one(tx, a, ev, force, err);
-        dups += !ev->is_new;
-    }
-    free(order);
+    qsort(a->order, a->n, sizeof *a->order, by_key);
+    int rc = claim_events(tx, a, force, err);
+    free(a->order);
+    a->order = NULL;
     if (rc != 0) return -1;
+    int64_t dups = 0;
+    for (size_t i = 0; i < a->n; i++) dups += !a->ev[i].is_new;
     if (has_bf && dups && note_duplicates(tx, a->tenant, backfill_id, dups, err) != 0) return -1;
     return JE_STORE_OK;
 }
 
 int je_pg_ledger_claim(je_store *s, const char *tenant, const char *source_id, const char *job_id,
                        je_claim_event *events, size_t n, int64_t now_ms, je_err *err) {
-    claim_arg a = {tenant, source_id, job_id, events, n, now_ms};
+    claim_arg a = {tenant, source_id, job_id, events, n, now_ms, NULL};
     return je_pg_write(s, claim_op, &a, err);
 }
 

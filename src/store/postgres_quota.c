@@ -273,55 +273,27 @@ int je_pg_quota_release(je_store *s, const char *tenant, const char *quota_id,
 
 typedef struct sweep_arg {
     int64_t now, count;
-    const char *tenant, *quota_id; /* the quota of one permits step */
-    int full;                      /* an elevations batch was full: another may follow */
+    int full; /* an elevations batch was full: another may follow */
 } sweep_arg;
 
 #define ELEVATION_BATCH 500
 
 /* One quota's expired permits, under its lock (a node that comes second frees nothing). */
-static int permits_step_tx(je_pg_tx *tx, void *argp, je_err *err) {
-    sweep_arg *a = argp;
-    a->count = 0;
+static int permits_step(je_pg_tx *tx, const char *tenant, const char *quota_id, int64_t now,
+                        int64_t *count, je_err *err) {
     je_quota_record q;
-    int found = je_pg_quota_load(tx, a->tenant, a->quota_id, 0, &q, err);
+    int found = je_pg_quota_load(tx, tenant, quota_id, 0, &q, err);
     if (found != JE_STORE_OK) return found == JE_STORE_NOT_FOUND ? 0 : JE_STORE_ERROR;
-    if (je_pg_permits_release_expired(tx, &q, a->now, &a->count, err) != 0) return JE_STORE_ERROR;
-    return a->count > 0 && je_pg_quota_save(tx, &q, err) != 0 ? JE_STORE_ERROR : 0;
-}
-
-typedef struct pairs_arg {
-    int64_t now;
-    PGresult *r;
-} pairs_arg;
-
-static int expired_permit_pairs(je_pg_tx *tx, void *argp, je_err *err) {
-    pairs_arg *a = argp;
-    je_pg_params p = {0};
-    je_pg_int(&p, a->now);
-    PQclear(a->r);
-    a->r = je_pg_exec(tx,
-                      "SELECT DISTINCT tenant_id, quota_id FROM permits WHERE expires_ms <= "
-                      "$1::bigint LIMIT 10000",
-                      &p, err);
-    return a->r ? 0 : JE_STORE_ERROR;
+    if (je_pg_permits_release_expired(tx, &q, now, count, err) != 0) return JE_STORE_ERROR;
+    return *count > 0 && je_pg_quota_save(tx, &q, err) != 0 ? JE_STORE_ERROR : 0;
 }
 
 int64_t je_pg_permits_expire(je_store *s, int64_t now_ms, je_err *err) {
-    pairs_arg pa = {now_ms, NULL};
-    if (je_pg_read(s, expired_permit_pairs, &pa, err) < 0) return PQclear(pa.r), JE_STORE_ERROR;
-    int64_t total = 0;
-    for (int i = 0; i < PQntuples(pa.r); i++) {
-        sweep_arg a = {now_ms, 0, PQgetvalue(pa.r, i, 0), PQgetvalue(pa.r, i, 1), 0};
-        int rc = je_pg_write(s, permits_step_tx, &a, err);
-        if (rc < 0) {
-            PQclear(pa.r);
-            return rc;
-        }
-        total += a.count;
-    }
-    PQclear(pa.r);
-    return total;
+    return je_pg_sweep_quotas(
+        s,
+        "SELECT DISTINCT tenant_id, quota_id FROM permits WHERE expires_ms <= "
+        "$1::bigint LIMIT 10000",
+        now_ms, permits_step, err);
 }
 
 /* Candidates locked FOR UPDATE SKIP LOCKED (a quota another transaction holds is left to it or
@@ -355,7 +327,7 @@ static int elevations_tx(je_pg_tx *tx, void *argp, je_err *err) {
 /* In batches (one transaction each), so one sweep never holds thousands of quota rows. */
 int64_t je_pg_elevations_expire(je_store *s, int64_t now_ms, je_err *err) {
     int64_t total = 0;
-    sweep_arg a = {now_ms, 0, NULL, NULL, 1};
+    sweep_arg a = {now_ms, 0, 1};
     while (a.full) {
         int rc = je_pg_write(s, elevations_tx, &a, err);
         if (rc < 0) return rc;
@@ -374,7 +346,7 @@ static int idem_prune_tx(je_pg_tx *tx, void *argp, je_err *err) {
 }
 
 int64_t je_pg_idem_prune(je_store *s, int64_t before_ms, je_err *err) {
-    sweep_arg a = {before_ms, 0, NULL, NULL, 0};
+    sweep_arg a = {before_ms, 0, 0};
     int rc = je_pg_write(s, idem_prune_tx, &a, err);
     return rc < 0 ? rc : a.count;
 }

@@ -51,13 +51,26 @@ int je_pg_quota_release_slots(je_pg_tx *tx, const char *tenant, const char *quot
 /* The earliest expiry among q's permits and live leases, JE_NO_TIME when none; INT64_MAX on
  * error. */
 int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err);
-/* Leased backfill-lane jobs charged to q, or -1. */
-int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_err *err);
+/* The same, and *backfill gets the leased backfill-lane jobs charged to q (one statement). */
+int64_t je_pg_quota_lease_facts(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                je_err *err);
+
+/* A sweep of the engine, per quota (postgres_rows_quota.c): reads the (tenant_id, quota_id)
+ * pairs of pairs_sql (a literal whose $1 is now, LIMITed), then runs step once per pair, each in
+ * a transaction of its own (quota row locked first), adding up what the steps count. Returns
+ * the total, or a negative je_store_rc. */
+typedef int (*je_pg_quota_step)(je_pg_tx *tx, const char *tenant, const char *quota_id, int64_t now,
+                                int64_t *count, je_err *err);
+int64_t je_pg_sweep_quotas(je_store *s, const char *pairs_sql, int64_t now, je_pg_quota_step step,
+                           je_err *err);
 
 /* ---- jobs (postgres_rows_job.c) ---- */
 void je_pg_job_from_row(const PGresult *r, int row, je_job *j);
 /* Upsert of the whole row. */
 int je_pg_job_save(je_pg_tx *tx, const je_job *j, je_err *err);
+/* Insert unless its id or its backfill batch (jobs_batch) is taken: 1 inserted, 0 taken (the
+ * transaction goes on), -1 error. */
+int je_pg_job_insert(je_pg_tx *tx, const je_job *j, je_err *err);
 /* Locked FOR UPDATE: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
 int je_pg_job_load(je_pg_tx *tx, const char *tenant, const char *job_id, je_job *out, je_err *err);
 /* Only what a lease's liveness needs (status, lease_id, lease_until_ms; the rest zeroed, no

@@ -56,37 +56,57 @@ static const char save_sql[] =
     "created_ms=excluded.created_ms, updated_ms=excluded.updated_ms, "
     "completed_ms=excluded.completed_ms";
 
+/* The 27 columns of j, in JE_PG_JOB_COLS order. */
+static void job_params(je_pg_params *pp, const je_job *j) {
+    int bf = j->backfill_id[0] != '\0', leased = j->lease_id[0] != '\0';
+    je_pg_text(pp, j->tenant_id);
+    je_pg_text(pp, j->job_id);
+    je_pg_text(pp, j->job_type);
+    je_pg_int(pp, j->status);
+    je_pg_int(pp, j->lane);
+    je_pg_int(pp, j->priority);
+    je_pg_text(pp, j->payload ? j->payload : "null");
+    je_pg_opt_text(pp, j->source_id);
+    je_pg_opt_text(pp, j->event_key);
+    je_pg_opt_int(pp, j->event_time_ms);
+    je_pg_opt_text(pp, j->backfill_id);
+    je_pg_opt_int(pp, bf ? j->batch : JE_NO_TIME);
+    je_pg_opt_int(pp, bf ? j->window_start_ms : JE_NO_TIME);
+    je_pg_opt_int(pp, bf ? j->window_end_ms : JE_NO_TIME);
+    je_pg_int(pp, j->attempt);
+    je_pg_int(pp, j->failures);
+    je_pg_int(pp, j->max_attempts);
+    je_pg_int(pp, j->available_ms);
+    je_pg_opt_text(pp, j->lease_id);
+    je_pg_opt_int(pp, leased ? j->lease_until_ms : JE_NO_TIME);
+    je_pg_opt_int(pp, leased ? j->lease_ms : JE_NO_TIME);
+    je_pg_opt_text(pp, j->worker_id);
+    je_pg_opt_text(pp, j->quota_id);
+    je_pg_opt_text(pp, j->error);
+    je_pg_int(pp, j->created_ms);
+    je_pg_int(pp, j->updated_ms);
+    je_pg_opt_int(pp, j->completed_ms);
+}
+
 int je_pg_job_save(je_pg_tx *tx, const je_job *j, je_err *err) {
     je_pg_params p = {0};
-    int bf = j->backfill_id[0] != '\0', leased = j->lease_id[0] != '\0';
-    je_pg_text(&p, j->tenant_id);
-    je_pg_text(&p, j->job_id);
-    je_pg_text(&p, j->job_type);
-    je_pg_int(&p, j->status);
-    je_pg_int(&p, j->lane);
-    je_pg_int(&p, j->priority);
-    je_pg_text(&p, j->payload ? j->payload : "null");
-    je_pg_opt_text(&p, j->source_id);
-    je_pg_opt_text(&p, j->event_key);
-    je_pg_opt_int(&p, j->event_time_ms);
-    je_pg_opt_text(&p, j->backfill_id);
-    je_pg_opt_int(&p, bf ? j->batch : JE_NO_TIME);
-    je_pg_opt_int(&p, bf ? j->window_start_ms : JE_NO_TIME);
-    je_pg_opt_int(&p, bf ? j->window_end_ms : JE_NO_TIME);
-    je_pg_int(&p, j->attempt);
-    je_pg_int(&p, j->failures);
-    je_pg_int(&p, j->max_attempts);
-    je_pg_int(&p, j->available_ms);
-    je_pg_opt_text(&p, j->lease_id);
-    je_pg_opt_int(&p, leased ? j->lease_until_ms : JE_NO_TIME);
-    je_pg_opt_int(&p, leased ? j->lease_ms : JE_NO_TIME);
-    je_pg_opt_text(&p, j->worker_id);
-    je_pg_opt_text(&p, j->quota_id);
-    je_pg_opt_text(&p, j->error);
-    je_pg_int(&p, j->created_ms);
-    je_pg_int(&p, j->updated_ms);
-    je_pg_opt_int(&p, j->completed_ms);
+    job_params(&p, j);
     return je_pg_run(tx, save_sql, &p, NULL, err);
+}
+
+int je_pg_job_insert(je_pg_tx *tx, const je_job *j, je_err *err) {
+    je_pg_params p = {0};
+    job_params(&p, j);
+    PGresult *r = je_pg_exec(tx,
+                             "INSERT INTO jobs(" JE_PG_JOB_COLS
+                             ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
+                             "$18,$19,$20,$21,$22,$23,$24,$25,$26,$27) ON CONFLICT DO NOTHING "
+                             "RETURNING 1",
+                             &p, err);
+    if (!r) return -1;
+    int inserted = PQntuples(r) > 0;
+    PQclear(r);
+    return inserted;
 }
 
 int je_pg_job_load(je_pg_tx *tx, const char *tenant, const char *job_id, je_job *out, je_err *err) {

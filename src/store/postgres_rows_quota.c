@@ -174,31 +174,78 @@ int je_pg_quota_release_slots(je_pg_tx *tx, const char *tenant, const char *quot
     return je_pg_quota_save(tx, &q, err);
 }
 
-int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
+/* The earliest expiry among q's permits and live leases, and (backfill not NULL) how many of
+ * its leases are of the backfill lane: one statement. */
+static int64_t expiry_and_backfill(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                   je_err *err) {
     je_pg_params p = {0};
     je_pg_text(&p, q->tenant_id);
     je_pg_text(&p, q->quota_id);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT min(m) FROM (SELECT min(expires_ms) AS m FROM permits WHERE "
-                             "tenant_id=$1 AND quota_id=$2 UNION ALL SELECT min(lease_until_ms) "
-                             "FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND status=1) AS e",
-                             &p, err);
+    PGresult *r = je_pg_exec(
+        tx,
+        "SELECT least((SELECT min(expires_ms) FROM permits WHERE tenant_id=$1 AND quota_id=$2), "
+        "l.until), l.backfill FROM (SELECT min(lease_until_ms) AS until, count(*) FILTER (WHERE "
+        "lane=1) AS backfill FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND status=1) AS l",
+        &p, err);
     if (!r) return INT64_MAX;
     int64_t v = PQntuples(r) == 1 ? je_pg_get_opt(r, 0, 0) : JE_NO_TIME;
+    if (backfill) *backfill = PQntuples(r) == 1 ? je_pg_get_int(r, 0, 1) : 0;
     PQclear(r);
     return v;
 }
 
-int64_t je_pg_quota_backfill_leases(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
+int64_t je_pg_quota_earliest_expiry(je_pg_tx *tx, const je_quota_record *q, je_err *err) {
+    return expiry_and_backfill(tx, q, NULL, err);
+}
+
+int64_t je_pg_quota_lease_facts(je_pg_tx *tx, const je_quota_record *q, int64_t *backfill,
+                                je_err *err) {
+    return expiry_and_backfill(tx, q, backfill, err);
+}
+
+/* ---- sweeps per quota ---------------------------------------------------------------------- */
+
+typedef struct pairs_arg {
+    const char *sql;
+    int64_t now;
+    PGresult *r;
+} pairs_arg;
+
+static int read_pairs(je_pg_tx *tx, void *argp, je_err *err) {
+    pairs_arg *a = argp;
     je_pg_params p = {0};
-    je_pg_text(&p, q->tenant_id);
-    je_pg_text(&p, q->quota_id);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT count(*) FROM jobs WHERE tenant_id=$1 AND quota_id=$2 AND "
-                             "status=1 AND lane=1",
-                             &p, err);
-    if (!r) return -1;
-    int64_t n = PQntuples(r) == 1 ? je_pg_get_int(r, 0, 0) : 0;
-    PQclear(r);
-    return n;
+    je_pg_int(&p, a->now);
+    PQclear(a->r); /* a read run again after a lost connection starts afresh */
+    a->r = je_pg_exec(tx, a->sql, &p, err);
+    return a->r ? 0 : JE_STORE_ERROR;
+}
+
+typedef struct step_arg {
+    je_pg_quota_step step;
+    const char *tenant, *quota_id;
+    int64_t now, count;
+} step_arg;
+
+static int run_step(je_pg_tx *tx, void *argp, je_err *err) {
+    step_arg *a = argp;
+    a->count = 0; /* a retried transaction counts afresh */
+    return a->step(tx, a->tenant, a->quota_id, a->now, &a->count, err);
+}
+
+int64_t je_pg_sweep_quotas(je_store *s, const char *pairs_sql, int64_t now, je_pg_quota_step step,
+                           je_err *err) {
+    pairs_arg pa = {pairs_sql, now, NULL};
+    if (je_pg_read(s, read_pairs, &pa, err) < 0) return PQclear(pa.r), JE_STORE_ERROR;
+    int64_t total = 0;
+    for (int i = 0; i < PQntuples(pa.r); i++) {
+        step_arg a = {step, PQgetvalue(pa.r, i, 0), PQgetvalue(pa.r, i, 1), now, 0};
+        int rc = je_pg_write(s, run_step, &a, err);
+        if (rc < 0) {
+            PQclear(pa.r);
+            return rc;
+        }
+        total += a.count;
+    }
+    PQclear(pa.r);
+    return total;
 }

@@ -758,7 +758,9 @@ class LeasingTest(LeasingBase):
         st = {"max_held": 0, "leases": 0, "completed": 0, "empty": 0, "calls": 0,
               "violations": [], "other": [], "per_job": {}}
         done = threading.Event()
-        deadline = time.monotonic() + 30
+        # a bound on liveness only (nothing stalls), not a speed target: generous, so that a
+        # shared machine running the sanitised build over PostgreSQL still finishes
+        deadline = time.monotonic() + 90
 
         def worker(i):
             c = KeepAlive(srv.url)
@@ -790,7 +792,7 @@ class LeasingTest(LeasingBase):
                     if not jobs:
                         time.sleep(0.002)
                         continue
-                    time.sleep(0.001 * (i % 3))  # hold a moment so holds overlap
+                    time.sleep(0.004 * (1 + i % 3))  # hold a moment so holds overlap
                     for j in jobs:
                         with lock:  # forgotten BEFORE the complete is sent
                             if held.get(j["jobId"]) == wid:
@@ -841,7 +843,10 @@ class LeasingTest(LeasingBase):
         self.assertEqual(st["completed"], n_jobs, "not all completed in time: %r"
                          % {k: v for k, v in st.items() if k != "per_job"})
         self.assertLessEqual(st["max_held"], 3, st["max_held"])
-        self.assertEqual(st["max_held"], 3, "16 workers on 3 slots fill all 3")
+        # no under-admission: at some moment all 3 slots were held (as the workers saw it, or as
+        # the server's usage showed it)
+        self.assertEqual(max(st["max_held"], mon_stats["max_active"]), 3,
+                         "16 workers on 3 slots fill all 3")
         self.assertGreater(st["empty"], 0, "some lease calls found every slot taken")
         self.assertEqual(set(st["per_job"].keys()), ids)
         self.assertEqual([k for k, v in st["per_job"].items() if v != 1], [],
