@@ -343,6 +343,13 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     je_log("info", "listening",
            json_pack("{s:s, s:s, s:s, s:i}", "listen", cfg->listen, "store", store->ops->name,
                      "issuer", cfg->issuer, "threads", (int)cfg->threads));
+    char own[160];
+    snprintf(own, sizeof own, "http://%s", cfg->listen);
+    if (store->ops->db_clock && strcmp(cfg->issuer, own) == 0) /* a shared store, no issuer set */
+        je_log("warn", "every node of a shared store needs the same --issuer",
+               json_pack("{s:s, s:s}", "issuer", cfg->issuer, "why",
+                         "tokens name their issuer: another node's tokens are refused here, and "
+                         "this node's there, unless all nodes set one --issuer"));
     wait_for_signal();
     je_http_stop(srv);
     je_engine_stop(&engine);
