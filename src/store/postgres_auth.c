@@ -9,32 +9,6 @@
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
-static json_t *names_json(const char *names, size_t n, size_t stride, size_t max) {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++) {
-        const char *s = names + i * stride;
-        json_array_append_new(a, json_stringn(s, strnlen(s, max)));
-    }
-    return a;
-}
-
-/* Reads a JSON array of strings into n names of at most max bytes each. */
-static int names_parse(const char *text, char *names, size_t *n, size_t cap, size_t stride,
-                       size_t max) {
-    json_t *a = json_loads(text ? text : "", 0, NULL);
-    int rc = json_is_array(a) && json_array_size(a) <= cap ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < json_array_size(a); i++) {
-        json_t *v = json_array_get(a, i);
-        if (!json_is_string(v) || json_string_length(v) > max)
-            rc = -1;
-        else
-            memcpy(names + i * stride, json_string_value(v), json_string_length(v) + 1);
-    }
-    *n = rc == 0 ? json_array_size(a) : 0;
-    json_decref(a);
-    return rc;
-}
-
 typedef struct client_put_arg {
     const je_client *c;
     int create_only;
@@ -82,8 +56,9 @@ int je_pg_client_put(je_store *s, const je_client *c, int create_only, je_err *e
         return je_err_set(err, "STORE", "client has too many tenants or roles");
     client_put_arg a = {c, create_only, "", NULL, NULL};
     memcpy(a.id, c->id, strnlen(c->id, JE_ID_MAX));
-    json_t *t = names_json(&c->tenants[0][0], c->n_tenants, sizeof c->tenants[0], JE_TENANT_MAX);
-    json_t *r = names_json(&c->roles[0][0], c->n_roles, sizeof c->roles[0], 31);
+    json_t *t =
+        je_store_names_json(&c->tenants[0][0], c->n_tenants, sizeof c->tenants[0], JE_TENANT_MAX);
+    json_t *r = je_store_names_json(&c->roles[0][0], c->n_roles, sizeof c->roles[0], 31);
     a.tenants = t ? json_dumps(t, JSON_COMPACT) : NULL;
     a.roles = r ? json_dumps(r, JSON_COMPACT) : NULL;
     json_decref(t);
@@ -103,10 +78,10 @@ static int client_row(const PGresult *r, int row, je_client *c, je_err *err) {
     if (strlen(id) > JE_ID_MAX || je_pg_get_bytea(r, row, 1, c->secret_sha256, 32) < 0)
         return je_err_set(err, "STORE", "corrupt client row");
     memcpy(c->id, id, strlen(id) + 1);
-    if (names_parse(PQgetvalue(r, row, 2), &c->tenants[0][0], &c->n_tenants, JE_MAX_TENANTS,
-                    sizeof c->tenants[0], JE_TENANT_MAX) < 0 ||
-        names_parse(PQgetvalue(r, row, 3), &c->roles[0][0], &c->n_roles, JE_MAX_ROLES,
-                    sizeof c->roles[0], 31) < 0)
+    if (je_store_names_parse(PQgetvalue(r, row, 2), &c->tenants[0][0], &c->n_tenants,
+                             JE_MAX_TENANTS, sizeof c->tenants[0], JE_TENANT_MAX) < 0 ||
+        je_store_names_parse(PQgetvalue(r, row, 3), &c->roles[0][0], &c->n_roles, JE_MAX_ROLES,
+                             sizeof c->roles[0], 31) < 0)
         return je_err_set(err, "STORE", "corrupt client row %s", c->id);
     c->created_ms = je_pg_get_int(r, row, 4);
     c->updated_ms = je_pg_get_int(r, row, 5);

@@ -11,6 +11,7 @@
 #define JE_STORE_POSTGRES_ROWS_H
 
 #include "store/postgres_impl.h"
+#include "store/backend.h"
 
 /* Column lists, in the order the row loaders read them (the same as SQLite's). */
 #define JE_PG_QUOTA_COLS                                                                           \

@@ -114,33 +114,23 @@ static int audit_head_lock(je_pg_tx *tx, const char *tenant, int64_t *seq,
     return ok;
 }
 
-static int audit_insert(je_pg_tx *tx, const json_t *entry, je_err *err) {
-    int64_t occurred = 0;
-    const char *at = member_str(entry, "occurredAt");
-    if (!at || je_time_parse(at, &occurred) < 0)
-        return je_err_field(err, "AUDIT_INVALID", "occurredAt", "audit entry has no valid time");
-    if (!member_str(entry, "entryId") || !member_str(entry, "eventType"))
-        return je_err_set(err, "AUDIT_INVALID", "audit entry lacks entryId or eventType");
-    char *text = je_jcs_dumps(entry, NULL);
-    if (!text) return je_err_set(err, "AUDIT_INVALID", "audit entry cannot be canonicalised");
+static int audit_insert(je_pg_tx *tx, const je_audit_row *row, je_err *err) {
     je_pg_params p = {0};
-    je_pg_text(&p, member_str(entry, "tenantId"));
-    je_pg_int(&p, json_integer_value(json_object_get(entry, "sequence")));
-    je_pg_text(&p, member_str(entry, "entryId"));
-    je_pg_text(&p, member_str(entry, "eventType"));
-    je_pg_text(&p, member_str(entry, "resourceType"));
-    je_pg_text(&p, member_str(entry, "resourceId"));
-    je_pg_text(&p, member_str(entry, "actorId"));
-    je_pg_int(&p, occurred);
-    je_pg_text(&p, member_str(entry, "hash"));
-    je_pg_text(&p, text);
-    int rc = je_pg_run(tx,
-                       "INSERT INTO audit_entries(tenant_id, sequence, entry_id, event_type, "
-                       "resource_type, resource_id, actor_id, occurred_ms, hash, entry_json) "
-                       "VALUES($1,$2::bigint,$3,$4,$5,$6,$7,$8::bigint,$9,$10)",
-                       &p, NULL, err);
-    free(text);
-    return rc;
+    je_pg_text(&p, row->tenant);
+    je_pg_int(&p, row->sequence);
+    je_pg_text(&p, row->entry_id);
+    je_pg_text(&p, row->event_type);
+    je_pg_text(&p, row->resource_type);
+    je_pg_text(&p, row->resource_id);
+    je_pg_text(&p, row->actor_id);
+    je_pg_int(&p, row->occurred_ms);
+    je_pg_text(&p, row->hash);
+    je_pg_text(&p, row->text);
+    return je_pg_run(tx,
+                     "INSERT INTO audit_entries(tenant_id, sequence, entry_id, event_type, "
+                     "resource_type, resource_id, actor_id, occurred_ms, hash, entry_json) "
+                     "VALUES($1,$2::bigint,$3,$4,$5,$6,$7,$8::bigint,$9,$10)",
+                     &p, NULL, err);
 }
 
 int je_pg_audit_append_tx(je_pg_tx *tx, json_t *entry, je_err *err) {
@@ -150,16 +140,19 @@ int je_pg_audit_append_tx(je_pg_tx *tx, json_t *entry, je_err *err) {
     if (!tenant) return je_err_field(err, "AUDIT_INVALID", "tenantId", "audit entry has no tenant");
     if (audit_head_lock(tx, tenant, &head, head_hash, err) < 0) return -1;
     if (je_audit_entry_seal(entry, head + 1, head_hash, err) < 0) return -1;
-    if (audit_insert(tx, entry, err) != 0) return -1;
+    je_audit_row row;
+    if (je_audit_row_of(entry, &row, err) != 0) return -1;
+    int rc = audit_insert(tx, &row, err);
     je_pg_params p = {0};
     je_pg_text(&p, tenant);
     je_pg_int(&p, head + 1);
-    je_pg_text(&p, member_str(entry, "hash"));
-    if (je_pg_run(tx,
-                  "UPDATE audit_heads SET head_sequence=$2::bigint, head_hash=$3 WHERE "
-                  "tenant_id=$1",
-                  &p, NULL, err) < 0)
-        return -1;
-    je_pg_note_event(tx, member_str(entry, "eventType"));
-    return 0;
+    je_pg_text(&p, row.hash);
+    if (rc == 0)
+        rc = je_pg_run(tx,
+                       "UPDATE audit_heads SET head_sequence=$2::bigint, head_hash=$3 WHERE "
+                       "tenant_id=$1",
+                       &p, NULL, err);
+    if (rc == 0) je_pg_note_event(tx, row.event_type);
+    free(row.text);
+    return rc;
 }

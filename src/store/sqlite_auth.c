@@ -8,32 +8,6 @@
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
-static json_t *names_json(const char *names, size_t n, size_t stride, size_t max) {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++) {
-        const char *s = names + i * stride;
-        json_array_append_new(a, json_stringn(s, strnlen(s, max)));
-    }
-    return a;
-}
-
-/* Reads a JSON array of strings into n names of at most max bytes each. */
-static int names_parse(const char *text, char *names, size_t *n, size_t cap, size_t stride,
-                       size_t max) {
-    json_t *a = json_loads(text ? text : "", 0, NULL);
-    int rc = json_is_array(a) && json_array_size(a) <= cap ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < json_array_size(a); i++) {
-        json_t *v = json_array_get(a, i);
-        if (!json_is_string(v) || json_string_length(v) > max)
-            rc = -1;
-        else
-            memcpy(names + i * stride, json_string_value(v), json_string_length(v) + 1);
-    }
-    *n = rc == 0 ? json_array_size(a) : 0;
-    json_decref(a);
-    return rc;
-}
-
 typedef struct client_put_arg {
     const je_client *c;
     int create_only;
@@ -41,8 +15,9 @@ typedef struct client_put_arg {
 } client_put_arg;
 
 static int bind_client(sqlite3_stmt *st, const je_client *c) {
-    json_t *t = names_json(&c->tenants[0][0], c->n_tenants, sizeof c->tenants[0], JE_TENANT_MAX);
-    json_t *r = names_json(&c->roles[0][0], c->n_roles, sizeof c->roles[0], 31);
+    json_t *t =
+        je_store_names_json(&c->tenants[0][0], c->n_tenants, sizeof c->tenants[0], JE_TENANT_MAX);
+    json_t *r = je_store_names_json(&c->roles[0][0], c->n_roles, sizeof c->roles[0], 31);
     char *ts = t ? json_dumps(t, JSON_COMPACT) : NULL;
     char *rs = r ? json_dumps(r, JSON_COMPACT) : NULL;
     json_decref(t);
@@ -106,10 +81,11 @@ static int client_row(sqlite3_stmt *st, je_client *c, je_err *err) {
         return je_err_set(err, "STORE", "corrupt client row");
     memcpy(c->id, id, strlen(id) + 1);
     memcpy(c->secret_sha256, sqlite3_column_blob(st, 1), 32);
-    if (names_parse((const char *)sqlite3_column_text(st, 2), &c->tenants[0][0], &c->n_tenants,
-                    JE_MAX_TENANTS, sizeof c->tenants[0], JE_TENANT_MAX) < 0 ||
-        names_parse((const char *)sqlite3_column_text(st, 3), &c->roles[0][0], &c->n_roles,
-                    JE_MAX_ROLES, sizeof c->roles[0], 31) < 0)
+    if (je_store_names_parse((const char *)sqlite3_column_text(st, 2), &c->tenants[0][0],
+                             &c->n_tenants, JE_MAX_TENANTS, sizeof c->tenants[0],
+                             JE_TENANT_MAX) < 0 ||
+        je_store_names_parse((const char *)sqlite3_column_text(st, 3), &c->roles[0][0], &c->n_roles,
+                             JE_MAX_ROLES, sizeof c->roles[0], 31) < 0)
         return je_err_set(err, "STORE", "corrupt client row %s", c->id);
     c->created_ms = sqlite3_column_int64(st, 4);
     c->updated_ms = sqlite3_column_int64(st, 5);

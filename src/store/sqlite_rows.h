@@ -8,6 +8,7 @@
 #define JE_STORE_SQLITE_ROWS_H
 
 #include "store/sqlite_impl.h"
+#include "store/backend.h"
 
 /* Column lists, in the order the row loaders read them. */
 #define JE_SQLITE_QUOTA_COLS                                                                       \

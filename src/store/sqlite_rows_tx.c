@@ -113,36 +113,24 @@ static int audit_head(sqlite3 *db, const char *tenant, int64_t *seq,
     return ok;
 }
 
-static int audit_insert(sqlite3 *db, const json_t *entry, je_err *err) {
-    int64_t occurred = 0;
-    const char *at = member_str(entry, "occurredAt");
-    if (!at || je_time_parse(at, &occurred) < 0)
-        return je_err_field(err, "AUDIT_INVALID", "occurredAt", "audit entry has no valid time");
-    if (!member_str(entry, "entryId") || !member_str(entry, "eventType"))
-        return je_err_set(err, "AUDIT_INVALID", "audit entry lacks entryId or eventType");
-    size_t len = 0;
-    char *text = je_jcs_dumps(entry, &len);
-    if (!text) return je_err_set(err, "AUDIT_INVALID", "audit entry cannot be canonicalised");
+static int audit_insert(sqlite3 *db, je_audit_row *row, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
         "INSERT INTO audit_entries(tenant_id, sequence, entry_id, event_type, resource_type, "
         "resource_id, actor_id, occurred_ms, hash, entry_json) "
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
         err);
-    if (!st) {
-        free(text);
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, member_str(entry, "tenantId"), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(entry, "sequence")));
-    sqlite3_bind_text(st, 3, member_str(entry, "entryId"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, member_str(entry, "eventType"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, member_str(entry, "resourceType"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, member_str(entry, "resourceId"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, member_str(entry, "actorId"), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, occurred);
-    sqlite3_bind_text(st, 9, member_str(entry, "hash"), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, text, (int)len, free);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, row->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, row->sequence);
+    sqlite3_bind_text(st, 3, row->entry_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->event_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, row->resource_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, row->resource_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, row->actor_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, row->occurred_ms);
+    sqlite3_bind_text(st, 9, row->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, row->text, (int)row->len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "audit append");
@@ -155,7 +143,11 @@ int je_sqlite_audit_append_tx(sqlite3 *db, json_t *entry, je_err *err) {
     if (!tenant) return je_err_field(err, "AUDIT_INVALID", "tenantId", "audit entry has no tenant");
     if (audit_head(db, tenant, &head, head_hash, err) < 0) return -1;
     if (je_audit_entry_seal(entry, head + 1, head_hash, err) < 0) return -1;
-    if (audit_insert(db, entry, err) != 0) return -1;
+    je_audit_row row;
+    if (je_audit_row_of(entry, &row, err) != 0) return -1;
+    int inserted = audit_insert(db, &row, err);
+    free(row.text);
+    if (inserted != 0) return -1;
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
         "INSERT INTO audit_heads(tenant_id, head_sequence, head_hash) VALUES(?1,?2,?3) "

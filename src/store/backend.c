@@ -1,0 +1,56 @@
+/* store/backend.c: see backend.h. */
+#include "store/backend.h"
+
+#include <string.h>
+
+#include "core/jcs.h"
+#include "core/timefmt.h"
+
+json_t *je_store_names_json(const char *names, size_t n, size_t stride, size_t max) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        const char *s = names + i * stride;
+        json_array_append_new(a, json_stringn(s, strnlen(s, max)));
+    }
+    return a;
+}
+
+int je_store_names_parse(const char *text, char *names, size_t *n, size_t cap, size_t stride,
+                         size_t max) {
+    json_t *a = json_loads(text ? text : "", 0, NULL);
+    int rc = json_is_array(a) && json_array_size(a) <= cap ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < json_array_size(a); i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_string(v) || json_string_length(v) > max)
+            rc = -1;
+        else
+            memcpy(names + i * stride, json_string_value(v), json_string_length(v) + 1);
+    }
+    *n = rc == 0 ? json_array_size(a) : 0;
+    json_decref(a);
+    return rc;
+}
+
+static const char *member_str(const json_t *entry, const char *key) {
+    return json_string_value(json_object_get(entry, key)); /* NULL when absent or not a string */
+}
+
+int je_audit_row_of(const json_t *entry, je_audit_row *row, je_err *err) {
+    memset(row, 0, sizeof *row);
+    const char *at = member_str(entry, "occurredAt");
+    if (!at || je_time_parse(at, &row->occurred_ms) < 0)
+        return je_err_field(err, "AUDIT_INVALID", "occurredAt", "audit entry has no valid time");
+    row->entry_id = member_str(entry, "entryId");
+    row->event_type = member_str(entry, "eventType");
+    if (!row->entry_id || !row->event_type)
+        return je_err_set(err, "AUDIT_INVALID", "audit entry lacks entryId or eventType");
+    row->tenant = member_str(entry, "tenantId");
+    row->resource_type = member_str(entry, "resourceType");
+    row->resource_id = member_str(entry, "resourceId");
+    row->actor_id = member_str(entry, "actorId");
+    row->hash = member_str(entry, "hash");
+    row->sequence = json_integer_value(json_object_get(entry, "sequence"));
+    row->text = je_jcs_dumps(entry, &row->len);
+    if (!row->text) return je_err_set(err, "AUDIT_INVALID", "audit entry cannot be canonicalised");
+    return 0;
+}

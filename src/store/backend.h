@@ -1,0 +1,29 @@
+/* store/backend.h: what every backend does alike before SQL (not a public header): a client's
+ * tenants and roles as the JSON arrays the backends store, and the columns of an audit entry.
+ * Backends include it; nothing above store/ does. */
+#ifndef JE_STORE_BACKEND_H
+#define JE_STORE_BACKEND_H
+
+#include "store/store.h"
+
+/* n names of at most max bytes each, stride bytes apart, as a JSON array (NULL: no memory). */
+json_t *je_store_names_json(const char *names, size_t n, size_t stride, size_t max);
+/* Reads a JSON array of at most cap strings of at most max bytes into names: 0, or -1 (then
+ * *n is 0). */
+int je_store_names_parse(const char *text, char *names, size_t *n, size_t cap, size_t stride,
+                         size_t max);
+
+/* The columns of a sealed audit entry. The strings point into the entry; text is its canonical
+ * (JCS) form, malloc'd: the caller frees it. */
+typedef struct je_audit_row {
+    const char *tenant, *entry_id, *event_type, *resource_type, *resource_id, *actor_id, *hash;
+    int64_t sequence, occurred_ms;
+    char *text;
+    size_t len;
+} je_audit_row;
+
+/* Fills row from entry: 0, or -1 with err set ("AUDIT_INVALID") when the entry has no valid
+ * time, no entryId or eventType, or cannot be canonicalised. */
+int je_audit_row_of(const json_t *entry, je_audit_row *row, je_err *err);
+
+#endif
