@@ -1,10 +1,18 @@
 /* http/server.c: libmicrohttpd glue. Reads the whole body (up to JE_HTTP_MAX_BODY), then calls
  * the handler once on a pool thread; logs one line per request; frees the arena at the end.
  * Replies are queued on the handler's second (or later) call, never the first, so keep-alive
- * connections stay open. */
+ * connections stay open.
+ *
+ * A request that may write (any method but GET, HEAD and OPTIONS) runs its handler on a fiber
+ * (base/fiber.h). When the handler waits for its commit the fiber parks, the connection is
+ * suspended, and the thread serves other connections; the store's writer wakes the fiber once
+ * the commit is durable, the connection is resumed, and libmicrohttpd calls on_request again on
+ * the same thread, which continues the handler where it waited. So a few threads keep every
+ * connection's write in flight, and one commit answers all of them. */
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/fiber.h"
 #include "base/random.h"
 #include "http/log.h"
 
@@ -19,7 +28,18 @@ struct je_http_server {
     struct MHD_Daemon *daemon;
     je_http_handler handler;
     void *cls;
+    atomic_int parked;   /* connections suspended with a parked fiber */
+    atomic_int stopping; /* no new fibers: stop waits for the parked ones */
 };
+
+/* A request and how its fiber stands (wake flags, set by two threads). */
+enum { PARK_SUSPENDED = 1, PARK_WOKEN = 2 };
+typedef struct conn_req {
+    je_req r; /* first: con_cls points at both */
+    je_http_server *server;
+    je_fiber *fiber; /* parked, or NULL */
+    atomic_int park;
+} conn_req;
 
 static int is_hex(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -99,9 +119,12 @@ static const char *mhd_lookup(je_req *r, int kind, const char *name) {
         r->conn, kind == JE_REQ_HEADER ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
 }
 
-static je_req *request_new(struct MHD_Connection *c, const char *url, const char *method) {
-    je_req *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
+static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const char *url,
+                           const char *method) {
+    conn_req *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->server = s;
+    je_req *r = &w->r;
     r->conn = c;
     r->lookup = mhd_lookup;
     r->send = je_http_send;
@@ -115,25 +138,74 @@ static je_req *request_new(struct MHD_Connection *c, const char *url, const char
     return r;
 }
 
+static void handler_done(je_req *r) {
+    if (!r->status) je_reply_error(r, 500, "INTERNAL", "the handler did not answer", NULL);
+}
+
+static void run_handler(void *arg) {
+    conn_req *w = arg;
+    w->server->handler(&w->r, w->server->cls);
+    handler_done(&w->r);
+}
+
+/* The fiber's wait is over (any thread): resume the connection once it is suspended. */
+static void on_wake(void *host) {
+    conn_req *w = host;
+    if (atomic_fetch_or(&w->park, PARK_WOKEN) & PARK_SUSPENDED) MHD_resume_connection(w->r.conn);
+}
+
+/* The fiber has parked: suspend until its wake (which may already have come). */
+static void suspend_parked(conn_req *w) {
+    atomic_fetch_add(&w->server->parked, 1);
+    MHD_suspend_connection(w->r.conn);
+    if (atomic_fetch_or(&w->park, PARK_SUSPENDED) & PARK_WOKEN) MHD_resume_connection(w->r.conn);
+}
+
+/* Runs the handler: on a fiber when the request may write and fibers are on. */
+static void dispatch(conn_req *w) {
+    je_http_server *s = w->server;
+    const char *m = w->r.method;
+    int reads = !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
+    if (!reads && !atomic_load(&s->stopping)) {
+        int failed = 0;
+        w->fiber = je_fiber_start(run_handler, w, on_wake, w, &failed);
+        if (w->fiber) suspend_parked(w);
+        if (!failed) return;
+    }
+    s->handler(&w->r, s->cls);
+    handler_done(&w->r);
+}
+
+/* Called again after a resume: the fiber goes on from its wait. */
+static void resume_parked(conn_req *w) {
+    atomic_fetch_sub(&w->server->parked, 1);
+    atomic_store(&w->park, 0);
+    if (je_fiber_resume(w->fiber))
+        w->fiber = NULL;
+    else
+        suspend_parked(w);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     je_http_server *s = cls;
-    je_req *r = *con_cls;
-    if (!r) {
-        r = request_new(c, url, method);
+    conn_req *w = *con_cls;
+    if (!w) {
+        je_req *r = request_new(s, c, url, method);
         if (!r) return MHD_NO;
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (body_append(r, upload_data, *upload_data_size) != 0) return MHD_NO;
+        if (body_append(&w->r, upload_data, *upload_data_size) != 0) return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->status) return MHD_YES; /* already answered */
-    s->handler(r, s->cls);
-    if (!r->status) je_reply_error(r, 500, "INTERNAL", "the handler did not answer", NULL);
+    if (w->fiber)
+        resume_parked(w);
+    else if (!w->r.status) /* else already answered */
+        dispatch(w);
     return MHD_YES;
 }
 
@@ -161,7 +233,7 @@ je_http_server *je_http_start(const char *host, int port, unsigned threads, je_h
     je_http_server *s = calloc(1, sizeof *s);
     s->handler = handler;
     s->cls = cls;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
@@ -179,8 +251,16 @@ je_http_server *je_http_start(const char *host, int port, unsigned threads, je_h
 
 void je_http_stop(je_http_server *s) {
     if (!s) return;
+    /* libmicrohttpd must not stop with a suspended connection: no new fibers from here on,
+     * and the parked ones are woken by their commits (the store still runs). */
+    atomic_store(&s->stopping, 1);
+    for (int i = 0; i < 30000 && atomic_load(&s->parked) > 0; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     free(s);
+    je_fiber_pool_drain();
 }
 
 const char *je_req_header(je_req *r, const char *name) {

@@ -5,6 +5,8 @@
  * The operations live in the files of sqlite_ops.h, over the rows of sqlite_rows.h. */
 #include "store/sqlite_impl.h"
 
+#include "base/fiber.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,7 +34,8 @@ typedef struct write_op {
     je_err *err;
     int rc;
     int done;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* a blocked caller waits here ... */
+    je_fiber *fiber;   /* ... or a parked fiber is woken */
     struct write_op *next;
 } write_op;
 
@@ -297,6 +300,28 @@ static int run_batch_tx(sqlite3 *db, write_op *batch) {
     return 1;
 }
 
+/* Answers every op of a committed (or failed) batch. An op lives on its caller's stack, or its
+ * fiber's: gone once its caller is signalled or its fiber woken, so next is read first. */
+static void complete_batch(je_sqlite *q, write_op *batch) {
+    write_op *parked = NULL;
+    pthread_mutex_lock(&q->wmu);
+    for (write_op *op = batch, *next; op; op = next) {
+        next = op->next;
+        if (op->fiber) {
+            op->next = parked;
+            parked = op;
+            continue;
+        }
+        op->done = 1;
+        pthread_cond_signal(&op->cv);
+    }
+    pthread_mutex_unlock(&q->wmu);
+    for (write_op *op = parked, *next; op; op = next) {
+        next = op->next;
+        je_fiber_wake(op->fiber); /* its host resumes it: the resume orders op->rc before */
+    }
+}
+
 static void *writer_main(void *arg) {
     je_sqlite *q = arg;
     for (;;) {
@@ -307,20 +332,17 @@ static void *writer_main(void *arg) {
         pthread_mutex_unlock(&q->wmu);
         if (!batch) return NULL; /* stopping and drained */
         run_batch(q, batch);
-        pthread_mutex_lock(&q->wmu);
-        for (write_op *op = batch, *next; op; op = next) {
-            next = op->next; /* op lives on its caller's stack: gone once we unlock */
-            op->done = 1;
-            pthread_cond_signal(&op->cv);
-        }
-        pthread_mutex_unlock(&q->wmu);
+        complete_batch(q, batch);
     }
 }
 
+/* Queues op for the writer and waits until its batch is committed: a fiber parks (its thread
+ * serves other requests meanwhile), a plain thread blocks. */
 int je_sqlite_write(je_store *s, je_sqlite_write_fn fn, void *arg, je_err *err) {
     je_sqlite *q = impl(s);
     je_err local;
-    write_op op = {fn, arg, err ? err : &local, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
+    write_op op = {fn,  arg, err ? err : &local, 0, 0, PTHREAD_COND_INITIALIZER, je_fiber_self(),
+                   NULL};
     je_err_clear(op.err);
     pthread_mutex_lock(&q->wmu);
     if (q->stopping) {
@@ -333,6 +355,11 @@ int je_sqlite_write(je_store *s, je_sqlite_write_fn fn, void *arg, je_err *err) 
         q->head = &op;
     q->tail = &op;
     pthread_cond_signal(&q->wcv);
+    if (op.fiber) {
+        pthread_mutex_unlock(&q->wmu);
+        je_fiber_park();
+        return op.rc;
+    }
     while (!op.done) pthread_cond_wait(&op.cv, &q->wmu);
     pthread_mutex_unlock(&q->wmu);
     pthread_cond_destroy(&op.cv);

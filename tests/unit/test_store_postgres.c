@@ -4,6 +4,7 @@
  * then the cases only PostgreSQL has: refusing a newer schema, tampering detected, two nodes
  * migrating at once, an unreachable server, and je_store_open's URL handling. */
 #include "store_conformance.h"
+#include "conformance/fiber.h"
 
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -235,7 +236,16 @@ static void pg_urls(void **state) {
     assert_string_equal(err.code, "STORE");
 }
 
+/* Run last: PostgreSQL completes on the calling thread, so the fiber cases never parked. Only
+ * the domains of the hot paths run on fibers here: on this backend the fiber form is the plain
+ * form on another stack, and the whole suite twice would cost a minute of CI. */
+static void pg_fibers_inline(void **state) {
+    (void)state;
+    assert_int_equal(atomic_load(&conf_fiber_parks), 0);
+}
+
 int main(void) {
+    conf_fiber_backend_setup = pg_setup;
     const struct CMUnitTest tests[] = {
         JE_STORE_CONFORMANCE_TESTS(pg_setup, pg_teardown),
         cmocka_unit_test_setup_teardown(pg_basics, pg_setup, pg_teardown),
@@ -243,6 +253,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(pg_tamper_detected, pg_setup, pg_teardown),
         cmocka_unit_test_setup_teardown(pg_concurrent_migrate, pg_setup, pg_teardown),
         cmocka_unit_test(pg_urls),
+#undef cmocka_unit_test_setup_teardown
+#define cmocka_unit_test_setup_teardown CONF_FIBER_TEST
+        JE_CONF_QUOTA_DECISION_TESTS(conf_fiber_setup, pg_teardown),
+        JE_CONF_JOB_LEASING_TESTS(conf_fiber_setup, pg_teardown),
+        cmocka_unit_test(pg_fibers_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * only SQLite has: file mode and directories, refusing a newer schema, tampering detected,
  * and je_store_open's URL dispatch. */
 #include "store_conformance.h"
+#include "conformance/fiber.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -151,13 +152,25 @@ static void sqlite_open_urls(void **state) {
     assert_null(strstr(shown, "hunter2"));
 }
 
+/* Run last: the fiber cases parked on SQLite's writer and were woken by its commits (at least
+ * once per case, as every case writes). */
+static void sqlite_fibers_parked(void **state) {
+    (void)state;
+    assert_true(atomic_load(&conf_fiber_parks) >= 50);
+}
+
 int main(void) {
+    conf_fiber_backend_setup = sqlite_setup;
     const struct CMUnitTest tests[] = {
         JE_STORE_CONFORMANCE_TESTS(sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown(sqlite_file_mode, sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown(sqlite_newer_schema_refused, sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown(sqlite_tamper_detected, sqlite_setup, sqlite_teardown),
         cmocka_unit_test(sqlite_open_urls),
+#undef cmocka_unit_test_setup_teardown
+#define cmocka_unit_test_setup_teardown CONF_FIBER_TEST
+        JE_STORE_CONFORMANCE_TESTS(conf_fiber_setup, sqlite_teardown),
+        cmocka_unit_test(sqlite_fibers_parked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,9 @@
 
 typedef struct conf_fx {
     je_store *s;
-    char url[1200]; /* je_store_open(url) reopens the same database */
-    void *backend;  /* the backend test's own data */
+    char url[1200];                   /* je_store_open(url) reopens the same database */
+    void *backend;                    /* the backend test's own data */
+    void (*fiber_test)(void **state); /* the case conformance/fiber.h runs on a fiber */
 } conf_fx;
 
 /* ---- helpers ---------------------------------------------------------------------------- */
