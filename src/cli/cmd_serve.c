@@ -23,7 +23,8 @@ static const setting settings[] = {
     {"store", "JOBENGINE_STORE", "store", JE_DEFAULT_STORE,
      "store URL (sqlite:PATH, postgres://USER@HOST:PORT/DB)"},
     {"issuer", "JOBENGINE_ISSUER", "issuer", NULL, "token issuer URL (default http://LISTEN)"},
-    {"threads", "JOBENGINE_THREADS", "threads", "16", "HTTP worker threads (1-256)"},
+    {"threads", "JOBENGINE_THREADS", "threads", "auto",
+     "HTTP worker threads (1-256; auto: 2 per core, at least 4, on SQLite; 16 on PostgreSQL)"},
     {"token-ttl-seconds", "JOBENGINE_TOKEN_TTL_SECONDS", "tokenTtlSeconds", "3600",
      "lifetime of ordinary tokens"},
     {"elevated-token-ttl-seconds", "JOBENGINE_ELEVATED_TOKEN_TTL_SECONDS",
@@ -249,6 +250,17 @@ static int parse_jobs_settings(const char *const *v, je_config *c) {
     return 0;
 }
 
+/* On SQLite a write does not hold its thread (it parks until its commit): threads only run
+ * CPU work, so a few per core suffice; two per core, so that a long read (an audit export or
+ * verification) does not stall the rest. On PostgreSQL a thread waits for its transaction's
+ * round trips, so more threads keep more transactions in flight. */
+static unsigned auto_threads(const char *store_url) {
+    if (strncmp(store_url, "postgres", 8) == 0) return 16;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 2) cores = 2;
+    return cores * 2 > 256 ? 256 : (unsigned)(cores * 2 < 4 ? 4 : cores * 2);
+}
+
 static int build_config(const cli_args *a, json_t *file, je_config *c) {
     char tmp[S_COUNT][64];
     const char *v[S_COUNT];
@@ -266,8 +278,12 @@ static int build_config(const cli_args *a, json_t *file, je_config *c) {
         snprintf(c->issuer, sizeof c->issuer, "http://%s", c->listen);
     snprintf(c->audience, sizeof c->audience, "jobengine");
     long n;
-    if (parse_int(v[S_THREADS], 1, 256, &n) != 0) return cli_fail("serve", "threads: 1 to 256");
-    c->threads = (unsigned)n;
+    if (strcmp(v[S_THREADS], "auto") == 0)
+        c->threads = auto_threads(c->store_url);
+    else if (parse_int(v[S_THREADS], 1, 256, &n) != 0)
+        return cli_fail("serve", "threads: 1 to 256, or auto");
+    else
+        c->threads = (unsigned)n;
     if (parse_int(v[S_TTL], 1, 86400 * 7, &n) != 0)
         return cli_fail("serve", "token-ttl-seconds: 1 to 604800");
     c->token_ttl_s = n;

@@ -254,9 +254,12 @@ void je_http_stop(je_http_server *s) {
     /* libmicrohttpd must not stop with a suspended connection: no new fibers from here on,
      * and the parked ones are woken by their commits (the store still runs). */
     atomic_store(&s->stopping, 1);
-    for (int i = 0; i < 30000 && atomic_load(&s->parked) > 0; i++) {
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
+    struct timespec ms = {0, 1000000};
+    int waited = 0;
+    for (; waited < 30000 && atomic_load(&s->parked) > 0; waited++) nanosleep(&ms, NULL);
+    if (waited) { /* resumed ones have queued their replies: a moment to send them */
+        struct timespec flush = {0, 50000000};
+        nanosleep(&flush, NULL);
     }
     MHD_stop_daemon(s->daemon);
     free(s);

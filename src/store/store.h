@@ -6,6 +6,16 @@
  * get-then-put pairs, so each backend can make them exact across processes and nodes.
  * All functions are safe to call from many threads at once.
  *
+ * Completion: how a caller waits for its commit. An operation returns only once its outcome is
+ * final and, when it wrote, durable; how the caller waits depends on the caller. A plain thread
+ * blocks. A fiber (base/fiber.h: the HTTP server runs every request that may write on one) is
+ * parked by a backend that commits on another thread and woken by that commit, so the caller's
+ * thread serves other requests meanwhile and one commit answers every request waiting on it:
+ * SQLite's writer thread does this. A backend may instead complete on the calling thread
+ * (PostgreSQL does: the caller's thread runs the transaction), and then a fiber never parks.
+ * Either way the operation's results are in place when it returns; the conformance suite runs
+ * its cases in both forms (tests/unit/conformance/fiber.h).
+ *
  * A backend keeps rows and nothing else: every rule is core/'s. Inside its transaction it loads
  * rows, calls the rules (core/) or the caller's callback, and saves what they return. Callbacks
  * and the hooks below are pure: they read only their arguments and what their context holds,
