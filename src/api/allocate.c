@@ -110,8 +110,9 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     free(s);
 }
 
+/* The quota is looked up only when the answer depends on it (404 before 400, and which 404):
+ * a good release is one store call. */
 void je_api_quota_release(je_req *r, je_app *app) {
-    if (!quota_exists(r, app)) return;
     static const char *const fields[] = {"permitId", NULL};
     je_err err;
     je_err_clear(&err);
@@ -120,12 +121,15 @@ void je_api_quota_release(je_req *r, je_app *app) {
     if (!body || je_body_string(body, "permitId", &permit, NULL, &err) <= 0 || !*permit) {
         if (body && !err.code)
             je_err_field(&err, "VALIDATION_FAILED", "permitId", "permitId is required");
-        return je_api_reply_err(r, &err, NULL);
+        if (quota_exists(r, app)) je_api_reply_err(r, &err, NULL);
+        return;
     }
     int rc = app->store->ops->quota_release(app->store, r->principal->tenant, r->params[0], permit,
                                             je_now_ms(), &err);
     if (rc < 0) return je_api_reply_err(r, &err, NULL);
-    if (rc == JE_STORE_NOT_FOUND)
-        return je_reply_error(r, 404, "NOT_FOUND", "no such live permit", NULL);
+    if (rc == JE_STORE_NOT_FOUND) {
+        if (quota_exists(r, app)) je_reply_error(r, 404, "NOT_FOUND", "no such live permit", NULL);
+        return;
+    }
     je_reply_empty(r, 204);
 }
