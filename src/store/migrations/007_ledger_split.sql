@@ -1,5 +1,5 @@
 -- The event ledger of duplicate suppression (domain.md §4) in three tables, so that a claim of a
--- new event is one insert into a small table (docs/design.md "The ledger"):
+-- new event is one insert into a small table (docs/architecture.md "The ledger"):
 --   ledger_sources  interns each (tenant, source) as an INTEGER, the first column of every key;
 --   ledger          the settled entries, keyed (source, event_key): time, processed, digest;
 --   ledger_claims   the unsettled claims, keyed (source, event_key): the claiming job, the time

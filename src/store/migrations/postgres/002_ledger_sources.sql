@@ -1,6 +1,6 @@
 -- The sources of the event ledger (domain.md §4), one row per (tenant, source) that has ever had
 -- an entry: the prune walks each source's entries by ledger_time instead of scanning the whole
--- ledger. The ledger itself keeps its text key on PostgreSQL (docs/design.md "The ledger": a
+-- ledger. The ledger itself keeps its text key on PostgreSQL (docs/architecture.md "The ledger": a
 -- claim here is a few statements over arrays whatever its size; SQLite's integer key and
 -- separate claims table are not measured on this backend yet).
 CREATE TABLE ledger_sources (
