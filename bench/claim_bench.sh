@@ -8,10 +8,13 @@
 #        "duplicates": a backfill re-reading a window).
 # Printed next to the floor any ledger on this store must pay, measured in the same run on the
 # same disk: raw `INSERT OR IGNORE` of the same key shape into a fresh table with the ledger's
-# columns and primary key, 1,000 rows per fsync'd transaction (WAL, synchronous=FULL), one
-# thread (bench/claim_floor.c). Target: new / floor >= 0.7. Also printed: the same floor with
-# the ledger's two secondary indexes (the same schema, not just the same key), and the ledger's
-# bytes per event on disk (dbstat; and the whole file's page_count x page_size).
+# key (source id, event_key) and the columns a claim writes, 1,000 rows per fsync'd transaction
+# (WAL, synchronous=FULL), one thread (bench/claim_floor.c). Target: new / floor >= 0.7. Also
+# printed: the same floor with the claims' secondary index on the job (the same schema, not just
+# the same key), and the ledger's bytes per event on disk (dbstat over its tables and indexes;
+# and the whole file's page_count x page_size). And, as a shared machine disturbs them less than
+# the rates: the server's CPU time per event (/proc utime + stime over each wrk run, all its
+# threads: HTTP, JSON and the writer) next to the floor's CPU time per row (getrusage).
 #
 # The processed events are written straight into the store file before the server starts
 # (bench/claim_gen.c: `jobengine migrate`, then INSERTs into `ledger`, keys "evt-%08d", event
@@ -90,12 +93,15 @@ read -r _ GEN_S <"$WORK/claim_gen.out"
 say "claim_bench: $LEDGER_EVENTS processed events written in ${GEN_S}s; sync"
 sync # the generated file's dirty pages must not be written back during the runs
 
-# Bytes on disk: of the ledger's three b-trees (dbstat), and of the whole file.
+# Bytes on disk: of the ledger's b-trees (dbstat: the settled entries with their time index and
+# the source ids; the unsettled claims with their job index), and of the whole file.
 ledger_bytes() { # prints: ledger_table ledger_time ledger_claims file_bytes
     sqlite3 "$STORE" "SELECT
-        (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger'),
+        (SELECT coalesce(sum(pgsize), 0) FROM dbstat
+            WHERE name IN ('ledger', 'ledger_sources', 'sqlite_autoindex_ledger_sources_1')),
         (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger_time'),
-        (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'ledger_claims'),
+        (SELECT coalesce(sum(pgsize), 0) FROM dbstat
+            WHERE name IN ('ledger_claims', 'ledger_claims_job')),
         (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size);" |
         tr '|' ' '
 }
@@ -103,7 +109,7 @@ read -r B_TABLE B_TIME B_CLAIMS B_FILE < <(ledger_bytes) || die "dbstat failed"
 BPE=$(awk -v a="$B_TABLE" -v b="$B_TIME" -v c="$B_CLAIMS" -v n="$LEDGER_EVENTS" \
     'BEGIN {printf "%.1f", (a + b + c) / n}')
 BPE_FILE=$(awk -v a="$B_FILE" -v n="$LEDGER_EVENTS" 'BEGIN {printf "%.1f", a / n}')
-say "  ledger on disk: table $B_TABLE B, ledger_time $B_TIME B, ledger_claims $B_CLAIMS B" \
+say "  ledger on disk: table $B_TABLE B, ledger_time $B_TIME B, claims $B_CLAIMS B" \
     "= $BPE B/event; whole file $B_FILE B = $BPE_FILE B/event"
 
 # ---- the server -------------------------------------------------------------------------------
@@ -138,11 +144,15 @@ FIRST_NEW=$(((LEDGER_EVENTS + 9999999) / 10000000 * 10000000))
 NEW_CLAIMED=0
 WRK_RUNS=0
 RATE=""
+CLK_TCK=$(getconf CLK_TCK)
+CPU=""
 claim_run() { # LABEL MODE SECONDS KEY_BASE
-    local out line ok wrong bad secs events
+    local out line ok wrong bad secs events t0 t1
+    t0=$(cpu_ticks)
     CLAIM_BENCH_MODE=$2 CLAIM_BENCH_BASE=$4 bg_run "$WORK/wrk.$1.txt" "$WORK/wrk.$1.err" \
         wrk "-t$WRK_THREADS" "-c$CLIENTS" "-d$3s" --latency -s bench/claim_post.lua "$BASE/" ||
         die "wrk failed: $(cat "$WORK/wrk.$1.txt" "$WORK/wrk.$1.err")"
+    t1=$(cpu_ticks)
     out=$(cat "$WORK/wrk.$1.txt")
     line=$(grep '^claim_post: ' <<<"$out") || die "$1: no summary: $out"
     ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$line")
@@ -154,31 +164,40 @@ claim_run() { # LABEL MODE SECONDS KEY_BASE
     WRK_RUNS=$((WRK_RUNS + 1))
     [ "$2" = new ] && NEW_CLAIMED=$((NEW_CLAIMED + events))
     RATE=$(awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.1f", e / s}')
+    CPU=$(awk -v t="$((t1 - t0))" -v h="$CLK_TCK" -v n="$events" 'BEGIN {printf "%.2f", t / h / n * 1e6}')
     say "  $1: $RATE events/s ($ok calls of $BATCH in ${secs}s, latency p50" \
-        "$(awk '$1 == "50%" {print $2}' <<<"$out") p99 $(awk '$1 == "99%" {print $2}' <<<"$out"))"
+        "$(awk '$1 == "50%" {print $2}' <<<"$out") p99 $(awk '$1 == "99%" {print $2}' <<<"$out");" \
+        "server CPU $CPU us per event)"
 }
 
 say "claim_bench: warm-up ${WARMUP}s"
 claim_run warmup new "$WARMUP" "$FIRST_NEW"
 NEW_ALL=()
+NEW_CPU_ALL=()
 for i in $(seq "$RUNS"); do
     claim_run "new$i" new "$DURATION" $((FIRST_NEW + i * 10000000))
     NEW_ALL+=("$RATE")
+    NEW_CPU_ALL+=("$CPU")
 done
 DUP_ALL=()
+DUP_CPU_ALL=()
 for i in $(seq "$RUNS"); do
     claim_run "dup$i" dup "$DURATION" 0
     DUP_ALL+=("$RATE")
+    DUP_CPU_ALL+=("$CPU")
 done
 NEW=$(printf '%s\n' "${NEW_ALL[@]}" | median)
 DUP=$(printf '%s\n' "${DUP_ALL[@]}" | median)
+NEW_CPU=$(printf '%s\n' "${NEW_CPU_ALL[@]}" | median)
+DUP_CPU=$(printf '%s\n' "${DUP_CPU_ALL[@]}" | median)
 stop_server
 rm -f "$LOG"
 
 # ---- the ledger holds exactly the claims answered "new" ----------------------------------------
 read -r HELD PROCESSED < <(sqlite3 "$STORE" "SELECT
-    (SELECT count(*) FROM ledger WHERE tenant_id = '$TENANT' AND claim_job_id = '$JOB_ID'),
-    (SELECT count(*) FROM ledger WHERE tenant_id = '$TENANT' AND processed = 1);" | tr '|' ' ')
+    (SELECT count(*) FROM ledger_claims WHERE job_id = '$JOB_ID'),
+    (SELECT count(*) FROM ledger l JOIN ledger_sources s ON s.id = l.source
+        WHERE s.tenant_id = '$TENANT' AND l.processed = 1);" | tr '|' ' ')
 EXTRA=$((HELD - NEW_CLAIMED))
 echo "ledger: $HELD events claimed by the job, $NEW_CLAIMED answered new" \
     "(+$EXTRA claimed while wrk was stopping); $PROCESSED processed events"
@@ -189,24 +208,27 @@ fi
 read -r A_TABLE A_TIME A_CLAIMS A_FILE < <(ledger_bytes) || die "dbstat failed"
 BPC=$(awk -v a="$((A_TABLE + A_TIME + A_CLAIMS - B_TABLE - B_TIME - B_CLAIMS))" -v n="$HELD" \
     'BEGIN {printf "%.1f", a / n}')
-say "  ledger after: table $A_TABLE B, ledger_time $A_TIME B, ledger_claims $A_CLAIMS B;" \
+say "  ledger after: table $A_TABLE B, ledger_time $A_TIME B, claims $A_CLAIMS B;" \
     "$BPC B per claimed (unsettled) event; whole file $A_FILE B"
 sync
 
 # ---- peers: INSERT OR IGNORE of the same keys, 1,000 per fsync'd transaction ------------------
 FLOOR_ALL=()
+FLOOR_CPU_ALL=()
 IDX_ALL=()
 for i in $(seq "$FLOOR_RUNS"); do
-    f=$("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" \
+    read -r f c < <("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" \
         2>"$WORK/claim_floor.err") || die "claim_floor failed: $(cat "$WORK/claim_floor.err")"
-    say "  claim_floor run$i: $f rows/s ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
+    say "  claim_floor run$i: $f rows/s, CPU $c us per row ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
     FLOOR_ALL+=("$f")
-    f=$("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" indexes \
+    FLOOR_CPU_ALL+=("$c")
+    read -r f c < <("$WORK/claim_floor" "$WORK" "$FLOOR_SECONDS" "$FIRST_NEW" "$BATCH" indexes \
         2>"$WORK/claim_floor.err") || die "claim_floor failed: $(cat "$WORK/claim_floor.err")"
-    say "  claim_floor run$i (indexes): $f rows/s ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
+    say "  claim_floor run$i (indexes): $f rows/s, CPU $c us per row ($(sed 's/^claim_floor: //' "$WORK/claim_floor.err"))"
     IDX_ALL+=("$f")
 done
 FLOOR=$(printf '%s\n' "${FLOOR_ALL[@]}" | median)
+FLOOR_CPU=$(printf '%s\n' "${FLOOR_CPU_ALL[@]}" | median)
 IDX=$(printf '%s\n' "${IDX_ALL[@]}" | median)
 
 # ---- the table --------------------------------------------------------------------------------
@@ -221,11 +243,17 @@ printf '  %-56s %12.0f   %s\n' "claims, new events (events/s)" "$NEW" "${NEW_ALL
 printf '  %-56s %12.0f   %s\n' "claims, all duplicates (events/s)" "$DUP" "${DUP_ALL[*]}"
 printf '  %-56s %12.0f   %s\n' "floor: INSERT OR IGNORE, same PK, 1,000/commit (rows/s)" "$FLOOR" \
     "${FLOOR_ALL[*]}"
-printf '  %-56s %12.0f   %s\n' "same, with the ledger's 2 secondary indexes (rows/s)" "$IDX" \
+printf '  %-56s %12.0f   %s\n' "same, with the claims' job index (rows/s)" "$IDX" \
     "${IDX_ALL[*]}"
 printf '  %-56s %12s   %s\n' "ratio new / floor (target >= 0.7)" "$R_NEW" "$MET"
 printf '  %-56s %12s\n' "ratio duplicates / floor" "$R_DUP"
 printf '  %-56s %12s\n' "ratio new / floor with the same indexes" "$R_IDX"
+printf '  %-56s %12s   %s\n' "server CPU us per new event (not a rate)" "$NEW_CPU" "${NEW_CPU_ALL[*]}"
+printf '  %-56s %12s   %s\n' "server CPU us per duplicate event (not a rate)" "$DUP_CPU" \
+    "${DUP_CPU_ALL[*]}"
+printf '  %-56s %12s   %s\n' "floor CPU us per row (not a rate)" "$FLOOR_CPU" "${FLOOR_CPU_ALL[*]}"
+printf '  %-56s %12s\n' "ratio floor CPU / server CPU per new event" \
+    "$(awk -v a="$FLOOR_CPU" -v b="$NEW_CPU" 'BEGIN {printf "%.2f", a / b}')"
 printf '  %-56s %12s\n' "ledger bytes per processed event (dbstat: table+indexes)" "$BPE"
 printf '  %-56s %12s\n' "whole store file bytes per processed event" "$BPE_FILE"
 printf '  %-56s %12s\n' "ledger bytes per claimed, unsettled event (growth)" "$BPC"

@@ -1,9 +1,10 @@
 /* bench/claim_gen.c: fills the event ledger of a JobEngine store (schema of
- * src/store/migrations/004_backfills.sql, created by `jobengine migrate`) with N processed
- * events of one tenant and source, as years of backfills would have left it: keys
- * "evt-%08d" from 0 to N-1, event times spread evenly over the DAYS days before START_MS (key
- * order is time order), processed=1, no digest, no claim. claim_bench.sh runs it before starting
- * the server, which is far faster than claiming N events through the API.
+ * src/store/migrations/007_ledger_split.sql, created by `jobengine migrate`) with N processed
+ * events of one tenant and source, as years of backfills would have left it: the source's
+ * integer id in ledger_sources, then keys "evt-%08d" from 0 to N-1 in ledger, event times spread
+ * evenly over the DAYS days before START_MS (key order is time order), processed=1, no digest,
+ * no claim (ledger_claims stays empty). claim_bench.sh runs it before starting the server,
+ * which is far faster than claiming N events through the API.
  *
  * The store must not be open elsewhere: the rows go in with the journal off and
  * synchronous=OFF (nothing to protect: the file is made for the benchmark), in sorted order,
@@ -61,10 +62,23 @@ int main(int argc, char **argv) {
     if (exec(db, "PRAGMA journal_mode=OFF") || exec(db, "PRAGMA synchronous=OFF") ||
         exec(db, "PRAGMA cache_size=-524288") || exec(db, "PRAGMA temp_store=MEMORY"))
         goto out;
+    if (sqlite3_prepare_v2(db, "INSERT INTO ledger_sources(tenant_id, source_id) VALUES(?1, ?2)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        fprintf(stderr, "claim_gen: prepare: %s (run `jobengine migrate` first)\n",
+                sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_bind_text(ins, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 2, source, -1, SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+        fprintf(stderr, "claim_gen: source: %s\n", sqlite3_errmsg(db));
+        goto out;
+    }
+    sqlite3_finalize(ins);
+    long long src = sqlite3_last_insert_rowid(db);
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO ledger(tenant_id, source_id, event_key, event_time_ms, "
-                           "processed, processed_digest, claim_job_id, claim_digest) "
-                           "VALUES(?1, ?2, ?3, ?4, 1, NULL, NULL, NULL)",
+                           "INSERT INTO ledger(source, event_key, event_time_ms, processed, "
+                           "processed_digest) VALUES(?1, ?2, ?3, 1, NULL)",
                            -1, &ins, NULL) != SQLITE_OK) {
         fprintf(stderr, "claim_gen: prepare: %s (run `jobengine migrate` first)\n",
                 sqlite3_errmsg(db));
@@ -74,10 +88,9 @@ int main(int argc, char **argv) {
     for (long long i = 0; i < n; i++) {
         if (i % 1000000 == 0 && exec(db, "BEGIN")) goto out;
         snprintf(key, sizeof key, "evt-%08lld", i);
-        sqlite3_bind_text(ins, 1, tenant, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 4, first_ms + (long long)((double)i * (double)span_ms / (double)n));
+        sqlite3_bind_int64(ins, 1, src);
+        sqlite3_bind_text(ins, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 3, first_ms + (long long)((double)i * (double)span_ms / (double)n));
         if (sqlite3_step(ins) != SQLITE_DONE) {
             fprintf(stderr, "claim_gen: insert %s: %s\n", key, sqlite3_errmsg(db));
             goto out;

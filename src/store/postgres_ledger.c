@@ -86,6 +86,17 @@ static long find_event(const claim_arg *a, const char *key) {
     return -1;
 }
 
+/* The source is listed in ledger_sources (the prune walks them) once it has an entry. */
+static int source_known(je_pg_tx *tx, const claim_arg *a, je_err *err) {
+    je_pg_params p = {0};
+    je_pg_text(&p, a->tenant);
+    je_pg_text(&p, a->source);
+    return je_pg_run(tx,
+                     "INSERT INTO ledger_sources(tenant_id, source_id) VALUES($1, $2) ON CONFLICT "
+                     "DO NOTHING",
+                     &p, NULL, err);
+}
+
 /* Step 1: every event with no entry yet is inserted, claimed for the job, in key order (two
  * claims lock rows in one order). Marks them new; *rest gets how many are left. */
 static int claim_inserts(je_pg_tx *tx, const claim_arg *a, size_t *rest, je_err *err) {
@@ -123,8 +134,9 @@ static int claim_inserts(je_pg_tx *tx, const claim_arg *a, size_t *rest, je_err 
         long at = find_event(a, PQgetvalue(r, i, 0));
         if (at >= 0 && !a->ev[at].is_new) a->ev[at].is_new = 1, (*rest)--;
     }
+    int inserted = PQntuples(r) > 0;
     PQclear(r);
-    return 0;
+    return inserted ? source_known(tx, a, err) : 0;
 }
 
 /* The existing entries of the events not inserted, locked in key order. */
@@ -348,21 +360,41 @@ int je_pg_ledger_claim(je_store *s, const char *tenant, const char *source_id, c
 }
 
 /* Every node prunes at once: rows another transaction holds (a claim deciding on them, another
- * prune) are skipped, and a row is deleted, and counted, once. */
+ * prune) are skipped, and a row is deleted, and counted, once. Each source's entries are walked
+ * by ledger_time (tenant_id, source_id, event_time_ms), the sources listed by ledger_sources. */
 typedef struct prune_arg {
     int64_t before, count;
 } prune_arg;
 
+static int prune_source(je_pg_tx *tx, prune_arg *a, const char *tenant, const char *source,
+                        je_err *err) {
+    je_pg_params p = {0};
+    je_pg_text(&p, tenant);
+    je_pg_text(&p, source);
+    je_pg_int(&p, a->before);
+    int64_t n = 0;
+    int rc = je_pg_run(tx,
+                       "DELETE FROM ledger WHERE (tenant_id, source_id, event_key) IN (SELECT "
+                       "tenant_id, source_id, event_key FROM ledger WHERE tenant_id=$1 AND "
+                       "source_id=$2 AND event_time_ms < $3::bigint AND processed=1 AND "
+                       "claim_job_id IS NULL FOR UPDATE SKIP LOCKED)",
+                       &p, &n, err);
+    a->count += n;
+    return rc;
+}
+
 static int prune_op(je_pg_tx *tx, void *argp, je_err *err) {
     prune_arg *a = argp;
     a->count = 0;
-    je_pg_params p = {0};
-    je_pg_int(&p, a->before);
-    return je_pg_run(tx,
-                     "DELETE FROM ledger WHERE (tenant_id, source_id, event_key) IN (SELECT "
-                     "tenant_id, source_id, event_key FROM ledger WHERE event_time_ms < $1::bigint "
-                     "AND processed=1 AND claim_job_id IS NULL FOR UPDATE SKIP LOCKED)",
-                     &p, &a->count, err);
+    PGresult *r = je_pg_exec(
+        tx, "SELECT tenant_id, source_id FROM ledger_sources ORDER BY tenant_id, source_id", NULL,
+        err);
+    if (!r) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = prune_source(tx, a, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), err);
+    PQclear(r);
+    return rc;
 }
 
 int64_t je_pg_ledger_prune(je_store *s, int64_t before_ms, je_err *err) {

@@ -66,6 +66,10 @@ int je_sqlite_job_lease_load(sqlite3 *db, const char *tenant, const char *job_id
  * (core: je_job_lease_expire, stated as one UPDATE). Returns how many, or -1. */
 int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *quota_id,
                                    int64_t now, je_err *err);
+/* The ledger's integer id of (tenant, source) (migrations/007_ledger_split.sql): > 0, 0 when it
+ * has none (and create is 0; else it gets one), or -1. */
+int64_t je_sqlite_ledger_source(sqlite3 *db, const char *tenant, const char *source_id, int create,
+                                je_err *err);
 /* When a job ends, its ledger claims become processed (succeeded) or are given up. Returns how
  * many claims it held, or -1. */
 int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,

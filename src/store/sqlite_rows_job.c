@@ -1,5 +1,6 @@
 /* store/sqlite_rows_job.c: job rows (sqlite_rows.h), the expiry of leases as one statement, and
- * the settling of a finished job's ledger claims. */
+ * the ledger's rows outside a claim: the integer id of a (tenant, source) and the settling of a
+ * finished job's claims (migrations/007_ledger_split.sql). */
 #include "store/sqlite_rows.h"
 
 #include <stdio.h>
@@ -158,16 +159,49 @@ int64_t je_sqlite_leases_expire_tx(sqlite3 *db, const char *tenant, const char *
     return ended;
 }
 
-int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
+int64_t je_sqlite_ledger_source(sqlite3 *db, const char *tenant, const char *source_id, int create,
                                 je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
-        db,
-        succeeded ? "UPDATE ledger SET processed=1, processed_digest=coalesce(claim_digest, "
-                    "processed_digest), claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
-                    "AND claim_job_id=?2"
-                  : "UPDATE ledger SET claim_job_id=NULL, claim_digest=NULL WHERE tenant_id=?1 "
-                    "AND claim_job_id=?2",
-        err);
+        db, "SELECT id FROM ledger_sources WHERE tenant_id=?1 AND source_id=?2", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, source_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    je_sqlite_done(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return je_sqlite_fail(err, db, "ledger source");
+    if (id || !create) return id;
+    st = je_sqlite_prepare(db, "INSERT INTO ledger_sources(tenant_id, source_id) VALUES(?1, ?2)",
+                           err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, source_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    je_sqlite_done(st);
+    if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "ledger source");
+    return sqlite3_last_insert_rowid(db);
+}
+
+/* A job's claims, of any source of its tenant, settle into the ledger: processed with the digest
+ * claimed (else the one it had), or given up (the entry known, as it was, at the claim's time). */
+static const char SETTLE_DONE_SQL[] =
+    "INSERT INTO ledger(source, event_key, event_time_ms, processed, processed_digest) SELECT "
+    "c.source, c.event_key, c.event_time_ms, 1, c.digest FROM ledger_claims c WHERE c.job_id=?2 "
+    "AND c.source IN (SELECT id FROM ledger_sources WHERE tenant_id=?1) ON CONFLICT DO UPDATE "
+    "SET event_time_ms=excluded.event_time_ms, processed=1, "
+    "processed_digest=coalesce(excluded.processed_digest, processed_digest)";
+static const char SETTLE_GIVE_UP_SQL[] =
+    "INSERT INTO ledger(source, event_key, event_time_ms, processed, processed_digest) SELECT "
+    "c.source, c.event_key, c.event_time_ms, 0, NULL FROM ledger_claims c WHERE c.job_id=?2 AND "
+    "c.source IN (SELECT id FROM ledger_sources WHERE tenant_id=?1) ON CONFLICT DO UPDATE SET "
+    "event_time_ms=excluded.event_time_ms";
+static const char SETTLE_DROP_SQL[] =
+    "DELETE FROM ledger_claims WHERE job_id=?2 AND source IN (SELECT id FROM ledger_sources "
+    "WHERE tenant_id=?1)";
+
+static int64_t settle_step(sqlite3 *db, const char *sql, const char *tenant, const char *job_id,
+                           je_err *err) {
+    sqlite3_stmt *st = je_sqlite_prepare(db, sql, err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
@@ -175,4 +209,11 @@ int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job
     je_sqlite_done(st);
     if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "ledger settle");
     return sqlite3_changes(db);
+}
+
+int64_t je_sqlite_ledger_settle(sqlite3 *db, const char *tenant, const char *job_id, int succeeded,
+                                je_err *err) {
+    if (settle_step(db, succeeded ? SETTLE_DONE_SQL : SETTLE_GIVE_UP_SQL, tenant, job_id, err) < 0)
+        return -1;
+    return settle_step(db, SETTLE_DROP_SQL, tenant, job_id, err);
 }

@@ -1,7 +1,7 @@
 /* tests/unit/test_store_sqlite.c: the SQLite backend. Runs the shared conformance cases
  * (store_conformance.h) on a fresh database file per test under $JE_TEST_TMP, then the cases
  * only SQLite has: file mode and directories, refusing a newer schema, tampering detected,
- * and je_store_open's URL dispatch. */
+ * a store of schema 6 upgraded with its ledger, and je_store_open's URL dispatch. */
 #include "store_conformance.h"
 #include "conformance/fiber.h"
 
@@ -119,6 +119,75 @@ static void sqlite_tamper_detected(void **state) {
     assert_int_equal(v.first_broken, 3);
 }
 
+/* A store file at schema 6 (one ledger table) with entries in every state opens at the newest
+ * schema with the same entries: settled ones, given-up ones, and claims still held by a job, of
+ * several tenants and sources; claims and counts answer as they did. */
+static void sqlite_upgrade_ledger(void **state) {
+    conf_fx *fx = *state;
+    sqlite_paths *p = fx->backend;
+    je_store_close(fx->s);
+    fx->s = NULL;
+    unlink(p->path);
+    sqlite3 *db = raw_open(fx);
+    for (int i = 0; je_migrations[i].sql; i++)
+        if (je_migrations[i].version <= 6)
+            assert_int_equal(sqlite3_exec(db, je_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    char sql[2048];
+    snprintf(
+        sql, sizeof sql,
+        "PRAGMA user_version=6; INSERT INTO ledger(tenant_id, source_id, event_key, "
+        "event_time_ms, processed, processed_digest, claim_job_id, claim_digest) VALUES "
+        "('T','src','e1',%lld,1,'sha-1',NULL,NULL), ('T','src','e2',%lld,1,NULL,NULL,NULL), "
+        "('T','src','e3',%lld,0,NULL,NULL,NULL), ('T','src','e4',%lld,0,NULL,'j-old','sha-4'), "
+        "('T','src','e5',%lld,1,'sha-5','j-old','sha-5b'), "
+        "('T','src','e6',%lld,1,NULL,NULL,NULL), ('T','other','e1',%lld,1,NULL,NULL,NULL), "
+        "('U','src','e1',%lld,1,NULL,NULL,NULL)",
+        CONF_W0, CONF_W0, CONF_W0, CONF_W0, CONF_W0, CONF_W0 + CONF_H, CONF_W0, CONF_W0);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    je_err err;
+    fx->s = je_store_open(fx->url, &err);
+    assert_non_null(fx->s);
+    assert_int_equal(fx->s->ops->schema_version(fx->s), newest_migration());
+    je_store *s = fx->s;
+    int64_t t = conf_future(), w = CONF_W0;
+    je_backfill_store_facts f = conf_facts(s, "src", w, w + 1, t);
+    assert_int_equal(f.known_events, 5);
+    assert_int_equal(f.already_processed, 3);
+    assert_int_equal(conf_facts(s, "other", w, w + 1, t).known_events, 1);
+    conf_quota_new(s, "T", "scan", conf_limits(10, 100000, 1000, 10), 0);
+    conf_submit(s, "T", "scan", "j-old", 0, 1000);
+    conf_submit(s, "T", "scan", "j-new", 0, 1001);
+    je_lease_out out = conf_lease(s, "T", "scan", 2, 60000, t);
+    assert_int_equal(out.n, 2);
+    /* e3 was given up; e4, e5 are held by j-old, whose lease is live again */
+    assert_string_equal(conf_claims(s, "j-new", "e1,e2,e3,e4,e5,e6", w, NULL, t + 1), "DDNDDD");
+    assert_string_equal(conf_claims(s, "j-new", "e1", w, "sha-x", t + 1), "N");
+    assert_string_equal(conf_claims(s, "j-new", "r1,e2,r1,e2", w, NULL, t + 1), "NDND");
+    conf_complete(s, "j-old", conf_leased(&out, "j-old")->lease_id, 1, t + 2);
+    assert_string_equal(conf_claims(s, "j-new", "e4", w, "sha-4", t + 3), "D");
+    assert_string_equal(conf_claims(s, "j-new", "e5", w, "sha-5b", t + 3), "D");
+    assert_string_equal(conf_claims(s, "j-new", "e5", w, "sha-5", t + 3), "N");
+    f = conf_facts(s, "src", w, w + 1, t + 4);
+    assert_int_equal(f.known_events, 6); /* r1 too */
+    assert_int_equal(f.already_processed, 4);
+    conf_lease_free(&out);
+    db = raw_open(fx);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT count(*) FROM ledger_sources), (SELECT "
+                                        "count(*) FROM ledger), (SELECT group_concat(event_key) "
+                                        "FROM ledger_claims WHERE job_id='j-new')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    assert_int_equal(sqlite3_column_int(st, 1), 8);
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "e1,e3,e5,r1");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void sqlite_open_urls(void **state) {
     (void)state;
     je_err err;
@@ -166,6 +235,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(sqlite_file_mode, sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown(sqlite_newer_schema_refused, sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown(sqlite_tamper_detected, sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_upgrade_ledger, sqlite_setup, sqlite_teardown),
         cmocka_unit_test(sqlite_open_urls),
 #undef cmocka_unit_test_setup_teardown
 #define cmocka_unit_test_setup_teardown CONF_FIBER_TEST
