@@ -190,6 +190,10 @@ static int writer_pragmas(sqlite3 *db, je_err *err) {
              strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     je_sqlite_done(st);
     if (!ok) return je_sqlite_fail(err, db, "cannot switch the database to WAL mode");
+    /* Each op runs in a SAVEPOINT, so a statement that may change several rows keeps a
+     * statement journal; in memory, it never spills to a file in /var/tmp (which made such
+     * statements several times slower). */
+    if (exec(db, "PRAGMA temp_store=MEMORY", "temp_store", err) < 0) return -1;
     return exec(db, "PRAGMA synchronous=FULL", "synchronous", err);
 }
 
