@@ -203,7 +203,9 @@ static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
         je_reply_header(r, "Location",
                         je_arena_printf(r->arena, "/jobengine/quotas/%s", rec->quota_id));
     int64_t now = je_now_ms();
-    je_buf b = JE_BUF_INIT;
+    je_buf b = {malloc(1024), 0, 1024}; /* a resource is 600-900 bytes: no regrowth */
+    if (!b.data) abort();
+    b.data[0] = '\0';
     if (je_quota_text(&b, rec, now, pending, NULL) == 0)
         je_reply_raw(r, status, "application/json", b.data, b.len);
     else
