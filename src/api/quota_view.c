@@ -1,11 +1,14 @@
-/* api/quota_view.c: JSON forms of quotas and their audit entries. */
+/* api/quota_view.c: JSON forms of quotas and their audit entries; the resource also written
+ * straight into a buffer for the read routes (no tree, same bytes). */
 #include "api/quota_view.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/random.h"
 #include "core/audit.h"
+#include "core/jcs.h"
 #include "core/timefmt.h"
 
 json_t *je_audit_value(const json_t *v) {
@@ -91,6 +94,144 @@ json_t *je_quota_json(const je_quota_record *r, int64_t now_ms, int64_t pending)
     json_object_set_new(o, "lastReason", opt_str(r->last_reason));
     json_object_set_new(o, "lastTicket", opt_str(r->last_ticket));
     return o;
+}
+
+/* ---- the resource without a tree ---------------------------------------------------------- */
+
+static int put_str(je_buf *b, const char *s) {
+    return je_jcs_string(s, strlen(s), b);
+}
+
+static int put_opt(je_buf *b, const char *s) {
+    if (*s) return put_str(b, s);
+    je_buf_append(b, "null", 4);
+    return 0;
+}
+
+static void put_time(je_buf *b, int64_t ms) {
+    char t[JE_TIME_BUF];
+    je_buf_putc(b, '"');
+    je_buf_puts(b, je_time_format(ms, t));
+    je_buf_putc(b, '"');
+}
+
+/* key is the literal text before a value: ",\"name\":" */
+#define PUT_KEY(b, key) je_buf_append(b, key, sizeof key - 1)
+
+static int put_limits(je_buf *b, const je_quota_limits *l) {
+    PUT_KEY(b, "\"maxActive\":");
+    je_jcs_int(l->max_active, b);
+    PUT_KEY(b, ",\"maxPerHour\":");
+    je_jcs_int(l->max_per_hour, b);
+    PUT_KEY(b, ",\"burstCapacity\":");
+    je_jcs_int(l->burst_capacity, b);
+    PUT_KEY(b, ",\"refillPerSecond\":");
+    return je_jcs_real(l->refill_per_second, b);
+}
+
+static int put_elevation(je_buf *b, const je_quota *q) {
+    if (q->elevation_expires_ms == JE_NO_TIME) {
+        je_buf_append(b, "null", 4);
+        return 0;
+    }
+    je_buf_putc(b, '{');
+    int rc = put_limits(b, &q->limits);
+    PUT_KEY(b, ",\"expiresAt\":");
+    put_time(b, q->elevation_expires_ms);
+    PUT_KEY(b, ",\"previous\":{");
+    rc |= put_limits(b, &q->previous);
+    je_buf_append(b, "}}", 2);
+    return rc;
+}
+
+/* The pending count, or the cut where it goes. */
+static void put_pending(je_buf *b, int64_t pending, size_t *cut) {
+    if (cut)
+        *cut = b->len;
+    else
+        je_jcs_int(pending, b);
+}
+
+static int put_usage(je_buf *b, const je_quota *adv, int64_t pending, size_t *cut) {
+    PUT_KEY(b, "{\"active\":");
+    je_jcs_int(adv->state.active, b);
+    PUT_KEY(b, ",\"hourCount\":");
+    je_jcs_int(adv->state.hour_count, b);
+    PUT_KEY(b, ",\"hourStartedAt\":");
+    put_time(b, adv->state.hour_start_ms);
+    PUT_KEY(b, ",\"availableTokens\":");
+    int rc = je_jcs_real(round(adv->state.tokens * 1000) / 1000, b);
+    PUT_KEY(b, ",\"pending\":");
+    put_pending(b, pending, cut);
+    PUT_KEY(b, ",\"throttled\":");
+    je_jcs_int(adv->state.throttled, b);
+    je_buf_putc(b, '}');
+    return rc;
+}
+
+int je_quota_text(je_buf *b, const je_quota_record *r, int64_t now_ms, int64_t pending,
+                  size_t *cut) {
+    je_quota adv = r->q; /* a copy: reading shows refill and rollover without storing them */
+    je_quota_advance(&adv, now_ms);
+    PUT_KEY(b, "{\"quotaId\":");
+    int rc = put_str(b, r->quota_id);
+    PUT_KEY(b, ",\"tenantId\":");
+    rc |= put_str(b, r->tenant_id);
+    PUT_KEY(b, ",\"jobType\":");
+    rc |= put_str(b, r->job_type);
+    je_buf_putc(b, ',');
+    rc |= put_limits(b, &r->q.limits);
+    je_buf_puts(b, r->q.paused ? ",\"paused\":true" : ",\"paused\":false");
+    PUT_KEY(b, ",\"pauseReason\":");
+    rc |= put_opt(b, r->pause_reason);
+    PUT_KEY(b, ",\"pauseTicket\":");
+    rc |= put_opt(b, r->pause_ticket);
+    PUT_KEY(b, ",\"usage\":");
+    rc |= put_usage(b, &adv, pending, cut);
+    PUT_KEY(b, ",\"elevation\":");
+    rc |= put_elevation(b, &r->q);
+    PUT_KEY(b, ",\"version\":");
+    je_jcs_int(r->version, b);
+    PUT_KEY(b, ",\"createdAt\":");
+    put_time(b, r->created_ms);
+    PUT_KEY(b, ",\"createdBy\":");
+    rc |= put_str(b, r->created_by);
+    PUT_KEY(b, ",\"updatedAt\":");
+    put_time(b, r->updated_ms);
+    PUT_KEY(b, ",\"updatedBy\":");
+    rc |= put_str(b, r->updated_by);
+    PUT_KEY(b, ",\"lastReason\":");
+    rc |= put_opt(b, r->last_reason);
+    PUT_KEY(b, ",\"lastTicket\":");
+    rc |= put_opt(b, r->last_ticket);
+    je_buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+int je_quota_summary_text(je_buf *b, const je_quota_record *r, int64_t now_ms, size_t *cut) {
+    je_quota adv = r->q;
+    je_quota_advance(&adv, now_ms);
+    PUT_KEY(b, "{\"jobType\":");
+    int rc = put_str(b, r->job_type);
+    PUT_KEY(b, ",\"quotaId\":");
+    rc |= put_str(b, r->quota_id);
+    je_buf_putc(b, ',');
+    rc |= put_limits(b, &r->q.limits);
+    je_buf_puts(b, r->q.paused ? ",\"paused\":true" : ",\"paused\":false");
+    PUT_KEY(b, ",\"active\":");
+    je_jcs_int(adv.state.active, b);
+    PUT_KEY(b, ",\"hourCount\":");
+    je_jcs_int(adv.state.hour_count, b);
+    PUT_KEY(b, ",\"availableTokens\":");
+    rc |= je_jcs_real(round(adv.state.tokens * 1000) / 1000, b);
+    PUT_KEY(b, ",\"utilisation\":");
+    rc |= je_jcs_real((double)adv.state.active / (double)r->q.limits.max_active, b);
+    PUT_KEY(b, ",\"throttled\":");
+    je_jcs_int(adv.state.throttled, b);
+    PUT_KEY(b, ",\"pending\":");
+    put_pending(b, 0, cut);
+    je_buf_putc(b, '}');
+    return rc ? -1 : 0;
 }
 
 json_t *je_quota_audit_view(const je_quota_record *r) {

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
+#include "core/buf.h"
 #include "auth/principal.h"
 #include "store/store.h"
 
@@ -15,6 +16,16 @@ json_t *je_audit_value(const json_t *v);
 
 /* The quota resource, usage as of now_ms, with pending jobs of its type. */
 json_t *je_quota_json(const je_quota_record *r, int64_t now_ms, int64_t pending);
+/* The same resource written straight into b, without a tree: the bytes
+ * je_json_dumps_ordered(je_quota_json(r, now_ms, pending)) gives. With cut non-NULL, pending is
+ * left out and *cut gets the offset in b where its digits belong (lists splice them in once
+ * they are counted). Returns 0, or -1 when a string is not valid UTF-8 or a real is not finite
+ * (where the tree would drop members; b then holds a partial item). */
+int je_quota_text(je_buf *b, const je_quota_record *r, int64_t now_ms, int64_t pending,
+                  size_t *cut);
+/* An item of GET /jobengine/quotas/summary, written like je_quota_text (pending always cut). */
+int je_quota_summary_text(je_buf *b, const je_quota_record *r, int64_t now_ms, size_t *cut);
+
 /* The configuration snapshot for details.before / details.after (NULL record → null). */
 json_t *je_quota_audit_view(const je_quota_record *r);
 

@@ -177,6 +177,20 @@ static char *render_created(void *ctx, int *status) {
     return s;
 }
 
+/* "\"<version>\"" in the arena. */
+static const char *etag(je_req *r, int64_t version) {
+    je_buf b = JE_BUF_INIT;
+    je_buf_putc(&b, '"');
+    je_jcs_int(version, &b);
+    je_buf_putc(&b, '"');
+    char *s = je_arena_alloc(r->arena, b.len + 1);
+    memcpy(s, b.data, b.len + 1);
+    je_buf_free(&b);
+    return s;
+}
+
+/* The quota resource, written straight into a buffer (the tree only if that cannot be done,
+ * which then drops what it cannot hold, as it always did). */
 static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
     je_app *app = r->app;
     je_err err;
@@ -184,11 +198,19 @@ static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
     int64_t pending =
         app->store->ops->jobs_pending(app->store, rec->tenant_id, rec->job_type, &err);
     if (pending < 0) return je_api_reply_err(r, &err, NULL); /* never answered as "0 pending" */
-    je_reply_header(r, "ETag", je_arena_printf(r->arena, "\"%lld\"", (long long)rec->version));
+    je_reply_header(r, "ETag", etag(r, rec->version));
     if (status == 201)
         je_reply_header(r, "Location",
                         je_arena_printf(r->arena, "/jobengine/quotas/%s", rec->quota_id));
-    je_reply_json(r, status, je_quota_json(rec, je_now_ms(), pending));
+    int64_t now = je_now_ms();
+    je_buf b = {malloc(1024), 0, 1024}; /* a resource is 600-900 bytes: no regrowth */
+    if (!b.data) abort();
+    b.data[0] = '\0';
+    if (je_quota_text(&b, rec, now, pending, NULL) == 0)
+        je_reply_raw(r, status, "application/json", b.data, b.len);
+    else
+        je_reply_json(r, status, je_quota_json(rec, now, pending));
+    je_buf_free(&b);
 }
 
 static void change_outcome(qchange *c, int rc, je_idem *idem, const je_quota_record *rec,
@@ -260,105 +282,4 @@ void je_api_quota_get(je_req *r, je_app *app) {
     if (found == JE_STORE_NOT_FOUND)
         return je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
     reply_quota(r, 200, &rec);
-}
-
-typedef struct list_ctx {
-    json_t *items;
-    int64_t now;
-    int summary;
-    char last[JE_JOBTYPE_MAX + 1];
-} list_ctx;
-
-static json_t *summary_item(const je_quota_record *q, int64_t now) {
-    json_t *full = je_quota_json(q, now, 0);
-    json_t *u = json_object_get(full, "usage");
-    double active = (double)json_integer_value(json_object_get(u, "active"));
-    json_t *o = json_pack(
-        "{s:s, s:s, s:O, s:O, s:O, s:O, s:b, s:O, s:O, s:O, s:f, s:O, s:O}", "jobType", q->job_type,
-        "quotaId", q->quota_id, "maxActive", json_object_get(full, "maxActive"), "maxPerHour",
-        json_object_get(full, "maxPerHour"), "burstCapacity",
-        json_object_get(full, "burstCapacity"), "refillPerSecond",
-        json_object_get(full, "refillPerSecond"), "paused", q->q.paused, "active",
-        json_object_get(u, "active"), "hourCount", json_object_get(u, "hourCount"),
-        "availableTokens", json_object_get(u, "availableTokens"), "utilisation",
-        active / (double)q->q.limits.max_active, "throttled", json_object_get(u, "throttled"),
-        "pending", json_object_get(u, "pending"));
-    json_decref(full);
-    return o;
-}
-
-static int list_visit(void *ctx, const je_quota_record *q) {
-    list_ctx *l = ctx;
-    json_array_append_new(l->items,
-                          l->summary ? summary_item(q, l->now) : je_quota_json(q, l->now, 0));
-    snprintf(l->last, sizeof l->last, "%s", q->job_type);
-    return 0;
-}
-
-/* usage.pending (or the summary's pending) of every listed quota, read after the list so that
- * no store call runs inside another's visitor. */
-static int fill_pending(je_app *app, const char *tenant, json_t *items, int summary, je_err *err) {
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) {
-        const char *jt = json_string_value(json_object_get(it, "jobType"));
-        int64_t n = jt ? app->store->ops->jobs_pending(app->store, tenant, jt, err) : 0;
-        if (n < 0) return -1; /* never answered as "0 pending" */
-        json_t *holder = summary ? it : json_object_get(it, "usage");
-        json_object_set_new(holder, "pending", json_integer(n));
-    }
-    return 0;
-}
-
-static int list_filters(je_req *r, je_quota_filter *f, char *after, size_t cap) {
-    *f = (je_quota_filter){.paused = -1};
-    const char *jt = je_req_query_nonempty(r, "jobType");
-    const char *paused = je_req_query_nonempty(r, "paused");
-    if (jt && !je_id_job_type_valid(jt, strlen(jt))) {
-        je_reply_field_error(r, 400, "VALIDATION_FAILED", "jobType", "jobType is malformed");
-        return -1;
-    }
-    f->job_type = jt;
-    if (paused && strcmp(paused, "true") != 0 && strcmp(paused, "false") != 0) {
-        je_reply_field_error(r, 400, "VALIDATION_FAILED", "paused", "paused must be true or false");
-        return -1;
-    }
-    if (paused) f->paused = strcmp(paused, "true") == 0;
-    int limit;
-    if (je_params_limit(r, &limit) != 0 || je_params_continuation_str(r, after, cap) != 0)
-        return -1;
-    f->limit = limit + 1;
-    f->after_job_type = after;
-    return 0;
-}
-
-void je_api_quota_list(je_req *r, je_app *app) {
-    je_quota_filter f;
-    char after[JE_JOBTYPE_MAX + 2];
-    if (list_filters(r, &f, after, sizeof after) != 0) return;
-    list_ctx l = {.items = je_api_keep(r, json_array()), .now = je_now_ms()};
-    je_err err;
-    je_err_clear(&err);
-    if (app->store->ops->quota_list(app->store, r->principal->tenant, &f, list_visit, &l, &err) ||
-        fill_pending(app, r->principal->tenant, l.items, 0, &err))
-        return je_api_reply_err(r, &err, NULL);
-    json_t *next = json_null();
-    if ((int)json_array_size(l.items) == f.limit) {
-        json_array_remove(l.items, json_array_size(l.items) - 1);
-        json_t *last = json_array_get(l.items, json_array_size(l.items) - 1);
-        const char *jt = json_string_value(json_object_get(last, "jobType"));
-        next = json_string(je_params_continuation_make_str(r, jt));
-    }
-    je_reply_json(r, 200, json_pack("{s:O, s:o}", "items", l.items, "continuationToken", next));
-}
-
-void je_api_quota_summary(je_req *r, je_app *app) {
-    je_quota_filter f = {.paused = -1, .after_job_type = "", .limit = 1000000};
-    list_ctx l = {.items = je_api_keep(r, json_array()), .now = je_now_ms(), .summary = 1};
-    je_err err;
-    je_err_clear(&err);
-    if (app->store->ops->quota_list(app->store, r->principal->tenant, &f, list_visit, &l, &err) ||
-        fill_pending(app, r->principal->tenant, l.items, 1, &err))
-        return je_api_reply_err(r, &err, NULL);
-    je_reply_json(r, 200, json_pack("{s:O}", "items", l.items));
 }

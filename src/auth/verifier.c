@@ -1,6 +1,10 @@
-/* auth/verifier.c: token checks with the signature cache and the revocation list. */
+/* auth/verifier.c: token checks with the signature caches and the revocation list. A verified
+ * token is looked up first in its thread's own small cache (no lock), then in the shared one
+ * (striped locks), and verified (Ed25519, claims) only when neither holds it. Expiry,
+ * not-before and revocation are checked on every request, cached or not. */
 #include "auth/verifier.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,15 +23,26 @@ struct je_verifier_slot {
     char *strs;
 };
 
-static uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+/* The slot hash of a whole token, eight bytes at a time (slots only: entries compare the token
+ * itself). */
+static uint64_t token_hash(const char *s, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    for (; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
 }
 
 int je_verifier_init(je_verifier *v, je_keyring *kr, je_store *store, const char *issuer,
                      const char *audience, je_err *err) {
+    static atomic_uint_fast64_t next_id = 1;
     memset(v, 0, sizeof *v);
+    v->id = (uint64_t)atomic_fetch_add(&next_id, 1);
     v->keyring = kr;
     v->store = store;
     v->issuer = issuer;
@@ -120,10 +135,68 @@ static void slot_store(je_verifier_slot *s, const char *token, size_t len, const
     }
 }
 
-/* The cache: direct-mapped by hash of the whole token, striped locks. */
-static int cache_lookup(je_verifier *v, const char *token, size_t len, je_principal *p,
+/* The thread's cache: direct-mapped by the same hash, entries tagged with their verifier's id
+ * (a verifier destroyed and another made at its address never sees the old one's entries).
+ * Freed when the thread ends. */
+#define TLS_SLOTS 64
+
+typedef struct tls_cache {
+    uint64_t owner[TLS_SLOTS];
+    je_verifier_slot s[TLS_SLOTS];
+} tls_cache;
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p) {
+    tls_cache *c = p;
+    for (size_t i = 0; i < TLS_SLOTS; i++) {
+        free(c->s[i].token);
+        free(c->s[i].strs);
+    }
+    free(c);
+}
+
+static void tls_key_init(void) {
+    if (pthread_key_create(&tls_key, tls_free) != 0) abort();
+}
+
+static tls_cache *tls_get(void) {
+    pthread_once(&tls_once, tls_key_init);
+    tls_cache *c = pthread_getspecific(tls_key);
+    if (c) return c;
+    c = calloc(1, sizeof *c);
+    if (c && pthread_setspecific(tls_key, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c; /* NULL: no thread cache, the shared one still works */
+}
+
+static int tls_lookup(const je_verifier *v, uint64_t h, const char *token, size_t len,
+                      je_principal *p, je_arena *a) {
+    tls_cache *c = tls_get();
+    if (!c) return 0;
+    size_t i = h % TLS_SLOTS;
+    const je_verifier_slot *s = &c->s[i];
+    if (c->owner[i] != v->id || !s->token || s->len != len || memcmp(s->token, token, len) != 0)
+        return 0;
+    principal_copy(p, &s->p, a);
+    return 1;
+}
+
+static void tls_insert(const je_verifier *v, uint64_t h, const char *token, size_t len,
+                       const je_principal *p) {
+    tls_cache *c = tls_get();
+    if (!c) return;
+    size_t i = h % TLS_SLOTS;
+    slot_store(&c->s[i], token, len, p);
+    c->owner[i] = v->id;
+}
+
+/* The shared cache: direct-mapped by hash of the whole token, striped locks. */
+static int cache_lookup(je_verifier *v, uint64_t h, const char *token, size_t len, je_principal *p,
                         je_arena *a) {
-    uint64_t h = fnv1a(token, len);
     size_t i = h % JE_VERIFIER_SLOTS;
     pthread_mutex_t *m = &v->locks[i % JE_VERIFIER_LOCKS];
     pthread_mutex_lock(m);
@@ -134,8 +207,9 @@ static int cache_lookup(je_verifier *v, const char *token, size_t len, je_princi
     return hit;
 }
 
-static void cache_insert(je_verifier *v, const char *token, size_t len, const je_principal *p) {
-    size_t i = fnv1a(token, len) % JE_VERIFIER_SLOTS;
+static void cache_insert(je_verifier *v, uint64_t h, const char *token, size_t len,
+                         const je_principal *p) {
+    size_t i = h % JE_VERIFIER_SLOTS;
     pthread_mutex_t *m = &v->locks[i % JE_VERIFIER_LOCKS];
     pthread_mutex_lock(m);
     slot_store(&v->slots[i], token, len, p);
@@ -149,14 +223,18 @@ static int verify_fresh(je_verifier *v, const char *token, size_t len, int64_t n
     int rc = je_jwt_check_claims(claims, now_ms / 1000, v->issuer, v->audience, err);
     if (rc == 0) rc = je_principal_from_claims(claims, p, a, err);
     json_decref(claims);
-    if (rc == 0) cache_insert(v, token, len, p);
     return rc;
 }
 
 int je_verifier_check(je_verifier *v, const char *token, size_t len, int64_t now_ms,
                       je_principal *p, je_arena *a, je_err *err) {
-    if (!cache_lookup(v, token, len, p, a)) {
-        if (verify_fresh(v, token, len, now_ms, p, a, err) != 0) return -1;
+    uint64_t h = token_hash(token, len);
+    if (!tls_lookup(v, h, token, len, p, a)) {
+        if (!cache_lookup(v, h, token, len, p, a)) {
+            if (verify_fresh(v, token, len, now_ms, p, a, err) != 0) return -1;
+            cache_insert(v, h, token, len, p);
+        }
+        tls_insert(v, h, token, len, p);
     }
     int64_t now_s = now_ms / 1000;
     if (p->exp_s <= now_s) return je_err_set(err, JE_JWT_EXPIRED, "the token has expired");
@@ -214,15 +292,15 @@ static void revocations_refresh(je_verifier *v, int64_t now_ms) {
 }
 
 int je_verifier_is_revoked(je_verifier *v, const char *jti, int64_t now_ms) {
-    pthread_rwlock_rdlock(&v->rev_lock);
-    int stale = now_ms - v->rev_refreshed_ms >= 1000;
-    pthread_rwlock_unlock(&v->rev_lock);
-    if (stale) revocations_refresh(v, now_ms);
-    pthread_rwlock_rdlock(&v->rev_lock);
-    int found = v->n_revoked &&
-                bsearch(&jti, v->revoked, v->n_revoked, sizeof *v->revoked, cmp_str) != NULL;
-    pthread_rwlock_unlock(&v->rev_lock);
-    return found;
+    for (int pass = 0;; pass++) {
+        pthread_rwlock_rdlock(&v->rev_lock);
+        int stale = pass == 0 && now_ms - v->rev_refreshed_ms >= 1000;
+        int found = !stale && v->n_revoked &&
+                    bsearch(&jti, v->revoked, v->n_revoked, sizeof *v->revoked, cmp_str) != NULL;
+        pthread_rwlock_unlock(&v->rev_lock);
+        if (!stale) return found;
+        revocations_refresh(v, now_ms);
+    }
 }
 
 void je_verifier_note_revoked(je_verifier *v, const char *jti) {

@@ -1,6 +1,8 @@
 /* auth/verifier.h: bearer-token checks for the API, with the two read-side caches the
- * architecture allows: verified signatures keyed by the whole token (expiry still checked on
- * every request) and the revocation list, re-read from the store at most one second apart. */
+ * architecture allows: verified signatures keyed by the whole token (expiry, not-before and
+ * revocation still checked on every request), per thread (64 entries, no lock) in front of a
+ * shared table (4096, striped locks); and the revocation list, re-read from the store at most
+ * one second apart, with this node's revocations added to it at once. */
 #ifndef JE_AUTH_VERIFIER_H
 #define JE_AUTH_VERIFIER_H
 
@@ -17,6 +19,7 @@
 typedef struct je_verifier_slot je_verifier_slot;
 
 typedef struct je_verifier {
+    uint64_t id; /* unique in the process: tags this verifier's entries in thread caches */
     je_keyring *keyring;
     je_store *store;
     const char *issuer;

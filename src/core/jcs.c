@@ -3,6 +3,7 @@
  * Pure: writes into the caller's je_buf only. */
 #include "core/jcs.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,59 +52,71 @@ static int member_cmp(const void *pa, const void *pb) {
     return j < b->len ? -1 : 0;
 }
 
-static int jcs_string(const char *s, size_t len, je_buf *out) {
+/* The escape of c per JSON.stringify, or NULL when c is written as itself. */
+static const char *escape_of(unsigned char c, char u[7]) {
     static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '\b':
+        return "\\b";
+    case '\t':
+        return "\\t";
+    case '\n':
+        return "\\n";
+    case '\f':
+        return "\\f";
+    case '\r':
+        return "\\r";
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    default:
+        break;
+    }
+    if (c >= 0x20) return NULL;
+    memcpy(u, "\\u00", 4);
+    u[4] = hex[c >> 4];
+    u[5] = hex[c & 0xF];
+    u[6] = '\0';
+    return u;
+}
+
+int je_jcs_string(const char *s, size_t len, je_buf *out) {
     if (!je_utf8_valid(s, len)) return -1;
     je_buf_putc(out, '"');
+    size_t run = 0; /* start of the bytes not yet written, all written as themselves */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        default:
-            break;
-        }
-        if (esc) {
-            je_buf_puts(out, esc);
-        } else if (c < 0x20) {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-            je_buf_append(out, u, sizeof u);
-        } else {
-            je_buf_putc(out, (char)c);
-        }
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        char u[7];
+        je_buf_append(out, s + run, i - run);
+        je_buf_puts(out, escape_of(c, u));
+        run = i + 1;
     }
+    je_buf_append(out, s + run, len - run);
     je_buf_putc(out, '"');
     return 0;
 }
 
-/* Shortest round-trip digits of d > 0 (finite) into digits, returning the decimal exponent e
- * such that d = 0.d1d2... x 10^(e+1), i.e. d1.d2... x 10^e. */
-static int shortest_digits(double d, char *digits, size_t *ndigits) {
-    char tmp[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+/* The first p in [from, 17] whose "%.*e" rendering of d reads back as d, left in tmp. */
+static int round_trip_from(double d, int from, char *tmp, size_t cap) {
+    int p = from;
+    for (; p <= 17; p++) {
+        snprintf(tmp, cap, "%.*e", p - 1, d);
         if (strtod(tmp, NULL) == d) break;
     }
+    return p;
+}
+
+/* Shortest round-trip digits of d > 0 (finite) into digits, returning the decimal exponent e
+ * such that d = 0.d1d2... x 10^(e+1), i.e. d1.d2... x 10^e. The shortest is the first p of
+ * 1..17 that reads back. For a normal double, trying 15 first gives the same: two decimals
+ * of at most 15 significant digits never read as one double (DBL_DIG), so when the 15-digit
+ * rendering reads back it is the shortest one padded with zeros (trimmed below). */
+static int shortest_digits(double d, char *digits, size_t *ndigits) {
+    char tmp[40];
+    if (d < DBL_MIN || round_trip_from(d, 15, tmp, sizeof tmp) > 15)
+        round_trip_from(d, d < DBL_MIN ? 1 : 16, tmp, sizeof tmp);
     size_t n = 0;
     const char *q = tmp;
     for (; *q && *q != 'e'; q++)
@@ -137,7 +150,7 @@ static void number_layout(const char *dg, int k, int n, je_buf *out) {
     }
 }
 
-static int jcs_real(double d, je_buf *out) {
+int je_jcs_real(double d, je_buf *out) {
     if (!isfinite(d)) return -1;
     if (d == 0) {
         je_buf_putc(out, '0');
@@ -147,11 +160,27 @@ static int jcs_real(double d, je_buf *out) {
         je_buf_putc(out, '-');
         d = -d;
     }
+    if (d < 9007199254740992.0 && d == floor(d)) { /* an integer below 2^53: its digits */
+        je_jcs_int((int64_t)d, out);
+        return 0;
+    }
     char digits[32];
     size_t k = 0;
     int e = shortest_digits(d, digits, &k);
     number_layout(digits, (int)k, e + 1, out);
     return 0;
+}
+
+void je_jcs_int(int64_t v, je_buf *out) {
+    char t[24];
+    size_t i = sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) t[--i] = '-';
+    je_buf_append(out, t + i, sizeof t - i);
 }
 
 static int jcs_object(const json_t *v, je_buf *out, int sort) {
@@ -172,7 +201,7 @@ static int jcs_object(const json_t *v, je_buf *out, int sort) {
     je_buf_putc(out, '{');
     for (i = 0; rc == 0 && i < n; i++) {
         if (i) je_buf_putc(out, ',');
-        rc = jcs_string(m[i].key, m[i].len, out);
+        rc = je_jcs_string(m[i].key, m[i].len, out);
         je_buf_putc(out, ':');
         if (rc == 0) rc = jcs_value(m[i].value, out, sort);
     }
@@ -199,12 +228,12 @@ static int jcs_value(const json_t *v, je_buf *out, int sort) {
     case JSON_ARRAY:
         return jcs_array(v, out, sort);
     case JSON_STRING:
-        return jcs_string(json_string_value(v), json_string_length(v), out);
+        return je_jcs_string(json_string_value(v), json_string_length(v), out);
     case JSON_INTEGER:
-        je_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        je_jcs_int((int64_t)json_integer_value(v), out);
         return 0;
     case JSON_REAL:
-        return jcs_real(json_real_value(v), out);
+        return je_jcs_real(json_real_value(v), out);
     case JSON_TRUE:
         je_buf_puts(out, "true");
         return 0;

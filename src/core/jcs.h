@@ -5,12 +5,20 @@
 #ifndef JE_CORE_JCS_H
 #define JE_CORE_JCS_H
 
+#include <stdint.h>
 #include <jansson.h>
 #include "core/buf.h"
 
 /* Appends the canonical form of v to out. Returns 0, or -1 when v holds a non-finite real or a
  * string that is not valid UTF-8 (nothing useful is left in out then). */
 int je_jcs_append(const json_t *v, je_buf *out);
+
+/* The pieces, for writers that render without a tree (api/quota_view.c): a string (quoted,
+ * escaped; -1 when s[0..len) is not valid UTF-8), a real (-1 when not finite) and an integer,
+ * each exactly as je_jcs_append writes it. */
+int je_jcs_string(const char *s, size_t len, je_buf *out);
+int je_jcs_real(double d, je_buf *out);
+void je_jcs_int(int64_t v, je_buf *out);
 
 /* Canonical form as a new malloc'd NUL-terminated string (len optional); NULL on error. */
 char *je_jcs_dumps(const json_t *v, size_t *len);

@@ -44,6 +44,15 @@ const char *je_time_format(int64_t ms, char buf[JE_TIME_BUF]) {
     int64_t y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) { /* the common case, without printf */
+        int f[7] = {(int)y, m, d, rem / 3600000, rem / 60000 % 60, rem / 1000 % 60, rem % 1000};
+        static const char layout[] = "0000-00-00T00:00:00.000Z";
+        static const int ends[7] = {3, 6, 9, 12, 15, 18, 22}; /* each field's last digit */
+        memcpy(buf, layout, sizeof layout);
+        for (int i = 0; i < 7; i++)
+            for (int k = ends[i], v = f[i]; v; k--, v /= 10) buf[k] = (char)('0' + v % 10);
+        return buf;
+    }
     char tmp[96];
     int n = snprintf(tmp, sizeof tmp, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
                      rem / 3600000, rem / 60000 % 60, rem / 1000 % 60, rem % 1000);

@@ -1,6 +1,8 @@
 /* http/log.c: JSON-lines logger. One write(2) per line so lines from threads never interleave. */
 #include "http/log.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "core/buf.h"
 #include "core/timefmt.h"
 
 static int log_quiet;
@@ -37,40 +38,101 @@ void je_log(const char *level, const char *msg, json_t *fields) {
     free(line);
 }
 
-/* Appends s as the body of a JSON string (quotes not included). */
-static void put_escaped(je_buf *b, const char *s) {
+/* The access-log line is written into a buffer on the stack, without printf: */
+typedef struct logline {
+    char *p, *end;
+    int full; /* something did not fit: the caller takes the long path */
+} logline;
+
+static void put(logline *l, const char *s, size_t n) {
+    if (l->full || (size_t)(l->end - l->p) < n) {
+        l->full = 1;
+        return;
+    }
+    memcpy(l->p, s, n);
+    l->p += n;
+}
+
+#define PUT_LIT(l, s) put(l, s, sizeof s - 1)
+
+/* s as the body of a JSON string (quotes not included); a path is bytes: non-ASCII stays as
+ * sent, controls and DEL are \u-escaped. */
+static void put_escaped(logline *l, const char *s) {
     static const char hex[] = "0123456789abcdef";
+    const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+        put(l, run, (size_t)(s - run));
+        run = s + 1;
         if (c == '"' || c == '\\') {
-            je_buf_putc(b, '\\');
-            je_buf_putc(b, (char)c);
-        } else if (c < 0x20 || c == 0x7f) {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            je_buf_append(b, u, 6);
+            char e[2] = {'\\', (char)c};
+            put(l, e, 2);
         } else {
-            je_buf_putc(b, (char)c); /* a path is bytes: non-ASCII stays as sent */
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(l, u, 6);
         }
     }
+    put(l, run, (size_t)(s - run));
+}
+
+static void put_uint(logline *l, uint64_t v, int min_digits) {
+    char t[24];
+    int i = (int)sizeof t;
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || (int)sizeof t - i < min_digits);
+    put(l, t + i, sizeof t - (size_t)i);
+}
+
+/* The line into l; returns its length, or 0 when it did not fit. */
+static size_t format_request(logline *l, char *start, const char *trace_id, const char *method,
+                             const char *path, const char *route, int status, double latency_ms) {
+    char t[JE_TIME_BUF];
+    PUT_LIT(l, "{\"time\":\"");
+    const char *ts = je_time_format(je_now_ms(), t);
+    put(l, ts, strlen(ts));
+    PUT_LIT(l, "\",\"level\":\"info\",\"msg\":\"request\",\"trace_id\":\"");
+    put(l, trace_id, strlen(trace_id));
+    PUT_LIT(l, "\",\"method\":\"");
+    put_escaped(l, method);
+    PUT_LIT(l, "\",\"path\":\"");
+    put_escaped(l, path);
+    PUT_LIT(l, "\",\"route\":\"");
+    put_escaped(l, route);
+    PUT_LIT(l, "\",\"status\":");
+    put_uint(l, status > 0 ? (uint64_t)status : 0, 1);
+    PUT_LIT(l, ",\"latency_ms\":");
+    /* %.3f of a non-negative latency: microseconds, rounded, as ms with three decimals */
+    uint64_t us = latency_ms > 0 && latency_ms < 9e15 ? (uint64_t)llround(latency_ms * 1000) : 0;
+    put_uint(l, us / 1000, 1);
+    PUT_LIT(l, ".");
+    put_uint(l, us % 1000, 3);
+    PUT_LIT(l, "}\n");
+    return l->full ? 0 : (size_t)(l->p - start);
+}
+
+/* The same line through a growable buffer, for requests whose path is too long for the stack. */
+static void log_request_long(const char *trace_id, const char *method, const char *path,
+                             const char *route, int status, double latency_ms) {
+    size_t cap = 256 + 6 * (strlen(method) + strlen(path) + strlen(route));
+    char *buf = malloc(cap);
+    if (!buf) return;
+    logline l = {buf, buf + cap, 0};
+    size_t n = format_request(&l, buf, trace_id, method, path, route, status, latency_ms);
+    ssize_t w = n ? write(STDERR_FILENO, buf, n) : 0;
+    (void)w; /* nowhere to report a failed log write */
+    free(buf);
 }
 
 void je_log_request(const char *trace_id, const char *method, const char *path, const char *route,
                     int status, double latency_ms) {
     if (log_quiet) return;
-    char t[JE_TIME_BUF];
-    je_time_format(je_now_ms(), t);
-    je_buf b = JE_BUF_INIT;
-    je_buf_printf(&b,
-                  "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"trace_id\":\"%s\","
-                  "\"method\":\"",
-                  t, trace_id);
-    put_escaped(&b, method);
-    je_buf_puts(&b, "\",\"path\":\"");
-    put_escaped(&b, path);
-    je_buf_puts(&b, "\",\"route\":\"");
-    put_escaped(&b, route);
-    je_buf_printf(&b, "\",\"status\":%d,\"latency_ms\":%.3f}\n", status, latency_ms);
-    ssize_t w = write(STDERR_FILENO, b.data, b.len);
+    char buf[1024];
+    logline l = {buf, buf + sizeof buf, 0};
+    size_t n = format_request(&l, buf, trace_id, method, path, route, status, latency_ms);
+    if (n == 0) return log_request_long(trace_id, method, path, route, status, latency_ms);
+    ssize_t w = write(STDERR_FILENO, buf, n);
     (void)w; /* nowhere to report a failed log write */
-    je_buf_free(&b);
 }
