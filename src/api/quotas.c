@@ -191,13 +191,7 @@ static const char *etag(je_req *r, int64_t version) {
 
 /* The quota resource, written straight into a buffer (the tree only if that cannot be done,
  * which then drops what it cannot hold, as it always did). */
-static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
-    je_app *app = r->app;
-    je_err err;
-    je_err_clear(&err);
-    int64_t pending =
-        app->store->ops->jobs_pending(app->store, rec->tenant_id, rec->job_type, &err);
-    if (pending < 0) return je_api_reply_err(r, &err, NULL); /* never answered as "0 pending" */
+static void reply_quota_with(je_req *r, int status, const je_quota_record *rec, int64_t pending) {
     je_reply_header(r, "ETag", etag(r, rec->version));
     if (status == 201)
         je_reply_header(r, "Location",
@@ -211,6 +205,16 @@ static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
     else
         je_reply_json(r, status, je_quota_json(rec, now, pending));
     je_buf_free(&b);
+}
+
+static void reply_quota(je_req *r, int status, const je_quota_record *rec) {
+    je_app *app = r->app;
+    je_err err;
+    je_err_clear(&err);
+    int64_t pending =
+        app->store->ops->jobs_pending(app->store, rec->tenant_id, rec->job_type, &err);
+    if (pending < 0) return je_api_reply_err(r, &err, NULL); /* never answered as "0 pending" */
+    reply_quota_with(r, status, rec, pending);
 }
 
 static void change_outcome(qchange *c, int rc, je_idem *idem, const je_quota_record *rec,
@@ -276,10 +280,11 @@ void je_api_quota_resume(je_req *r, je_app *app) {
 void je_api_quota_get(je_req *r, je_app *app) {
     je_quota_record rec;
     je_err err;
-    int found =
-        app->store->ops->quota_get(app->store, r->principal->tenant, r->params[0], &rec, &err);
+    int64_t pending = 0;
+    int found = app->store->ops->quota_view(app->store, r->principal->tenant, r->params[0], &rec,
+                                            &pending, &err);
     if (found < 0) return je_api_reply_err(r, &err, NULL);
     if (found == JE_STORE_NOT_FOUND)
         return je_reply_error(r, 404, "NOT_FOUND", "no such quota", NULL);
-    reply_quota(r, 200, &rec);
+    reply_quota_with(r, 200, &rec, pending);
 }

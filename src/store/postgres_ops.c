@@ -20,6 +20,7 @@ static const je_store_ops pg_ops = {
     .audit_list = je_pg_audit_list,
     .audit_scan = je_pg_audit_scan,
     .quota_get = je_pg_quota_get,
+    .quota_view = je_pg_quota_view,
     .quota_list = je_pg_quota_list,
     .quota_change = je_pg_quota_change,
     .quota_acquire = je_pg_quota_acquire,

@@ -23,6 +23,8 @@ int je_pg_audit_list(je_store *s, const char *tenant, const je_audit_filter *fil
 int je_pg_audit_scan(je_store *s, const char *tenant, int64_t from_sequence, je_audit_visit_fn fn,
                      void *ctx, je_err *err);
 
+int je_pg_quota_view(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
+                     int64_t *pending, je_err *err);
 int je_pg_quota_get(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
                     je_err *err);
 int je_pg_quota_list(je_store *s, const char *tenant, const je_quota_filter *f,

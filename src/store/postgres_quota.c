@@ -37,6 +37,42 @@ int je_pg_quota_get(je_store *s, const char *tenant, const char *quota_id, je_qu
     return je_pg_read(s, get_fn, &a, err);
 }
 
+typedef struct view_arg {
+    const char *tenant, *quota_id;
+    je_quota_record *out;
+    int64_t *pending;
+} view_arg;
+
+/* One statement, one round trip; the count is je_pg_jobs_pending's, correlated with the row. */
+static int view_fn(je_pg_tx *tx, void *argp, je_err *err) {
+    view_arg *a = argp;
+    je_pg_params p = {0};
+    je_pg_text(&p, a->tenant);
+    je_pg_text(&p, a->quota_id);
+    PGresult *r = je_pg_exec(
+        tx,
+        "SELECT " JE_PG_QUOTA_COLS ", CASE WHEN q.job_type='*' THEN (SELECT count(*) FROM jobs j "
+        "WHERE j.tenant_id=q.tenant_id AND j.status=0 AND j.job_type NOT IN (SELECT job_type FROM "
+        "quotas WHERE tenant_id=q.tenant_id)) ELSE (SELECT count(*) FROM jobs j WHERE "
+        "j.tenant_id=q.tenant_id AND j.status=0 AND j.job_type=q.job_type) END FROM quotas q "
+        "WHERE q.tenant_id=$1 AND q.quota_id=$2",
+        &p, err);
+    if (!r) return JE_STORE_ERROR;
+    int found = PQntuples(r) > 0 ? JE_STORE_OK : JE_STORE_NOT_FOUND;
+    if (found == JE_STORE_OK) {
+        je_pg_quota_from_row(r, 0, a->out);
+        *a->pending = je_pg_get_int(r, 0, PQnfields(r) - 1);
+    }
+    PQclear(r);
+    return found;
+}
+
+int je_pg_quota_view(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
+                     int64_t *pending, je_err *err) {
+    view_arg a = {tenant, quota_id, out, pending};
+    return je_pg_read(s, view_fn, &a, err);
+}
+
 typedef struct list_arg {
     const char *tenant;
     const je_quota_filter *f;

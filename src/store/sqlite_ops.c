@@ -19,6 +19,7 @@ static const je_store_ops sqlite_ops = {
     .audit_list = je_sqlite_audit_list,
     .audit_scan = je_sqlite_audit_scan,
     .quota_get = je_sqlite_quota_get,
+    .quota_view = je_sqlite_quota_view,
     .quota_list = je_sqlite_quota_list,
     .quota_change = je_sqlite_quota_change,
     .quota_acquire = je_sqlite_quota_acquire,

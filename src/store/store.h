@@ -270,6 +270,10 @@ typedef struct je_store_ops {
     /* Quotas. get: JE_STORE_OK or JE_STORE_NOT_FOUND (by id within tenant). */
     int (*quota_get)(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
                      je_err *err);
+    /* quota_get and the count of its pending jobs (usage.pending), read at one moment: what
+     * GET /jobengine/quotas/{id} shows. */
+    int (*quota_view)(je_store *s, const char *tenant, const char *quota_id, je_quota_record *out,
+                      int64_t *pending, je_err *err);
     /* Ordered by job type. */
     int (*quota_list)(je_store *s, const char *tenant, const je_quota_filter *f,
                       je_quota_visit_fn fn, void *ctx, je_err *err);

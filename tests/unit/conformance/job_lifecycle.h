@@ -348,13 +348,27 @@ static void conf_leases_expire(void **state) {
     conf_jobs_expect(s, "T", JE_JOB_PENDING, NULL, INT64_MIN, "", 100, "e-0,free-0,e-1,e-2,e-3");
 }
 
+/* quota_view: the record quota_get gives and the count jobs_pending gives, in one read. */
+static void conf_view_expect(je_store *s, const char *tenant, const je_quota_record *q,
+                             int64_t pending) {
+    je_quota_record v;
+    je_err err;
+    int64_t n = -1;
+    assert_int_equal(s->ops->quota_view(s, tenant, q->quota_id, &v, &n, &err), JE_STORE_OK);
+    je_quota_record g = conf_quota_get(s, tenant, q->quota_id);
+    conf_quota_same(&v, &g);
+    assert_int_equal(n, pending);
+    assert_int_equal(n, s->ops->jobs_pending(s, tenant, q->job_type, &err));
+}
+
 static void conf_jobs_pending(void **state) {
     je_store *s = ((conf_fx *)*state)->s;
     je_err err;
     int64_t t = conf_future();
-    conf_quota_new(s, "T", "a", conf_limits(5, 1000, 100, 1), 0);
-    conf_quota_new(s, "T", "*", conf_limits(5, 1000, 100, 1), 0);
-    conf_quota_new(s, "U", "b", conf_limits(5, 1000, 100, 1), 0); /* another tenant's */
+    je_quota_record qa = conf_quota_new(s, "T", "a", conf_limits(5, 1000, 100, 1), 0);
+    je_quota_record qstar = conf_quota_new(s, "T", "*", conf_limits(5, 1000, 100, 1), 0);
+    je_quota_record ub = conf_quota_new(s, "U", "b", conf_limits(5, 1000, 100, 1), 0);
+    conf_view_expect(s, "T", &qa, 0);
     const char *types[] = {"a", "a", "a", "b", "b", "c"};
     for (int i = 0; i < 6; i++) {
         char id[16];
@@ -375,6 +389,15 @@ static void conf_jobs_pending(void **state) {
     assert_int_equal(s->ops->jobs_pending(s, "U", "c", &err), 4);
     assert_int_equal(s->ops->jobs_pending(s, "U", "*", &err), 4);
     assert_int_equal(s->ops->jobs_pending(s, "nobody", "*", &err), 0);
+    conf_view_expect(s, "T", &qa, 3);
+    conf_view_expect(s, "T", &qstar, 3);
+    conf_view_expect(s, "U", &ub, 0);
+    je_quota_record none;
+    int64_t n = 0;
+    assert_int_equal(s->ops->quota_view(s, "T", ub.quota_id, &none, &n, &err), /* U's */
+                     JE_STORE_NOT_FOUND);
+    assert_int_equal(s->ops->quota_view(s, "T", "no-such-quota", &none, &n, &err),
+                     JE_STORE_NOT_FOUND);
 
     /* Leased and finished jobs are not pending; a job waiting out its backoff is. */
     je_lease_out out = conf_lease(s, "T", "a,b", 2, 60000, t);
@@ -395,11 +418,15 @@ static void conf_jobs_pending(void **state) {
     assert_int_equal(s->ops->jobs_pending(s, "T", "a", &err), 2); /* p-0 (backoff), p-2 */
     assert_int_equal(s->ops->jobs_pending(s, "T", "b", &err), 1);
     assert_int_equal(s->ops->jobs_pending(s, "T", "*", &err), 2);
+    conf_view_expect(s, "T", &qa, 2);
+    conf_view_expect(s, "T", &qstar, 2);
 
     /* A quota of its own takes the type out of "*". */
-    conf_quota_new(s, "T", "c", conf_limits(5, 1000, 100, 1), 0);
+    je_quota_record qc = conf_quota_new(s, "T", "c", conf_limits(5, 1000, 100, 1), 0);
     assert_int_equal(s->ops->jobs_pending(s, "T", "*", &err), 1);
     assert_int_equal(s->ops->jobs_pending(s, "T", "c", &err), 1);
+    conf_view_expect(s, "T", &qstar, 1);
+    conf_view_expect(s, "T", &qc, 1);
 }
 
 /* ---- jobs: exactness under concurrency -------------------------------------------------- */
