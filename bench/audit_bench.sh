@@ -218,7 +218,7 @@ v = json.load(open(sys.argv[1])); sys.exit(0 if v.get("valid") is True and v.get
         s=$SECS
         r=$(awk -v n="$AUDIT_ENTRIES" -v s="$s" 'BEGIN {printf "%.1f", n / s}')
         if [ -n "$CPU_SECS" ]; then
-            c=$(awk -v n="$AUDIT_ENTRIES" -v s="$CPU_SECS" 'BEGIN {printf "%.1f", s > 0 ? n / s : 0}')
+            c=$(awk -v n="$AUDIT_ENTRIES" -v s="$CPU_SECS" 'BEGIN {printf "%.1f", (s > 0) ? n / s : 0}')
             VERIFY_CPU_ALL+=("$c")
             say "  verify run$i: $r entries/s (${s}s; ${CPU_SECS}s of CPU, $c entries per CPU-second)"
         else
