@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,11 +22,11 @@
 #include "cli/cli.h"
 #include "cli/cli_http.h"
 #include "cli/cli_sub.h"
+#include "cli/cmd_audit_offline.h"
 #include "core/audit_export.h"
 #include "core/timefmt.h"
 
 #define AUDIT "/jobengine/audit"
-#define MAX_JWKS_BYTES (1 << 20)
 
 /* ---- list --------------------------------------------------------------------------------- */
 
@@ -164,169 +163,9 @@ static int run_verify_server(cli_http *h, const cli_args *a, const cli_sub *s, c
     return rc;
 }
 
-/* ---- verify offline ----------------------------------------------------------------------- */
-
-/* The export's bytes: mapped when a regular file, else read (a pipe, "-" for stdin). */
-typedef struct blob {
-    const char *data;
-    size_t len;
-    void *map;
-    size_t map_len;
-    je_buf buf;
-} blob;
-
-static int read_fd(int fd, je_buf *b, size_t max) {
-    char chunk[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        if (n == 0) return 0;
-        if (b->len + (size_t)n > max) return errno = EFBIG, -1;
-        je_buf_append(b, chunk, (size_t)n);
-    }
-}
-
-/* 0, or 2 after a message. */
-static int blob_load(const cli_args *a, const char *path, size_t max, blob *out) {
-    memset(out, 0, sizeof *out);
-    int is_stdin = strcmp(path, "-") == 0;
-    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0)
-        return cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2;
-    if (S_ISDIR(st.st_mode))
-        return close(fd), cli_fail(a->cmd, "cannot read %s: it is a directory", path), 2;
-    int rc = 0;
-    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= max) {
-        out->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (out->map == MAP_FAILED) {
-            out->map = NULL;
-            rc = (cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2);
-        } else {
-            out->map_len = (size_t)st.st_size;
-            madvise(out->map, out->map_len, MADV_SEQUENTIAL);
-            out->data = out->map;
-            out->len = out->map_len;
-        }
-    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        rc = (cli_fail(a->cmd, "cannot read %s: larger than %zu bytes", path, max), 2);
-    } else if (read_fd(fd, &out->buf, max) != 0) {
-        rc = (cli_fail(a->cmd, "cannot read %s: %s", path, strerror(errno)), 2);
-    } else {
-        out->data = out->buf.data ? out->buf.data : "";
-        out->len = out->buf.len;
-    }
-    if (!is_stdin) close(fd);
-    return rc;
-}
-
-static void blob_free(blob *b) {
-    if (b->map) munmap(b->map, b->map_len);
-    je_buf_free(&b->buf);
-}
-
-/* The Ed25519 keys of a JWKS document {"keys": [...]} (others are skipped). 0, or 2. */
-static int load_jwks(const cli_args *a, const char *path, je_key **keys, size_t *n) {
-    blob b;
-    int rc = blob_load(a, path, MAX_JWKS_BYTES, &b);
-    if (rc != 0) return rc;
-    json_error_t jerr;
-    json_t *doc = json_loadb(b.data, b.len, 0, &jerr);
-    blob_free(&b);
-    json_t *list = json_object_get(doc, "keys");
-    if (!json_is_array(list)) {
-        json_decref(doc);
-        return cli_fail(a->cmd, "%s is not a JWKS (a JSON object {\"keys\": [...]})", path), 2;
-    }
-    *keys = calloc(json_array_size(list) + 1, sizeof **keys);
-    *n = 0;
-    if (!*keys) return json_decref(doc), cli_fail(a->cmd, "out of memory"), 2;
-    size_t i;
-    json_t *jwk;
-    json_array_foreach(list, i, jwk) {
-        je_err err;
-        if (je_key_from_jwk(jwk, &(*keys)[*n], &err) == 0) ++*n;
-    }
-    json_decref(doc);
-    if (*n > 0) return 0;
-    free(*keys);
-    *keys = NULL;
-    return cli_fail(a->cmd, "%s holds no OKP/Ed25519 signing key", path), 2;
-}
-
-/* je_sig_verify_fn over the JWKS keys, remembering the kid the checkpoint names. */
-typedef struct offline_ctx {
-    je_keyset keys;
-    char kid[128];
-} offline_ctx;
-
-static int offline_verify_sig(void *ctx, const char *kid, const void *msg, size_t len,
-                              const unsigned char *sig, size_t sig_len) {
-    offline_ctx *o = ctx;
-    snprintf(o->kid, sizeof o->kid, "%s", kid);
-    return je_keyset_verify(&o->keys, kid, msg, len, sig, sig_len);
-}
-
-static void print_offline(const cli_args *a, const je_export_result *r, const offline_ctx *o) {
-    int64_t from = r->head_sequence - r->entries + 1;
-    if (cli_has(a, "json")) {
-        json_t *v =
-            r->valid ? json_pack("{s:b, s:I, s:I, s:I, s:s, s:s, s:s}", "valid", 1, "entries",
-                                 (json_int_t)r->entries, "fromSequence", (json_int_t)from,
-                                 "headSequence", (json_int_t)r->head_sequence, "headHash",
-                                 r->head_hash, "tenantId", r->tenant, "kid", o->kid)
-                     : json_pack("{s:b, s:I, s:o, s:s}", "valid", 0, "line",
-                                 (json_int_t)r->first_bad_line, "firstBrokenSequence",
-                                 r->first_broken_sequence ? json_integer(r->first_broken_sequence)
-                                                          : json_null(),
-                                 "message", r->message);
-        cli_http_print_json(v);
-        json_decref(v);
-    } else if (r->valid && r->entries == 0) {
-        printf("valid: 0 entries (the range from sequence %lld is empty) of tenant %s, "
-               "checkpoint signed by %s\n",
-               (long long)from, r->tenant, o->kid);
-    } else if (r->valid) {
-        printf("valid: %lld entries (sequences %lld..%lld) of tenant %s, checkpoint signed by "
-               "%s\n",
-               (long long)r->entries, (long long)from, (long long)r->head_sequence, r->tenant,
-               o->kid);
-    } else if (r->first_broken_sequence) {
-        printf("line %lld: %s; BROKEN at sequence %lld\n", (long long)r->first_bad_line, r->message,
-               (long long)r->first_broken_sequence);
-    } else {
-        printf("line %lld: %s\n", (long long)r->first_bad_line, r->message);
-    }
-}
-
-static int verify_offline(const cli_args *a) {
-    const char *file = cli_get(a, "file"), *jwks = cli_get(a, "jwks");
-    if (!file || !*file || !jwks || !*jwks)
-        return cli_fail(a->cmd, "offline verification needs both --file EXPORT and --jwks JWKS"), 2;
-    if (strcmp(file, "-") == 0 && strcmp(jwks, "-") == 0)
-        return cli_fail(a->cmd, "--file and --jwks cannot both be read from stdin"), 2;
-    offline_ctx o;
-    memset(&o, 0, sizeof o);
-    je_key *keys = NULL;
-    int rc = load_jwks(a, jwks, &keys, &o.keys.n);
-    if (rc != 0) return rc;
-    o.keys.keys = keys;
-    blob b;
-    rc = blob_load(a, file, (size_t)-1 / 2, &b);
-    if (rc == 0) {
-        je_export_result r;
-        rc = je_export_verify(b.data, b.len, offline_verify_sig, &o, &r) == 0 ? 0 : 1;
-        print_offline(a, &r, &o);
-        blob_free(&b);
-    }
-    free(keys);
-    return rc;
-}
-
 /* Offline (no server, no credentials) when given --file or --jwks. */
 static int run_verify(const cli_family *f, const cli_sub *s, const cli_args *a) {
-    if (cli_has(a, "file") || cli_has(a, "jwks")) return verify_offline(a);
+    if (cli_has(a, "file") || cli_has(a, "jwks")) return cli_audit_verify_offline(a);
     return cli_sub_run(f, s, a);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "core/audit.h"
+#include "core/audit_fast.h"
 
 /* The checkpoint object (not yet signed). */
 json_t *je_checkpoint_new(const char *tenant, int64_t from_sequence, const char *from_prev_hash,
@@ -38,6 +39,29 @@ typedef struct je_export_result {
  * the checkpoint's head; one tenant; the signature. Returns 0 when valid, -1 otherwise. */
 int je_export_verify(const char *text, size_t len, je_sig_verify_fn verify, void *ctx,
                      je_export_result *out);
+
+/* The same in steps, for an export read in blocks: the checkpoint line first (the export's last
+ * line without its '\n', which the caller finds), then the entry lines in order, then the end.
+ * r must outlive the stream; the verdicts and r are those of je_export_verify. */
+typedef struct je_export_stream {
+    je_export_result *r;
+    json_t *cp; /* the checkpoint */
+    je_audit_verifier v;
+    size_t tenant_len;
+    je_fast_hasher h;
+    int64_t line; /* the number of the next line fed */
+    int rc;       /* 0 while valid, -1 once not */
+} je_export_stream;
+
+/* Checks the checkpoint line. 0, or -1 with r filled but for r->first_bad_line (0: the caller
+ * knows the line's number); after -1 there is nothing to end. */
+int je_export_begin(je_export_stream *x, const char *line, size_t n, je_sig_verify_fn verify,
+                    void *ctx, je_export_result *r);
+/* Entry lines: text[0..len) holds whole lines, each ending with '\n'. 0 while valid, -1 once not
+ * (later feeds do nothing). */
+int je_export_feed(je_export_stream *x, const char *text, size_t len);
+/* After the last entry line: 0 when the export is valid, -1 otherwise; frees what x holds. */
+int je_export_end(je_export_stream *x);
 
 /* Base64url (unpadded) helpers, pure, for signatures in checkpoints. */
 size_t je_export_b64url(const unsigned char *in, size_t n, char *out);
