@@ -7,7 +7,9 @@
 #include "api/body.h"
 #include "api/metrics.h"
 #include "api/routes.h"
+#include "core/buf.h"
 #include "core/ids.h"
+#include "core/jcs.h"
 #include "core/text.h"
 #include "core/timefmt.h"
 
@@ -68,13 +70,31 @@ static je_claim_event *parse_events(const json_t *arr, size_t *n, je_err *err) {
     return ev;
 }
 
+/* The keys of one kind as a JSON array (keys are checked printable UTF-8: never refused). */
+static int64_t put_keys(je_buf *b, const je_claim_event *ev, size_t n, int is_new) {
+    int64_t count = 0;
+    je_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (!ev[i].is_new != !is_new) continue;
+        if (count++) je_buf_putc(b, ',');
+        je_jcs_string(ev[i].event_key, strlen(ev[i].event_key), b);
+    }
+    je_buf_putc(b, ']');
+    return count;
+}
+
+/* {"duplicates":[...],"new":[...]} (members in JCS order, as before), written straight into a
+ * buffer: a claim of 10,000 events is answered without 10,000 JSON nodes. */
 static void reply_claim(je_req *r, const je_claim_event *ev, size_t n) {
-    json_t *fresh = json_array(), *dups = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(ev[i].is_new ? fresh : dups, json_string(ev[i].event_key));
-    je_metric_dedup(r->principal->tenant, (int64_t)json_array_size(fresh),
-                    (int64_t)json_array_size(dups));
-    je_reply_json(r, 200, json_pack("{s:o, s:o}", "new", fresh, "duplicates", dups));
+    je_buf b = {0};
+    je_buf_puts(&b, "{\"duplicates\":");
+    int64_t dups = put_keys(&b, ev, n, 0);
+    je_buf_puts(&b, ",\"new\":");
+    int64_t fresh = put_keys(&b, ev, n, 1);
+    je_buf_putc(&b, '}');
+    je_metric_dedup(r->principal->tenant, fresh, dups);
+    je_reply_raw(r, 200, "application/json", b.data, b.len);
+    je_buf_free(&b);
 }
 
 void je_api_dedup_claim(je_req *r, je_app *app) {
