@@ -111,6 +111,14 @@ class LedgerTest(ServerTestCase):
         self.assertEqual(wrong, {}, "events not processed exactly %d time(s)" % times)
 
     # -- 3. exactly once ------------------------------------------------------------------------------
+    def test_keys_with_quotes_backslashes_and_unicode_come_back_intact(self):
+        keys = ['q"uote', "back\\slash", "sl/ash", "caf\u00e9-\u6f22-\U0001f600", "tab\tless"[:3]]
+        job = self.live_job("lg.keys", "keys.src", "live-key", self.T)
+        events = [(k, self.T + i) for i, k in enumerate(keys)]
+        self.claimed(job, events, new=keys, dups=[])
+        job2 = self.live_job("lg.keys", "keys.src", "live-key-2", self.T)
+        self.claimed(job2, events + [("fresh", self.T)], new=["fresh"], dups=keys)
+
     def test_live_first_then_backfill_skips_them(self):
         jt, T = "lg.first", self.T
         self.create_quota(jt)
