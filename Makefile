@@ -60,7 +60,7 @@ fmt-check:
 	@clang-format --dry-run -Werror $(FMT_FILES) && echo "fmt-check: clean"
 
 # Every benchmark of bench/ in under ten minutes, one table at the end (bench/all.sh; FULL=1 for
-# the issue's sizes, about 25 minutes).
+# the issue's sizes, several times longer).
 bench: deps
 	bash scripts/deps.sh --bench
 	$(MAKE) build
