@@ -14,7 +14,7 @@
 #   lease+complete          3 runs of 3,000 jobs                      5 runs of 10,000 jobs
 #   ledger claims           LEDGER (10,000,000) events, 3 x 3 s       10,000,000 events, 3 x 10 s
 #   verification            AUDIT (200,000) entries; appends not run  1,000,000 entries; appends
-#   PostgreSQL              1 node, 3 rounds of 2 s, 600 jobs, no     1, 2, 3 nodes, 3 rounds of
+#   PostgreSQL              1 node, 3 rounds of 3 s, 600 jobs, no     1, 2, 3 nodes, 3 rounds of
 #                           pg_stat_statements                        5 s, 3,000 jobs, statements
 # (the generated export of 1,000,000 entries alone takes over a minute to write; verification
 # streams, so its rate hardly depends on the count). On a 2-core machine shared with other work
@@ -55,7 +55,7 @@ settings() { # SCRIPT
     lease) echo "JOBS=3000 RUNS=3 SQLITE_SECONDS=2 SQLITE_RUNS=3" ;;
     claim) echo "LEDGER_EVENTS=$LEDGER WARMUP=1 DURATION=3 RUNS=3 FLOOR_SECONDS=2 FLOOR_RUNS=3" ;;
     audit) echo "PART=b AUDIT_ENTRIES=$AUDIT VERIFY_RUNS=3 OPENSSL_SECONDS=2" ;;
-    pg) echo "NODE_COUNTS=1 RUNS=3 DURATION=2 WARMUP=2 JOBS=600 PEER_SHARED=0 PGSS=0" ;;
+    pg) echo "NODE_COUNTS=1 RUNS=3 DURATION=3 WARMUP=2 JOBS=600 PEER_SHARED=0 PGSS=0" ;;
     esac
 }
 
