@@ -3,6 +3,7 @@
 #   make run    install missing packages, build, serve on 127.0.0.1:8440 with a demo tenant
 #   make run-cluster  the same with three nodes (127.0.0.1:8441-8443) over a throwaway PostgreSQL
 #   make test   install missing packages, build, run every test, again under ASan+UBSan, check format
+#   make bench  install the benchmarks' packages, build, run every benchmark (bench/all.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 DATA       ?= jobengine-data
@@ -58,9 +59,12 @@ fmt:
 fmt-check:
 	@clang-format --dry-run -Werror $(FMT_FILES) && echo "fmt-check: clean"
 
-bench: deps build
+# Every benchmark of bench/ in under ten minutes, one table at the end (bench/all.sh; FULL=1 for
+# the issue's sizes, several times longer).
+bench: deps
 	bash scripts/deps.sh --bench
-	bash bench/token_bench.sh
+	$(MAKE) build
+	SKIP_BUILD=1 bash bench/all.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -34,6 +34,10 @@
 #   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
 #   SKIP_BUILD=1      do not run `make -s build`         KEEP=1         keep the work directory
 #   STRICT=1          exit 3 when new / floor < 0.7
+# Output: the table for people, then for bench/all.sh (lib.sh's result; LEDGER_EVENTS is in the
+# figure's name when it is not 10,000,000, e.g. claim_new@1000000):
+#   RESULT claim_new N insert_or_ignore_floor N RATIO >=0.7
+#   RESULT claim_dup N insert_or_ignore_floor N RATIO -
 set -euo pipefail
 
 BENCH_NAME=claim_bench
@@ -257,6 +261,11 @@ printf '  %-56s %12s\n' "ratio floor CPU / server CPU per new event" \
 printf '  %-56s %12s\n' "ledger bytes per processed event (dbstat: table+indexes)" "$BPE"
 printf '  %-56s %12s\n' "whole store file bytes per processed event" "$BPE_FILE"
 printf '  %-56s %12s\n' "ledger bytes per claimed, unsettled event (growth)" "$BPC"
+AT=""
+[ "$LEDGER_EVENTS" = 10000000 ] || AT="@$LEDGER_EVENTS"
+result "claim_new$AT" "$NEW" insert_or_ignore_floor "$FLOOR" '>=0.7'
+result "claim_dup$AT" "$DUP" insert_or_ignore_floor "$FLOOR" -
+result "claim_new$AT" "$NEW" insert_or_ignore_floor_indexes "$IDX" -
 
 if [ "${STRICT:-0}" = 1 ] && [ "$MET" != met ]; then exit 3; fi
 exit 0

@@ -2,8 +2,8 @@
 # bench/lease_bench.sh: leases per second of 64 concurrent workers draining 10,000 pending jobs,
 # each lease (POST /jobengine/jobs/lease, max 1) followed by the job's complete (succeeded); one
 # lease + complete pair counts as one. Printed next to the raw fsync'd single-row SQLite commit
-# rate measured in the same run on the same disk (bench/sqlite_commit.c). Target: >= 1.0x, which
-# takes grouping commits: every lease and every complete is durable (its own write op; the
+# rate measured in the same run on the same disk (bench/sqlite_commit.c). Target (issue 12):
+# >= 1.5x (issue 7 asked 1.0x), which takes grouping commits: every lease and every complete is durable (its own write op; the
 # store's writer thread groups concurrent ops into one commit).
 #
 # Each run: a fresh job type with its own quota (maxActive 2 x workers, bucket and refill far
@@ -22,7 +22,9 @@
 #   SQLITE_SECONDS=5  seconds per sqlite_commit run   SQLITE_RUNS=3  sqlite_commit runs
 #   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
 #   SKIP_BUILD=1      do not run `make -s build`      KEEP=1         keep the work directory
-#   STRICT=1          exit 3 when leases/commit < 1.0
+#   STRICT=1          exit 3 when leases/commit < 1.5
+# Output: the table for people, then for bench/all.sh (lib.sh's result):
+#   RESULT lease_complete N sqlite_commit N RATIO >=1.5
 set -euo pipefail
 
 BENCH_NAME=lease_bench
@@ -197,7 +199,7 @@ sqlite_peer
 
 # ---- the table --------------------------------------------------------------------------------
 RATIO=$(awk -v a="$LEASE" -v b="$COMMIT" 'BEGIN {printf "%.2f", a / b}')
-MET=$(awk -v r="$RATIO" 'BEGIN {print (r >= 1.0) ? "met" : "NOT met"}')
+MET=$(awk -v r="$RATIO" 'BEGIN {print (r >= 1.5) ? "met" : "NOT met"}')
 echo
 echo "lease_bench results (nproc $NPROC, --threads $THREADS, $WORKERS workers, $JOBS jobs per run)"
 printf '  %-50s %12s   %s\n' "measure" "per second" "runs"
@@ -208,7 +210,8 @@ printf '  %-50s %12.0f   %s\n' "server CPU microseconds per pair (not a rate)" \
 printf '  %-50s %12.0f   %s\n' "job submits (durable), same connections" "$SUBMIT" "${SUBMITS[*]}"
 printf '  %-50s %12.0f   %s\n' "SQLite commits, WAL + synchronous=FULL, 1 row" "$COMMIT" \
     "${COMMITS_ALL[*]}"
-printf '  %-50s %12s   %s\n' "ratio leases / commit (target >= 1.0)" "$RATIO" "$MET"
+printf '  %-50s %12s   %s\n' "ratio leases / commit (target >= 1.5)" "$RATIO" "$MET"
+result lease_complete "$LEASE" sqlite_commit "$COMMIT" '>=1.5'
 
 if [ "${STRICT:-0}" = 1 ] && [ "$MET" != met ]; then exit 3; fi
 exit 0

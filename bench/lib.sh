@@ -177,3 +177,17 @@ sqlite_peer() {
     done
     COMMIT=$(printf '%s\n' "${COMMITS_ALL[@]}" | median)
 }
+
+# ---- the machine-readable figures (collected by bench/all.sh) ---------------------------------
+# result FIGURE VALUE PEER PEER_VALUE TARGET: prints on stdout, besides the human output,
+#   RESULT FIGURE VALUE PEER PEER_VALUE RATIO TARGET
+# FIGURE and PEER are single words ('-' for no peer; then PEER_VALUE and RATIO are '-'); RATIO
+# is VALUE / PEER_VALUE, two decimals; TARGET is ">=R" on the ratio when there is a peer,
+# ">=V" or "<=V" on the value when there is none, or '-' for a figure that is only quoted.
+result() { # FIGURE VALUE PEER PEER_VALUE TARGET
+    local ratio=-
+    if [ "$3" != - ]; then
+        ratio=$(awk -v a="$2" -v b="$4" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
+    fi
+    echo "RESULT $1 $2 $3 ${4:--} $ratio ${5:--}"
+}

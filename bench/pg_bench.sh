@@ -6,9 +6,15 @@
 #      every decision is its own durable PostgreSQL transaction;
 #   2. lease + complete pairs/s (bench/lease_submit.lua, then bench/lease_worker.lua draining
 #      the jobs, as lease_bench.sh); every lease and every complete durable;
+#   3. GET /jobengine/quotas/{id} with a bearer token (bench/quota_get.lua);
+#   4. token issuance, POST /token grants, each durably audited (bench/token_post.lua);
+#   5. audit appends, POST /token refused for a missing quota_reason (bench/audit_token.lua),
+#      each one durable audit entry;
 #   peer: pgbench -n -M prepared -f, one single-row `UPDATE ... WHERE id = $1` per transaction
-#   (autocommit), each client its own row, the same number of clients, -T DURATION.
-# Targets: each figure >= 0.8x pgbench at every node count, and 3 nodes >= 1 node.
+#   (autocommit), each client its own row, the same number of clients, -T DURATION; for GET,
+#   one single-row `SELECT ... WHERE id = $1` per transaction.
+# Targets: 1 and 2 >= 0.8x pgbench at every node count, and 3 nodes >= 1 node; 3, 4 and 5 are
+# quoted next to their peer (issue 12: "each row is also run on the PostgreSQL backend").
 #
 # Load: CONNECTIONS (48) connections in WRKS (6) wrk processes of -t1, process k sending to node
 # (k mod nodes) + 1, so 1, 2 and 3 nodes get the same load split evenly. For acquire, process k
@@ -16,7 +22,8 @@
 # process has its own job type and quota. Rounds: pgbench alone (no node running), then 1 node,
 # 2 nodes, 3 nodes (nodes started one by one), then the nodes stop; RUNS rounds, medians.
 # Checked: no unexpected answer; every job leased and completed once (summary per job type);
-# each quota's usage.hourCount matches the grants answered.
+# each quota's usage.hourCount matches the grants answered; the audit chain is valid and grew by
+# the token and audit runs' answers.
 #
 # Where the time goes, per run: statements per decision (pg_stat_statements, loaded with
 # shared_preload_libraries; PGSS=0 leaves it out), and CPU microseconds per decision of
@@ -30,9 +37,13 @@
 #   JOBS=3000 (jobs per lease run, split between the wrk processes)   TIME_BOUND=120
 #   PEER_SHARED=1: also pgbench with its clients spread over ACQ_QUOTAS rows as the acquire
 #                  load is over its quotas (same lock contention; a diagnosis, not the target)
-#   KINDS="acquire lease"   which JobEngine measures to run
+#   KINDS="acquire lease get token audit"   which JobEngine measures to run
 #   JOBENGINE_PG_POOL_SIZE (the nodes' pool, default 32)   PGSS=1   SKIP_BUILD=1   KEEP=1
 #   STRICT=1: exit 3 when a target is missed
+# Output: the table for people, then one line per figure for bench/all.sh (lib.sh's result):
+#   RESULT pg.acquire_release.n1 N pgbench_update_1row N RATIO >=0.8    (lease_complete too)
+#   RESULT pg.get_quota.n1 N pgbench_select_1row N RATIO -   (token_issuance, audit_append: the
+#   UPDATE peer)   RESULT pg.acquire_release.n3 N pg.acquire_release.n1 N RATIO >=1.0
 set -euo pipefail
 
 BENCH_NAME=pg_bench
@@ -50,7 +61,7 @@ WARMUP=${WARMUP:-2}
 JOBS=${JOBS:-3000}
 TIME_BOUND=${TIME_BOUND:-120}
 PEER_SHARED=${PEER_SHARED:-1}
-read -r -a KINDS <<<"${KINDS:-acquire lease}"
+read -r -a KINDS <<<"${KINDS:-acquire lease get token audit}"
 PGSS=${PGSS:-1}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 TENANT=bench
@@ -68,7 +79,10 @@ for n in "${NODE_COUNTS[@]}"; do [ "$n" -gt "$MAX_NODES" ] && MAX_NODES=$n; done
 
 PGBENCH=$PGBIN/pgbench
 [ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || die "pgbench not found (bash scripts/deps.sh --bench)"
-need_tools wrk curl python3 awk psql
+need_tools wrk curl python3 awk psql base64
+for kind in "${KINDS[@]}"; do
+    case $kind in acquire | lease | get | token | audit) ;; *) die "unknown kind $kind" ;; esac
+done
 
 build_bin benchmarks make make -s build
 
@@ -100,6 +114,7 @@ peer_script() { # FILE ROW-EXPRESSION
 }
 peer_script "$WORK/peer_own.sql" ':client_id + 1'
 peer_script "$WORK/peer_shared.sql" ":client_id % $ACQ_QUOTAS + 1"
+printf '\\set id :client_id + 1\nSELECT n FROM pgb_rows WHERE id = :id;\n' >"$WORK/peer_select.sql"
 
 # ---- the machine --------------------------------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
@@ -367,14 +382,89 @@ run_pgbench() { # LABEL SECONDS SCRIPT
     say "  $label: $tps tx/s ($OPS transactions), statements/tx ${STMTS:-n/a}; $CPU_LINE"
 }
 
+# ---- GET quota, token issuance, audit appends -------------------------------------------------
+# The audit chain's entry count (GET /jobengine/audit/verify with the worker's orch:read token,
+# which adds no entry).
+chain_entries() {
+    local v
+    v=$(curl -sf -H "Authorization: Bearer $WORKER_TOKEN" "$BASE/jobengine/audit/verify") ||
+        die "GET /jobengine/audit/verify failed"
+    python3 -c 'import json, sys
+v = json.loads(sys.argv[1])
+if v.get("valid") is not True: sys.exit("audit chain not valid: " + sys.argv[1])
+print(v.get("entries", 0))' "$v" || die "the audit chain is not valid"
+}
+WORKER_BASIC="Basic $(printf '%s:%s' "$WORKER" "$SECRET" | base64 -w0)"
+ADMIN_BASIC="Basic $(printf '%s:%s' "$ADMIN" "$SECRET" | base64 -w0)"
+# get:   GET /jobengine/quotas/{id} (bench/quota_get.lua), process k on quota k mod ACQ_QUOTAS;
+#        every answer 200 (wrk counts the others);
+# token: POST /token grants of orch:read to the worker (bench/token_post.lua), every one 200;
+# audit: POST /token refused for a missing quota_reason (bench/audit_token.lua), every one 400,
+#        each one durable audit entry and nothing else.
+# token and audit: the chain stays valid and grows by the answers (+ at most one in flight per
+# connection when wrk stopped).
+run_http() { # KIND LABEL NODES SECONDS
+    local kind=$1 label=$2 n=$3 secs=$4 k out rps=0 total=0 line e0=0 e1 url script
+    case $kind in get) script=quota_get ;; token) script=token_post ;; *) script=audit_token ;; esac
+    [ "$kind" = get ] || e0=$(chain_entries)
+    stmt_reset
+    cpu_begin
+    for k in $(seq 0 $((WRKS - 1))); do
+        url=${NODE_URLS[$((k % n))]}
+        case $kind in
+        get) url+="/jobengine/quotas/${ACQ_QIDS[$((k % ACQ_QUOTAS))]}" ;;
+        *) url+="/token" ;;
+        esac
+        QUOTA_BENCH_TOKEN=$WORKER_TOKEN TOKEN_BENCH_AUTH=$WORKER_BASIC TOKEN_BENCH_SCOPE=orch:read \
+            AUDIT_BENCH_AUTH=$ADMIN_BASIC wrk -t1 "-c$PER_WRK" "-d${secs}s" -s "bench/$script.lua" \
+            "$url" >"$WORK/$label.$k.txt" 2>&1 &
+        WRK_PIDS+=($!)
+    done
+    wait_wrks "$label"
+    for k in $(seq 0 $((WRKS - 1))); do
+        out=$WORK/$label.$k.txt
+        case $kind in
+        get)
+            if grep -q 'Non-2xx' "$out"; then die "$label: wrk $k: $(grep 'Non-2xx' "$out")"; fi
+            total=$((total + $(awk '/requests in/ {print $1}' "$out")))
+            ;;
+        token)
+            line=$(grep '^token_post:' "$out") || die "$label: no summary: $(cat "$out")"
+            [ "$(field non200 "$line")" = 0 ] || die "$label: wrk $k: $line"
+            total=$((total + $(field ok "$line")))
+            ;;
+        audit)
+            line=$(grep '^audit_token:' "$out") || die "$label: no summary: $(cat "$out")"
+            [ "$(field other "$line")" = 0 ] || die "$label: wrk $k: $line"
+            total=$((total + $(field refused "$line")))
+            ;;
+        esac
+        rps=$(awk -v a="$rps" -v b="$(awk '/^Requests\/sec:/ {print $2}' "$out")" 'BEGIN {print a + b}')
+    done
+    OPS=$total
+    cpu_end "$total"
+    stmt_count "$total" "$label"
+    if [ "$kind" != get ]; then
+        e1=$(chain_entries)
+        if [ $((e1 - e0 - total)) -lt 0 ] || [ $((e1 - e0 - total)) -gt "$CONNECTIONS" ]; then
+            die "$label: the audit chain grew by $((e1 - e0)) entries for $total answers"
+        fi
+    fi
+    RESULT=$rps
+    say "  $label: $rps/s ($total answered), statements/op ${STMTS:-n/a}; $CPU_LINE"
+}
+
 # ---- warm-up, then the rounds ----------------------------------------------------------------
 say "pg_bench: warm-up"
 if has_kind acquire; then run_acquire warmup.acquire 1 "$WARMUP"; fi
 stop_nodes
-run_pgbench warmup.pgbench "$WARMUP" "$WORK/peer_own.sql"
+# pgbench's -T counts the time its 48 clients take to connect: on a loaded machine the first run
+# after the start of PostgreSQL may spend 2 s connecting and do nothing, so at least 5 s.
+run_pgbench warmup.pgbench "$((WARMUP > 5 ? WARMUP : 5))" "$WORK/peer_own.sql"
 
-declare -A ACQ=() LEASE=() ACQ_ST=() LEASE_ST=() ACQ_PG=() ACQ_NODE=() LEASE_PG=() LEASE_NODE=()
-PEER=() PEER_PG=() PEER_ST=() PEER2=() PEER2_PG=()
+# Per kind and node count ("acquire.1"): the runs' figures, statements, postgres and node us/op.
+declare -A VAL=() ST=() PGU=() NODEU=()
+PEER=() PEER_PG=() PEER_ST=() PEER2=() PEER2_PG=() PEER_SEL=() PEER_SEL_PG=()
 for round in $(seq "$RUNS"); do
     say "pg_bench: round $round of $RUNS"
     stop_nodes
@@ -384,20 +474,26 @@ for round in $(seq "$RUNS"); do
         run_pgbench "r$round.pgbench-shared" "$DURATION" "$WORK/peer_shared.sql"
         PEER2+=("$RESULT") PEER2_PG+=("$PG_US")
     fi
+    if has_kind get; then
+        run_pgbench "r$round.pgbench-select" "$DURATION" "$WORK/peer_select.sql"
+        PEER_SEL+=("$RESULT") PEER_SEL_PG+=("$PG_US")
+    fi
     for n in "${NODE_COUNTS[@]}"; do
         nodes_up_to "$n"
         BASE=${NODE_URLS[0]}
-        if has_kind acquire; then
-            run_acquire "r$round.acquire.n$n" "$n" "$DURATION"
-            ACQ[$n]+="$RESULT " ACQ_ST[$n]+="${STMTS:-} " ACQ_PG[$n]+="$PG_US " ACQ_NODE[$n]+="$NODE_US "
-        fi
-        if has_kind lease; then
-            run_lease "r$round.lease.n$n" "$n" "$round"
-            LEASE[$n]+="$RESULT " LEASE_ST[$n]+="${STMTS:-} " LEASE_PG[$n]+="$PG_US " LEASE_NODE[$n]+="$NODE_US "
-        fi
+        for kind in "${KINDS[@]}"; do
+            case $kind in
+            acquire) run_acquire "r$round.acquire.n$n" "$n" "$DURATION" ;;
+            lease) run_lease "r$round.lease.n$n" "$n" "$round" ;;
+            *) run_http "$kind" "r$round.$kind.n$n" "$n" "$DURATION" ;;
+            esac
+            VAL[$kind.$n]+="$RESULT " ST[$kind.$n]+="${STMTS:-} " PGU[$kind.$n]+="$PG_US "
+            NODEU[$kind.$n]+="$NODE_US "
+        done
     done
-    cp "$WORK/statements.r$round.acquire.n${NODE_COUNTS[0]}.txt" "$WORK/statements.acquire.txt" 2>/dev/null || true
-    cp "$WORK/statements.r$round.lease.n${NODE_COUNTS[0]}.txt" "$WORK/statements.lease.txt" 2>/dev/null || true
+    for kind in "${KINDS[@]}"; do
+        cp "$WORK/statements.r$round.$kind.n${NODE_COUNTS[0]}.txt" "$WORK/statements.$kind.txt" 2>/dev/null || true
+    done
 done
 
 # ---- the quotas counted every grant -----------------------------------------------------------
@@ -435,8 +531,28 @@ med() { tr ' ' '\n' | grep -v '^$' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r + 0 >= t) ? "met" : "NOT met"}'; }
 row() { printf '  %-46s %10s %6s  %-11s %s\n' "$@"; }
+# What each kind is called, its figure's name for bench/all.sh, its peer and target (issue 11's
+# 0.8x pgbench for the writes it set; the rest are quoted next to pgbench, with no target).
+kind_name() {
+    case $1 in
+    acquire) echo "acquire+release decisions" ;; lease) echo "lease+complete pairs" ;;
+    get) echo "GET quota, bearer" ;; token) echo "token issuance (audited)" ;;
+    audit) echo "audit appends (POST /token refused)" ;;
+    esac
+}
+kind_figure() {
+    case $1 in
+    acquire) echo acquire_release ;; lease) echo lease_complete ;; get) echo get_quota ;;
+    token) echo token_issuance ;; audit) echo audit_append ;;
+    esac
+}
+kind_target() { case $1 in acquire | lease) echo 0.8 ;; *) echo - ;; esac; }
 PEER_MED=$(med <<<"${PEER[*]}")
+SEL_MED=""
+[ ${#PEER_SEL[@]} = 0 ] || SEL_MED=$(med <<<"${PEER_SEL[*]}")
+kind_peer() { if [ "$1" = get ]; then echo "pgbench_select_1row $SEL_MED"; else echo "pgbench_update_1row $PEER_MED"; fi; }
 MISSED=0
+RESULTS=()
 echo
 echo "pg_bench results, $(date -u +%Y-%m-%d), nproc $NPROC, $CONNECTIONS connections, nodes" \
     "--threads $THREADS, ${DURATION}s x $RUNS rounds, medians (runs after them)"
@@ -447,43 +563,51 @@ if [ "$PEER_SHARED" = 1 ]; then
     row "pgbench: the same over $ACQ_QUOTAS rows (acquire's)" "$(printf '%.0f' "$P2")" \
         "$(ratio "$P2" "$PEER_MED")" "-" "${PEER2[*]}"
 fi
+if [ -n "$SEL_MED" ]; then
+    row "pgbench: 1-row SELECT by id per tx (GET's peer)" "$(printf '%.0f' "$SEL_MED")" "1.00" \
+        "(peer)" "${PEER_SEL[*]}"
+fi
 for kind in "${KINDS[@]}"; do
+    read -r pname pval < <(kind_peer "$kind")
+    t=$(kind_target "$kind")
     for n in "${NODE_COUNTS[@]}"; do
-        if [ "$kind" = acquire ]; then v=${ACQ[$n]} name="acquire+release decisions, $n node(s)"; else
-            v=${LEASE[$n]} name="lease+complete pairs, $n node(s)"; fi
+        v=${VAL[$kind.$n]}
         m=$(med <<<"$v")
-        r=$(ratio "$m" "$PEER_MED")
-        vd=$(verdict "$r" 0.8)
-        [ "$vd" = met ] || MISSED=1
-        row "$name" "$(printf '%.0f' "$m")" "$r" ">=0.8 $vd" "$v"
+        r=$(ratio "$m" "$pval")
+        vd="quoted"
+        if [ "$t" != - ]; then
+            vd=">=$t $(verdict "$r" "$t")"
+            [ "$(verdict "$r" "$t")" = met ] || MISSED=1
+        fi
+        row "$(kind_name "$kind"), $n node(s)" "$(printf '%.0f' "$m")" "$r" "$vd" "$v"
+        RESULTS+=("pg.$(kind_figure "$kind").n$n $m $pname $pval $([ "$t" = - ] && echo - || echo ">=$t")")
     done
 done
 first=${NODE_COUNTS[0]} last=${NODE_COUNTS[-1]}
 for kind in "${KINDS[@]}"; do
     [ "$first" != "$last" ] || break
-    if [ "$kind" = acquire ]; then a=$(med <<<"${ACQ[$first]}") b=$(med <<<"${ACQ[$last]}"); else
-        a=$(med <<<"${LEASE[$first]}") b=$(med <<<"${LEASE[$last]}"); fi
+    case $kind in acquire | lease) ;; *) continue ;; esac
+    a=$(med <<<"${VAL[$kind.$first]}") b=$(med <<<"${VAL[$kind.$last]}")
     r=$(ratio "$b" "$a")
     vd=$(verdict "$r" 1.0)
     [ "$vd" = met ] || MISSED=1
     row "$kind: $last nodes / $first node" "" "$r" ">=1.0 $vd" ""
+    RESULTS+=("pg.$(kind_figure "$kind").n$last $b pg.$(kind_figure "$kind").n$first $a >=1.0")
 done
-echo "  where the time goes, medians per op (decision, pair, or pgbench transaction):"
+echo "  where the time goes, medians per op (decision, pair, request, or pgbench transaction):"
 printf '    %-44s %11s %12s %9s\n' "" "statements" "postgres us" "nodes us"
 printf '    %-44s %11s %12s %9s\n' "pgbench, own rows" "$(med <<<"${PEER_ST[*]}")" \
     "$(med <<<"${PEER_PG[*]}")" "-"
 if [ "$PEER_SHARED" = 1 ]; then
     printf '    %-44s %11s %12s %9s\n' "pgbench, $ACQ_QUOTAS rows" "1.00" "$(med <<<"${PEER2_PG[*]}")" "-"
 fi
+if [ -n "$SEL_MED" ]; then
+    printf '    %-44s %11s %12s %9s\n' "pgbench, SELECT" "1.00" "$(med <<<"${PEER_SEL_PG[*]}")" "-"
+fi
 for kind in "${KINDS[@]}"; do
     for n in "${NODE_COUNTS[@]}"; do
-        if [ "$kind" = acquire ]; then
-            printf '    %-44s %11s %12s %9s\n' "acquire+release, $n node(s)" "$(med <<<"${ACQ_ST[$n]}")" \
-                "$(med <<<"${ACQ_PG[$n]}")" "$(med <<<"${ACQ_NODE[$n]}")"
-        else
-            printf '    %-44s %11s %12s %9s\n' "lease+complete pair, $n node(s)" "$(med <<<"${LEASE_ST[$n]}")" \
-                "$(med <<<"${LEASE_PG[$n]}")" "$(med <<<"${LEASE_NODE[$n]}")"
-        fi
+        printf '    %-44s %11s %12s %9s\n' "$(kind_name "$kind"), $n node(s)" \
+            "$(med <<<"${ST[$kind.$n]}")" "$(med <<<"${PGU[$kind.$n]}")" "$(med <<<"${NODEU[$kind.$n]}")"
     done
 done
 if [ "$PGSS" = 1 ]; then
@@ -492,5 +616,9 @@ if [ "$PGSS" = 1 ]; then
         sed 's/^/    /' "$WORK/statements.$kind.txt"
     done
 fi
+for r in "${RESULTS[@]}"; do
+    # shellcheck disable=SC2086 # the words of one result
+    result $r
+done
 if [ "${STRICT:-0}" = 1 ] && [ "$MISSED" = 1 ]; then exit 3; fi
 exit 0

@@ -10,7 +10,11 @@
 #      script (bench/gcra.lua) under redis-benchmark at the same concurrency, without
 #      persistence and with appendfsync always (the durable peer).            target >= 1.0x
 #   3. in-process decisions/s of core/ (bench/core_decide.c), one thread.    target >= 10M/s
-#   4. resident memory (VmRSS) of the server idle after start and with 10,000 quotas.
+#   4. resident memory (VmRSS) of the server idle after start, with 10,000 quotas, and with
+#      them under 64 connections (bench/rss_bench.sh).                         target <= 32 MB
+#   5. the p99 latency of the acquire runs of 2. (wrk --latency, CONNECTIONS connections): every
+#      request of the mix, half acquires and half releases, each a durable decision.
+#                                                                               target <= 5 ms
 # Everything listens on 127.0.0.1 only; every process and temp dir is removed on exit.
 # See bench/README.md.
 #
@@ -28,6 +32,12 @@
 #   SKIP_BUILD=1       do not run `cmake --build build`
 #   KEEP=1             keep the work directory    STRICT=1        exit 3 when a target is missed
 #   IDLE_WAIT=60       seconds (in all) to wait for background load to pass before runs
+# Output: the table for people, then one line per figure for bench/all.sh (lib.sh's result):
+#   RESULT get_quota N nginx_static_same_body N RATIO >=0.8
+#   RESULT acquire_release N redis_gcra_aof_always N RATIO >=1.0   (and nginx_static_permit
+#   >=0.5, redis_gcra_no_persistence -), RESULT acquire_p99_ms N - - - <=5 (CONNECTIONS in the
+#   name when not 64: acquire_p99_ms@32c), RESULT core_decide N target_10M N RATIO >=1.0, and
+#   rss_bench.sh's lines
 set -euo pipefail
 
 BENCH_NAME=quota_bench
@@ -124,8 +134,10 @@ say "  core_decide deny: $(sed 's/^core_decide: //' "$WORK/core.err")"
 # ---- servers ----------------------------------------------------------------------------------
 
 # ---- 4. resident memory: idle, then with QUOTAS quotas (bench/rss_bench.sh) ----------------
-RSS_LINE=$(THREADS=$THREADS QUOTAS=$QUOTAS SKIP_BUILD=1 timeout -k 2 180 bash bench/rss_bench.sh |
-    tail -1) || die "bench/rss_bench.sh failed"
+RSS_OUT=$(THREADS=$THREADS QUOTAS=$QUOTAS SKIP_BUILD=1 timeout -k 2 180 bash bench/rss_bench.sh) ||
+    die "bench/rss_bench.sh failed"
+RSS_LINE=$(grep '^rss_bench: ' <<<"$RSS_OUT" | tail -1)
+RSS_RESULTS=$(grep '^RESULT ' <<<"$RSS_OUT" || true)
 rss_field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" ${RSS_LINE#rss_bench: }"; }
 RSS_IDLE=$(rss_field idle_kb)
 RSS_QUOTAS=$(rss_field quotas_kb)
@@ -315,7 +327,13 @@ run_get() {
     EFF=$(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}')
 }
 
-GRANTS=0 DENIALS=0 RELEASES=0 HELD=0
+# wrk's latency ("850.00us", "1.23ms", "1.05s") in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.2f", n}'
+}
+GRANTS=0 DENIALS=0 RELEASES=0 HELD=0 P99_MS=""
 run_acquire() { # LABEL SECONDS
     local label=$1 secs=$2 out="$WORK/$1.txt"
     idle_probe
@@ -332,6 +350,7 @@ run_acquire() { # LABEL SECONDS
     [ "$o" = 0 ] || die "$label: $o unexpected responses (first status $fo, release 404s $r404)"
     GRANTS=$((GRANTS + g)) DENIALS=$((DENIALS + d)) RELEASES=$((RELEASES + rl))
     HELD=$((HELD + h))
+    P99_MS=$(to_ms "$p99")
     say "  $label: $rps decisions/s ($g grants, $d denials, $rl releases, $o other; non-2xx" \
         "$non2xx = the denials), p50 $p50 p99 $p99, server ${CPU_USED}% cpu, machine" \
         "${BUSY_USED}% busy, $(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}') decisions per cpu-second${se:+, socket errors $se}"
@@ -374,6 +393,7 @@ N0=$(awk -v r="$RESULT" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')
 run_redis warmup.redis-aof "$REDIS1_PORT" "$REDIS1_PID" 20000
 N1=$(awk -v r="$RESULT" -v d="$DURATION" 'BEGIN {printf "%d", r * d}')
 
+ACQ_P99=()
 GET_ALL=() NGX_GET_ALL=() ACQ_ALL=() NGX_ACQ_ALL=() R0_ALL=() R1_ALL=()
 GET_CPU=() NGX_GET_CPU=() ACQ_CPU=() NGX_ACQ_CPU=() R0_CPU=() R1_CPU=()
 GET_EFF=() NGX_GET_EFF=() ACQ_EFF=() NGX_ACQ_EFF=() R0_EFF=() R1_EFF=()
@@ -384,7 +404,7 @@ for i in $(seq "$RUNS"); do
     run_get "run$i.nginx-get" "$NGINX_BASE/quota.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
     NGX_GET_ALL+=("$RESULT") NGX_GET_CPU+=("$CPU_USED") NGX_GET_EFF+=("$EFF")
     run_acquire "run$i.acquire" "$DURATION"
-    ACQ_ALL+=("$RESULT") ACQ_CPU+=("$CPU_USED") ACQ_EFF+=("$EFF")
+    ACQ_ALL+=("$RESULT") ACQ_CPU+=("$CPU_USED") ACQ_EFF+=("$EFF") ACQ_P99+=("$P99_MS")
     PARSE=1 run_get "run$i.nginx-permit" "$NGINX_BASE/permit.json" "$WORKER_TOKEN" "$DURATION" "${NGINX_PIDS[@]}"
     NGX_ACQ_ALL+=("$RESULT") NGX_ACQ_CPU+=("$CPU_USED") NGX_ACQ_EFF+=("$EFF")
     run_redis "run$i.redis" "$REDIS0_PORT" "$REDIS0_PID" "$N0"
@@ -430,6 +450,8 @@ V_ACQ_NGX=$(verdict "$R_ACQ_NGX" 0.5)
 V_ACQ_R0=$(verdict "$R_ACQ_R0" 1.0)
 V_ACQ_R1=$(verdict "$R_ACQ_R1" 1.0)
 V_CORE=$(verdict "$R_CORE" 1.0)
+P99=$(printf '%s\n' "${ACQ_P99[@]}" | median | awk '{printf "%.2f", $1}')
+V_P99=$(awk -v v="$P99" 'BEGIN {print (v <= 5) ? "met" : "NOT met"}')
 fmt() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
 row() { printf '  %-46s %12s %12s %7s  %-16s %s\n' "$@"; }
 
@@ -447,9 +469,13 @@ row "acquire+release decisions (durable)" "$(fmt "$ACQ")" "$(fmt "$R1")" "$R_ACQ
     ">= 1.0 $V_ACQ_R1" "Redis GCRA Lua, appendfsync always"
 row "core/ decide+release calls, 1 thread" "$(fmt "$CORE")" "10000000" "$R_CORE" \
     ">= 1.0 $V_CORE" "the target itself"
+row "p99 latency of acquire/release at -c$CONNECTIONS (ms)" "$P99" "-" "-" "<= 5 $V_P99" \
+    "runs: ${ACQ_P99[*]}"
 row "core/ decide, all denials, 1 thread" "$(fmt "$CORE_DENY")" "-" "-" "-" "-"
 row "VmRSS idle after start (kB)" "$RSS_IDLE" "-" "-" "-" "-"
 row "VmRSS with $QUOTAS quotas (kB)" "$RSS_QUOTAS" "-" "-" "-" "-"
+row "VmHWM, $QUOTAS quotas + 64 connections (kB)" "$(rss_field load_hwm_kb)" "-" "-" \
+    "<= 32768 $(awk -v v="$(rss_field load_hwm_kb)" 'BEGIN {print (v + 0 <= 32768) ? "met" : "NOT met"}')" "-"
 row "VmRSS after the HTTP runs (kB)" "$RSS_AFTER" "-" "-" "-" "-"
 echo "  peers' VmRSS after the runs: $PEERS_RSS"
 echo "  runs: GET ${GET_ALL[*]} | nginx ${NGX_GET_ALL[*]}"
@@ -475,8 +501,18 @@ echo "  background load at the start of a run: at most $MAX_IDLE_BUSY% busy (0.3
 echo "  decisions: $GRANTS grants, $DENIALS denials, $RELEASES releases, 0 other;" \
     "$CREATED quotas created at $CREATE_RATE/s; total $(($(date +%s) - T0)) s"
 
+C_AT=""
+[ "$CONNECTIONS" = 64 ] || C_AT="@${CONNECTIONS}c"
+result get_quota "$GET" nginx_static_same_body "$NGX_GET" '>=0.8'
+result acquire_release "$ACQ" redis_gcra_aof_always "$R1" '>=1.0'
+result acquire_release "$ACQ" nginx_static_permit "$NGX_ACQ" '>=0.5'
+result acquire_release "$ACQ" redis_gcra_no_persistence "$R0" -
+result "acquire_p99_ms$C_AT" "$P99" - - '<=5'
+result core_decide "$CORE" target_10M 10000000 '>=1.0'
+[ -z "$RSS_RESULTS" ] || printf '%s\n' "$RSS_RESULTS"
+
 if [ "${STRICT:-0}" = 1 ]; then
-    for v in "$V_GET" "$V_ACQ_NGX" "$V_ACQ_R0" "$V_ACQ_R1" "$V_CORE"; do
+    for v in "$V_GET" "$V_ACQ_NGX" "$V_ACQ_R0" "$V_ACQ_R1" "$V_CORE" "$V_P99"; do
         [ "$v" = met ] || exit 3
     done
 fi

@@ -4,7 +4,8 @@
 #   - the raw Ed25519 signing rate (openssl speed ed25519), what signing one token costs;
 #   - single-row SQLite commits/s with journal_mode=WAL, synchronous=FULL, one thread, in the
 #     directory of the server's store (same disk): the raw fsync'd commit rate.
-# Target: issuance/commit >= 1.0, which takes grouping commits. See bench/README.md.
+# Target (issue 12): issuance/commit >= 1.5, which takes grouping commits (issue 6 asked 1.0).
+# See bench/README.md.
 #
 # Usage (from anywhere; `make bench` installs wrk etc. first):  bash bench/token_bench.sh
 # Settings (environment):
@@ -14,7 +15,9 @@
 #   WARMUP=2          seconds of warm-up         SQLITE_SECONDS=5  seconds per sqlite_commit run
 #   SQLITE_RUNS=3     sqlite_commit runs         OPENSSL_SECONDS=3 openssl speed -seconds
 #   SKIP_BUILD=1      do not run `make -s build` KEEP=1            keep the work directory
-#   STRICT=1          exit 3 when issuance/commit < 1.0
+#   STRICT=1          exit 3 when issuance/commit < 1.5
+# Output: the table for people, then one line per figure for bench/all.sh (lib.sh's result):
+#   RESULT token_issuance N sqlite_commit N RATIO >=1.5     RESULT token_issuance N ed25519_sign ...
 set -euo pipefail
 
 BENCH_NAME=token_bench
@@ -124,7 +127,7 @@ sqlite_peer
 # ---- the table --------------------------------------------------------------------------------
 R_COMMIT=$(awk -v a="$ISSUE" -v b="$COMMIT" 'BEGIN {printf "%.2f", a / b}')
 R_SIGN=$(awk -v a="$ISSUE" -v b="$SIGN" 'BEGIN {printf "%.2f", a / b}')
-MET=$(awk -v r="$R_COMMIT" 'BEGIN {print (r >= 1.0) ? "met" : "NOT met"}')
+MET=$(awk -v r="$R_COMMIT" 'BEGIN {print (r >= 1.5) ? "met" : "NOT met"}')
 echo
 echo "token_bench results (nproc $NPROC, --threads $THREADS, wrk -t$WRK_THREADS -c$CONNECTIONS)"
 printf '  %-44s %12s   %s\n' "measure" "per second" "runs"
@@ -132,8 +135,10 @@ printf '  %-44s %12.0f   %s\n' "POST /token issuance (audited, keep-alive)" "$IS
 printf '  %-44s %12.0f   %s\n' "Ed25519 sign (openssl speed, 1 thread)" "$SIGN" "$SIGN"
 printf '  %-44s %12.0f   %s\n' "SQLite commits, WAL + synchronous=FULL, 1 row" "$COMMIT" \
     "${COMMITS_ALL[*]}"
-printf '  %-44s %12s   %s\n' "ratio issuance / commit (target >= 1.0)" "$R_COMMIT" "$MET"
+printf '  %-44s %12s   %s\n' "ratio issuance / commit (target >= 1.5)" "$R_COMMIT" "$MET"
 printf '  %-44s %12s\n' "ratio issuance / sign" "$R_SIGN"
+result token_issuance "$ISSUE" sqlite_commit "$COMMIT" '>=1.5'
+result token_issuance "$ISSUE" ed25519_sign "$SIGN" -
 
 if [ "${STRICT:-0}" = 1 ] && [ "$MET" != met ]; then exit 3; fi
 exit 0
