@@ -25,7 +25,7 @@
 #
 # Usage (from anywhere):  bash bench/audit_bench.sh
 # Settings (environment):
-#   THREADS=32        server --threads            CONNECTIONS=64   wrk connections
+#   THREADS=auto      server --threads            CONNECTIONS=64   wrk connections
 #   DURATION=10       seconds per wrk run         RUNS=3           wrk runs (median reported)
 #   WRK_THREADS=2     wrk threads                 WARMUP=2         seconds of warm-up
 #   SQLITE_SECONDS=5  SQLITE_RUNS=3               OPENSSL_SECONDS=3
@@ -44,7 +44,7 @@ BENCH_NAME=audit_bench
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-THREADS=${THREADS:-32}
+THREADS=${THREADS:-auto}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}

@@ -30,7 +30,7 @@
 #   CLIENTS=4         concurrent connections (wrk -c)    WRK_THREADS=2  wrk threads
 #   DURATION=10       seconds per wrk run                RUNS=3         runs of each variant
 #   WARMUP=2          seconds of warm-up (new keys)      BATCH=1000     events per call
-#   THREADS=16        server --threads                   FLOOR_SECONDS=5, FLOOR_RUNS=3
+#   THREADS=auto      server --threads                   FLOOR_SECONDS=5, FLOOR_RUNS=3
 #   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
 #   SKIP_BUILD=1      do not run `make -s build`         KEEP=1         keep the work directory
 #   STRICT=1          exit 3 when new / floor < 0.7
@@ -51,7 +51,7 @@ DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-2}
 BATCH=${BATCH:-1000}
-THREADS=${THREADS:-16}
+THREADS=${THREADS:-auto}
 FLOOR_SECONDS=${FLOOR_SECONDS:-5}
 FLOOR_RUNS=${FLOOR_RUNS:-3}
 DAYS=30

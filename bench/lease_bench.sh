@@ -17,7 +17,7 @@
 # Settings (environment):
 #   JOBS=10000        jobs per run              WORKERS=64        concurrent workers (wrk -c)
 #   RUNS=5            runs (median reported)    WRK_THREADS=2     wrk threads
-#   THREADS=32        server --threads          LEASE_SECONDS=600 leaseSeconds of each lease
+#   THREADS=auto      server --threads          LEASE_SECONDS=600 leaseSeconds of each lease
 #   TIME_BOUND=120    seconds before a wrk phase is stopped (the run then fails)
 #   SQLITE_SECONDS=5  seconds per sqlite_commit run   SQLITE_RUNS=3  sqlite_commit runs
 #   BENCH_TMP=DIR     where the work directory (and the store) goes; default bench/out
@@ -35,7 +35,7 @@ JOBS=${JOBS:-10000}
 WORKERS=${WORKERS:-64}
 RUNS=${RUNS:-5}
 WRK_THREADS=${WRK_THREADS:-2}
-THREADS=${THREADS:-32}
+THREADS=${THREADS:-auto}
 LEASE_SECONDS=${LEASE_SECONDS:-600}
 TIME_BOUND=${TIME_BOUND:-120}
 SQLITE_SECONDS=${SQLITE_SECONDS:-5}

@@ -21,7 +21,7 @@
 # Usage (from anywhere; `bash scripts/deps.sh --bench` installs wrk, nginx, redis first):
 #   bash bench/quota_bench.sh
 # Settings (environment):
-#   THREADS=16         server HTTP worker threads (--threads; 16 is the server's default)
+#   THREADS=auto       server HTTP worker threads (--threads; auto is the server's default)
 #   DURATION=5         seconds per measured run   RUNS=3          runs per measure (median)
 #   WARMUP=2           seconds of warm-up each    CONNECTIONS=64  wrk/redis-benchmark clients
 #   WRK_THREADS=2      wrk and redis-benchmark threads
@@ -44,7 +44,7 @@ BENCH_NAME=quota_bench
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-THREADS=${THREADS:-16}
+THREADS=${THREADS:-auto}
 DURATION=${DURATION:-5}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-2}

@@ -11,7 +11,7 @@
 # alone. Loopback only; the server and the temp dir are removed on exit, failure or not.
 #
 # Usage: bash bench/rss_bench.sh
-# Settings (environment): THREADS=16 (server --threads), QUOTAS=10000, LOAD_CONNECTIONS=64,
+# Settings (environment): THREADS=auto (server --threads), QUOTAS=10000, LOAD_CONNECTIONS=64,
 #   LOAD_SECONDS=5, SKIP_BUILD=1 (do not run `cmake --build build`), KEEP=1 (keep the work
 #   directory).
 # Output: a few lines for people on stderr, and on stdout the lines (lib.sh's result)
@@ -26,7 +26,7 @@ BENCH_NAME=rss_bench
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-THREADS=${THREADS:-16}
+THREADS=${THREADS:-auto}
 QUOTAS=${QUOTAS:-10000}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-64}
 LOAD_SECONDS=${LOAD_SECONDS:-5}

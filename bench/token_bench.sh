@@ -9,7 +9,7 @@
 #
 # Usage (from anywhere; `make bench` installs wrk etc. first):  bash bench/token_bench.sh
 # Settings (environment):
-#   THREADS=32        server HTTP worker threads (--threads)
+#   THREADS=auto      server HTTP worker threads (--threads)
 #   DURATION=10       seconds per wrk run        RUNS=3            wrk runs (median reported)
 #   CONNECTIONS=64    wrk connections            WRK_THREADS=2     wrk threads
 #   WARMUP=2          seconds of warm-up         SQLITE_SECONDS=5  seconds per sqlite_commit run
@@ -24,7 +24,7 @@ BENCH_NAME=token_bench
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-THREADS=${THREADS:-32}
+THREADS=${THREADS:-auto}
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
