@@ -87,7 +87,10 @@ void je_sqlite_done(sqlite3_stmt *st) {
 
 void je_sqlite_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap) {
     const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, t, n);
+    dst[n] = '\0';
 }
 
 int64_t je_sqlite_col_opt(sqlite3_stmt *st, int i) {
@@ -456,7 +459,14 @@ static int sq_start(je_sqlite *q, je_err *err) {
     return 0;
 }
 
+/* Before SQLite initializes: no memory statistics, so its allocations take no global mutex. */
+static void sqlite_config_once(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 je_store *je_sqlite_open(const char *path, const je_store_ops *ops, je_err *err) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_config_once);
     if (!path || !*path) return je_err_set(err, "STORE", "empty SQLite database path"), NULL;
     if (strcmp(path, ":memory:") == 0)
         return je_err_set(err, "STORE", "an in-memory SQLite store is not supported"), NULL;

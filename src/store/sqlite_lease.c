@@ -173,9 +173,13 @@ int je_sqlite_jobs_lease(je_store *s, const char *tenant, const je_lease_req *re
     memset(out, 0, sizeof *out);
     if (req->n_job_types == 0 || req->n_job_types > MAX_TYPES || req->max < 1)
         return je_err_set(err, "VALIDATION_FAILED", "1 to 32 job types and max >= 1");
-    lease_arg *a = calloc(1, sizeof *a);
+    /* ~50 KiB of slots, filled only as quotas are opened: not zeroed (that cost a quarter of
+     * a lease's CPU in page faults and memset), lease_op resets what it reads */
+    lease_arg *a = malloc(sizeof *a);
     if (!a) return je_err_set(err, "STORE", "out of memory");
-    *a = (lease_arg){.tenant = tenant, .req = req, .out = out};
+    a->tenant = tenant;
+    a->req = req;
+    a->out = out;
     int rc = je_sqlite_write(s, lease_op, a, err);
     free(a);
     if (rc != 0) lease_out_reset(out); /* the transaction rolled back: nothing is leased */
