@@ -40,12 +40,29 @@ void je_sqlite_job_from_row(sqlite3_stmt *st, je_job *j) {
 }
 
 int je_sqlite_job_save(sqlite3 *db, const je_job *j, je_err *err) {
-    sqlite3_stmt *st =
-        je_sqlite_prepare(db,
-                          "INSERT OR REPLACE INTO jobs(" JE_SQLITE_JOB_COLS
-                          ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
-                          "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)",
-                          err);
+    sqlite3_stmt *st = je_sqlite_prepare(
+        db,
+        /* An upsert, not a REPLACE: an existing row is updated in place,
+         * and the columns that never change after submit (key, created_ms,
+         * backfill_id, batch) are left out of SET, so SQLite leaves the
+         * primary key, jobs_list and jobs_batch alone; a batch taken by
+         * another job is a constraint error, never a silent replacement. */
+        "INSERT INTO jobs(" JE_SQLITE_JOB_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+        "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27) "
+        "ON CONFLICT(tenant_id, job_id) DO UPDATE SET "
+        "job_type=excluded.job_type, status=excluded.status, "
+        "lane=excluded.lane, priority=excluded.priority, "
+        "payload=excluded.payload, source_id=excluded.source_id, "
+        "event_key=excluded.event_key, event_time_ms=excluded.event_time_ms, "
+        "window_start_ms=excluded.window_start_ms, "
+        "window_end_ms=excluded.window_end_ms, attempt=excluded.attempt, "
+        "failures=excluded.failures, max_attempts=excluded.max_attempts, "
+        "available_ms=excluded.available_ms, lease_id=excluded.lease_id, "
+        "lease_until_ms=excluded.lease_until_ms, lease_ms=excluded.lease_ms, "
+        "worker_id=excluded.worker_id, quota_id=excluded.quota_id, "
+        "error=excluded.error, updated_ms=excluded.updated_ms, "
+        "completed_ms=excluded.completed_ms",
+        err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, j->tenant_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, j->job_id, -1, SQLITE_STATIC);
