@@ -5,6 +5,7 @@ many of them; every answer is right; a stop with writes in flight answers or dro
 and exits cleanly; hostile bodies on the routes that run on fibers get a 400."""
 
 import json
+import os
 import socket
 import time
 import unittest
@@ -174,6 +175,19 @@ class WriteCompletionTest(ServerTestCase):
         self.assertEqual(view["usage"]["active"], 0, view)
         st, _, body = srv.api("POST", path, self.work, body={})
         self.assertEqual(st, 200, body)
+
+    def test_threads_default_and_bad_values(self):
+        srv = self.new_server(CLIENTS, name="completion-threads")
+        listening = [json.loads(line) for line in srv.log_text().splitlines()
+                     if '"listening"' in line][-1]
+        cores = os.cpu_count() or 2
+        expect = 16 if ON_POSTGRES else min(256, max(4, 2 * max(cores, 2)))
+        self.assertEqual(listening["threads"], expect, listening)
+        for bad in ("0", "257", "lots", ""):
+            p = harness.run_cli(["serve", "--threads", bad, "--store", srv.store,
+                                 "--listen", "127.0.0.1:%d" % harness.free_port()], timeout=20)
+            self.assertEqual(p.returncode, 1, (bad, p.stderr))  # a bad value, as for every setting
+            self.assertIn("threads: 1 to 256, or auto", p.stderr)
 
 
 if __name__ == "__main__":
