@@ -96,12 +96,10 @@ int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
         /* An upsert on the primary key only: a job type taken by another quota is a
-         * constraint error, never a silent replacement of that quota. What a quota never
-         * changes after its creation (job type, created) stays out of SET, so a decision does
-         * not rewrite the (tenant, job type) index. */
+         * constraint error, never a silent replacement of that quota. */
         "INSERT INTO quotas(" JE_SQLITE_QUOTA_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
         "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29) "
-        "ON CONFLICT(tenant_id, quota_id) DO UPDATE SET "
+        "ON CONFLICT(tenant_id, quota_id) DO UPDATE SET job_type=excluded.job_type, "
         "max_active=excluded.max_active, max_per_hour=excluded.max_per_hour, "
         "burst_capacity=excluded.burst_capacity, refill_per_second=excluded.refill_per_second, "
         "paused=excluded.paused, pause_reason=excluded.pause_reason, "
@@ -113,6 +111,7 @@ int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
         "prev_max_active=excluded.prev_max_active, prev_max_per_hour=excluded.prev_max_per_hour, "
         "prev_burst_capacity=excluded.prev_burst_capacity, "
         "prev_refill_per_second=excluded.prev_refill_per_second, version=excluded.version, "
+        "created_ms=excluded.created_ms, created_by=excluded.created_by, "
         "updated_ms=excluded.updated_ms, updated_by=excluded.updated_by, "
         "last_reason=excluded.last_reason, last_ticket=excluded.last_ticket",
         err);
