@@ -137,7 +137,7 @@ int je_seed_bootstrap(je_store *s, const char *path, je_err *err) {
     return rc;
 }
 
-int je_seed_demo(je_store *s, FILE *out, je_err *err) {
+int je_seed_demo(je_store *s, const char *listen, FILE *out, je_err *err) {
     int64_t count = s->ops->client_count(s, err);
     if (count < 0) return -1;
     if (count > 0) return 0;
@@ -154,8 +154,10 @@ int je_seed_demo(je_store *s, FILE *out, je_err *err) {
             return -1;
         fprintf(out, "  %-14s %-14s %s\n", ids[i], roles[i], secret);
     }
-    fprintf(out, "\nTry: curl -s -u demo-viewer:SECRET -d grant_type=client_credentials "
-                 "-d scope=orch:read http://127.0.0.1:8440/token\n\n");
+    fprintf(out,
+            "\nTry: curl -s -u demo-viewer:SECRET -d grant_type=client_credentials "
+            "-d scope=orch:read http://%s/token\n\n",
+            listen);
     fflush(out);
     return 0;
 }

@@ -328,7 +328,7 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         cli_fail("serve", "bootstrap %s: %s", bootstrap, err.message);
         goto out;
     }
-    if (cli_has(a, "demo") && je_seed_demo(store, stdout, &err) != 0) {
+    if (cli_has(a, "demo") && je_seed_demo(store, cfg->listen, stdout, &err) != 0) {
         cli_fail("serve", "demo: %s", err.message);
         goto out;
     }

@@ -22,6 +22,6 @@ int je_client_set_secret(je_client *c, const char *secret, char *secret_out, je_
 int je_seed_bootstrap(je_store *s, const char *path, je_err *err);
 /* When the store holds no client: tenant "demo" with demo-admin, demo-operator, demo-worker and
  * demo-viewer, their secrets printed once to out. */
-int je_seed_demo(je_store *s, FILE *out, je_err *err);
+int je_seed_demo(je_store *s, const char *listen, FILE *out, je_err *err);
 
 #endif
