@@ -94,8 +94,11 @@ int je_authority_client_auth(je_req *r, je_app *app, const je_form *f, je_client
         *status = 503, *error = "temporarily_unavailable", *desc = "the store is unavailable";
         return -1;
     }
-    if (found != JE_STORE_OK || !secret_matches(&ca->client, secret, sl))
-        return *desc = "client authentication failed", -1;
+    /* The secret is hashed and compared whether or not the client exists (against a digest no
+     * secret has when it does not), so the answer's time does not tell which ids exist. */
+    static const je_client nobody = {.secret_sha256 = {0}};
+    int matches = secret_matches(found == JE_STORE_OK ? &ca->client : &nobody, secret, sl);
+    if (found != JE_STORE_OK || !matches) return *desc = "client authentication failed", -1;
     ca->authenticated = 1;
     return 0;
 }
