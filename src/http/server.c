@@ -39,6 +39,7 @@ typedef struct conn_req {
     je_http_server *server;
     je_fiber *fiber; /* parked, or NULL */
     atomic_int park;
+    int bad_framing; /* Content-Length and Transfer-Encoding disagree: 400, then close */
 } conn_req;
 
 static int is_hex(const char *s, size_t n) {
@@ -119,6 +120,31 @@ static const char *mhd_lookup(je_req *r, int kind, const char *name) {
         r->conn, kind == JE_REQ_HEADER ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Request smuggling (RFC 9112 §6.3): a message framed two ways is refused, and its connection
+ * closed, so no byte of it is read as a next request. */
+typedef struct framing {
+    int content_lengths, transfer_encodings, differ;
+    const char *first_length;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    framing *f = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->content_lengths++ && strcmp(value, f->first_length) != 0) f->differ = 1;
+        if (!f->first_length) f->first_length = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encodings++;
+    }
+    return MHD_YES;
+}
+
+static int framing_conflict(struct MHD_Connection *c) {
+    framing f = {0, 0, 0, NULL};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    return f.differ || (f.content_lengths && f.transfer_encodings) || f.transfer_encodings > 1;
+}
+
 static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method) {
     conn_req *w = calloc(1, sizeof *w);
@@ -135,6 +161,7 @@ static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const ch
     trace_id_init(r);
     const char *cl = je_req_header(r, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > JE_HTTP_MAX_BODY) r->body_too_large = 1;
+    w->bad_framing = framing_conflict(c);
     return r;
 }
 
@@ -202,10 +229,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (w->fiber)
+    if (w->fiber) {
         resume_parked(w);
-    else if (!w->r.status) /* else already answered */
+    } else if (w->bad_framing && !w->r.status) {
+        je_reply_header(&w->r, "Connection", "close");
+        je_reply_error(&w->r, 400, "BAD_REQUEST",
+                       "the message is framed two ways (Content-Length with Transfer-Encoding, "
+                       "or Content-Lengths that differ): refused, and the connection closed",
+                       NULL);
+    } else if (!w->r.status) { /* else already answered */
         dispatch(w);
+    }
     return MHD_YES;
 }
 
