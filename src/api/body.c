@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/jcs.h"
 
@@ -21,6 +22,7 @@ static const struct {
     {"IDEMPOTENCY_KEY_REUSED", 409},
     {"VERSION_MISMATCH", 412},
     {"PAYLOAD_TOO_LARGE", 413},
+    {"UNSUPPORTED_MEDIA_TYPE", 415},
     {"QUOTA_POLICY_VIOLATION", 422},
     {"QUOTA_PAUSED", 423},
     {"QUOTA_EXHAUSTED", 429},
@@ -61,10 +63,25 @@ static int member_allowed(const char *key, const char *const *allowed) {
     return 0;
 }
 
+/* application/json or application/<anything>+json, parameters (charset) allowed, any case. */
+static int json_media_type(const char *ct) {
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+    while (n && (*ct == ' ' || *ct == '\t')) ct++, n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) return 1;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0 && !memchr(ct + 12, '/', n - 12);
+}
+
 json_t *je_body_object(je_req *r, const char *const *allowed, je_err *err) {
     if (r->body_too_large)
         return je_err_set(err, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB"), NULL;
     if (r->body_len == 0) return json_object();
+    const char *ct = je_req_header(r, "Content-Type");
+    if (!ct || !json_media_type(ct))
+        return je_err_set(err, "UNSUPPORTED_MEDIA_TYPE",
+                          "the body must be sent as Content-Type: application/json"),
+               NULL;
     json_error_t jerr;
     json_t *o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o)

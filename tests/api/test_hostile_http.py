@@ -9,7 +9,7 @@ import unittest
 
 from harness import ServerTestCase
 
-CLIENTS = [("viewer", ["acme"], ["Orch.Viewer"])]
+CLIENTS = [("viewer", ["acme"], ["Orch.Viewer"]), ("admin", ["acme"], ["Orch.Admin"])]
 
 
 def exchange(port, raw, timeout=5):
@@ -66,6 +66,35 @@ class HostileHttpTest(ServerTestCase):
             b"Content-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         self.assertEqual(data.count(b"HTTP/1.1 200 "), 2, data)  # equal duplicates are one
         self.assertTrue(closed)
+
+    def test_json_routes_want_a_json_content_type(self):
+        tok = self.srv.grant("admin", "orch:quota orch:read", quota_reason="media types")
+        body = json.dumps({"jobType": "ct.check", "maxActive": 3, "maxPerHour": 10,
+                           "burstCapacity": 5, "refillPerSecond": 1}).encode()
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", None,
+                      "application/jsonx", "application/json/x", "text/json"):
+            h = {"Authorization": "Bearer " + tok}
+            if ctype:
+                h["Content-Type"] = ctype
+            st, _, js = self.srv.request("POST", "/jobengine/quotas", h, body)
+            self.assertEqual(st, 415, (ctype, js))
+            self.assertEqual(js["error"]["code"], "UNSUPPORTED_MEDIA_TYPE", js)
+        st, _, page = self.srv.api("GET", "/jobengine/quotas?jobType=ct.check", tok)
+        self.assertEqual(page["items"], [], page)  # nothing was created
+        for i, ctype in enumerate(("application/json", "Application/JSON; charset=utf-8",
+                                   "application/merge-patch+json")):
+            b = json.loads(body)
+            b["jobType"] = "ct.ok%d" % i
+            st, _, js = self.srv.request(
+                "POST", "/jobengine/quotas",
+                {"Authorization": "Bearer " + tok, "Content-Type": ctype},
+                json.dumps(b).encode())
+            self.assertEqual(st, 201, (ctype, js))
+        # an empty body needs no type (acquire takes an optional body)
+        qid = js["quotaId"]
+        st, _, js = self.srv.request("POST", "/jobengine/quotas/%s/pause" % qid,
+                                     {"Authorization": "Bearer " + tok}, b"")
+        self.assertNotEqual(st, 415, js)
 
 
 if __name__ == "__main__":
