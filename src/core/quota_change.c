@@ -46,14 +46,28 @@ static void create(const je_quota_request *req, je_quota_record *rec,
     applied(out, "quota.created", rec);
 }
 
+static int limits_equal(const je_quota_limits *a, const je_quota_limits *b) {
+    return a->max_active == b->max_active && a->max_per_hour == b->max_per_hour &&
+           a->burst_capacity == b->burst_capacity && a->refill_per_second == b->refill_per_second;
+}
+
+/* An update that changes nothing (no field, or the limits the quota has, no elevation asked
+ * for or running, none just ended) is answered like a pause of a paused quota: unchanged, no
+ * version bump, no audit entry. */
 static void update(const je_quota_request *req, je_quota_record *rec,
                    const je_quota_limits *ceiling, int64_t now, je_quota_outcome *out) {
-    je_quota_elevation_expire(&rec->q, now); /* an elevation past its time is over already */
+    /* an elevation past its time is over already */
+    int expired = je_quota_elevation_expire(&rec->q, now);
     je_quota_limits l = rec->q.limits;
     if (req->has[0]) l.max_active = req->limits.max_active;
     if (req->has[1]) l.max_per_hour = req->limits.max_per_hour;
     if (req->has[2]) l.burst_capacity = req->limits.burst_capacity;
     if (req->has[3]) l.refill_per_second = req->limits.refill_per_second;
+    if (!expired && req->expires_ms == JE_NO_TIME && rec->q.elevation_expires_ms == JE_NO_TIME &&
+        limits_equal(&l, &rec->q.limits)) {
+        out->verdict = JE_QUOTA_UNCHANGED;
+        return;
+    }
     if (check_ceiling(&l, ceiling, rec->quota_id, out) != 0) return;
     je_err e;
     je_err_clear(&e);

@@ -40,7 +40,8 @@ typedef struct je_quota_request {
 typedef enum je_quota_verdict {
     JE_QUOTA_APPLIED,   /* save the record */
     JE_QUOTA_DELETED,   /* delete the quota and its permits */
-    JE_QUOTA_UNCHANGED, /* pause of a paused quota, resume of a running one: 200, no audit */
+    JE_QUOTA_UNCHANGED, /* pause of a paused quota, resume of a running one, an update that
+                           changes no limit: 200, no version bump, no audit */
     JE_QUOTA_REFUSED,   /* change nothing; refusal says why */
 } je_quota_verdict;
 

@@ -96,6 +96,26 @@ class HostileHttpTest(ServerTestCase):
                                      {"Authorization": "Bearer " + tok}, b"")
         self.assertNotEqual(st, 415, js)
 
+    def test_put_that_changes_nothing(self):
+        tok = self.srv.grant("admin", "orch:quota orch:read", quota_reason="no-op puts")
+        st, _, q = self.srv.api("POST", "/jobengine/quotas", tok,
+                                body={"jobType": "noop.check", "maxActive": 3, "maxPerHour": 10,
+                                      "burstCapacity": 5, "refillPerSecond": 1})
+        self.assertEqual(st, 201, q)
+        path = "/jobengine/quotas/" + q["quotaId"]
+        entries = len(self.srv.audit_all(tok, resourceId=q["quotaId"]))
+        for body in ({}, {"maxActive": 3}, {"maxActive": 3, "maxPerHour": 10, "burstCapacity": 5,
+                                            "refillPerSecond": 1.0}):
+            st, h, js = self.srv.api("PUT", path, tok, body=body)
+            self.assertEqual(st, 200, (body, js))
+            self.assertEqual(js["version"], q["version"], (body, js))
+            self.assertEqual(js["updatedAt"], q["updatedAt"], (body, js))
+            self.assertEqual(h.get("ETag"), '"%d"' % q["version"])
+        self.assertEqual(len(self.srv.audit_all(tok, resourceId=q["quotaId"])), entries)
+        st, _, js = self.srv.api("PUT", path, tok, body={"maxActive": 4})
+        self.assertEqual((st, js["version"]), (200, q["version"] + 1), js)
+        self.assertEqual(len(self.srv.audit_all(tok, resourceId=q["quotaId"])), entries + 1)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -232,10 +232,36 @@ static void test_version_mismatch(void **state) {
     q.if_match = 3;
     assert_int_equal(apply(&q, &r, 1).verdict, JE_QUOTA_APPLIED);
     q.if_match = JE_IF_MATCH_ANY;
+    q.limits.max_active = 21; /* the same 20 again would change nothing */
     assert_int_equal(apply(&q, &r, 1).verdict, JE_QUOTA_APPLIED);
     q.if_match = 3; /* the version moved on to 5 */
     je_quota_outcome o = apply(&q, &r, 1);
     assert_string_equal(o.refusal.code, "VERSION_MISMATCH");
+}
+
+/* An update that changes nothing leaves the record as it was: no version, no stamp, no audit
+ * event; one that ends a running elevation, or asks for one, is a change. */
+static void test_update_unchanged(void **state) {
+    (void)state;
+    je_quota_record r = existing(), before = r;
+    je_quota_request none = update(0, 0, 0, 0, 0, 0, 0, 0);
+    je_quota_outcome o = apply(&none, &r, 1);
+    assert_int_equal(o.verdict, JE_QUOTA_UNCHANGED);
+    assert_null(o.event_type);
+    assert_memory_equal(&r, &before, sizeof r);
+    je_quota_request same = update(10, 1000, 50, 0.5, 1, 1, 1, 1);
+    assert_int_equal(apply(&same, &r, 1).verdict, JE_QUOTA_UNCHANGED);
+    assert_memory_equal(&r, &before, sizeof r);
+    je_quota_request other = update(10, 1000, 50, 0.25, 1, 1, 1, 1);
+    assert_int_equal(apply(&other, &r, 1).verdict, JE_QUOTA_APPLIED);
+    assert_int_equal(r.version, 4);
+    je_quota_record e = existing();
+    je_quota_request up = update(20, 0, 0, 0, 1, 0, 0, 0);
+    up.expires_ms = NOW + 3600000;
+    assert_int_equal(apply(&up, &e, 1).verdict, JE_QUOTA_APPLIED);   /* elevated to 20 */
+    je_quota_request keep = update(20, 0, 0, 0, 1, 0, 0, 0);         /* same limits... */
+    assert_int_equal(apply(&keep, &e, 1).verdict, JE_QUOTA_APPLIED); /* ...made permanent */
+    assert_int_equal(e.q.elevation_expires_ms, JE_NO_TIME);
 }
 
 /* A permanent update changes only the fields given and stamps the record. */
@@ -453,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_create_refusals),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_version_mismatch),
+        cmocka_unit_test(test_update_unchanged),
         cmocka_unit_test(test_update_permanent),
         cmocka_unit_test(test_update_ceiling),
         cmocka_unit_test(test_update_decrease_below_usage),
