@@ -86,8 +86,10 @@ class NodeCrashTest(ServerTestCase):
                 while not stop_submit.is_set():
                     reason = "adjust-%d-%d" % (i, n)
                     n += 1
+                    # every value distinct across adjusters: a PUT that changed nothing would
+                    # be answered without an audit entry (docs/api.md)
                     kind, st, _, js = call(lb, "PUT", qpath(q["quotaId"]), tok,
-                                           body={"maxPerHour": 1000 + n, "reason": reason})
+                                           body={"maxPerHour": 1000 + 2 * n + i, "reason": reason})
                     if kind == "ok":
                         with lock:
                             rec["acked"].append(reason)
