@@ -28,8 +28,8 @@ struct je_http_server {
     struct MHD_Daemon *daemon;
     je_http_handler handler;
     void *cls;
-    atomic_int parked;   /* connections suspended with a parked fiber */
-    atomic_int stopping; /* no new fibers: stop waits for the parked ones */
+    atomic_int fibers;   /* fibers started and not finished (running or parked) */
+    atomic_int stopping; /* no new fibers: stop waits for the live ones to finish */
 };
 
 /* A request and how its fiber stands (wake flags, set by two threads). */
@@ -183,7 +183,6 @@ static void on_wake(void *host) {
 
 /* The fiber has parked: suspend until its wake (which may already have come). */
 static void suspend_parked(conn_req *w) {
-    atomic_fetch_add(&w->server->parked, 1);
     MHD_suspend_connection(w->r.conn);
     if (atomic_fetch_or(&w->park, PARK_SUSPENDED) & PARK_WOKEN) MHD_resume_connection(w->r.conn);
 }
@@ -193,11 +192,17 @@ static void dispatch(conn_req *w) {
     je_http_server *s = w->server;
     const char *m = w->r.method;
     int reads = !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
-    if (!reads && !atomic_load(&s->stopping)) {
-        int failed = 0;
-        w->fiber = je_fiber_start(run_handler, w, on_wake, w, &failed);
-        if (w->fiber) suspend_parked(w);
-        if (!failed) return;
+    if (!reads) {
+        /* counted before stopping is read, as stop sets stopping before it reads the count
+         * (sequentially consistent): either this sees stopping, or stop waits for this fiber */
+        atomic_fetch_add(&s->fibers, 1);
+        int failed = 1;
+        if (!atomic_load(&s->stopping)) {
+            w->fiber = je_fiber_start(run_handler, w, on_wake, w, &failed);
+            if (w->fiber) return suspend_parked(w); /* counted until it finishes */
+        }
+        atomic_fetch_sub(&s->fibers, 1);
+        if (!failed) return; /* ran to its end on the fiber without waiting */
     }
     s->handler(&w->r, s->cls);
     handler_done(&w->r);
@@ -205,12 +210,10 @@ static void dispatch(conn_req *w) {
 
 /* Called again after a resume: the fiber goes on from its wait. */
 static void resume_parked(conn_req *w) {
-    atomic_fetch_sub(&w->server->parked, 1);
     atomic_store(&w->park, 0);
-    if (je_fiber_resume(w->fiber))
-        w->fiber = NULL;
-    else
-        suspend_parked(w);
+    if (!je_fiber_resume(w->fiber)) return suspend_parked(w);
+    w->fiber = NULL;
+    atomic_fetch_sub(&w->server->fibers, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -290,7 +293,7 @@ void je_http_stop(je_http_server *s) {
     atomic_store(&s->stopping, 1);
     struct timespec ms = {0, 1000000};
     int waited = 0;
-    for (; waited < 30000 && atomic_load(&s->parked) > 0; waited++) nanosleep(&ms, NULL);
+    for (; waited < 30000 && atomic_load(&s->fibers) > 0; waited++) nanosleep(&ms, NULL);
     if (waited) { /* resumed ones have queued their replies: a moment to send them */
         struct timespec flush = {0, 50000000};
         nanosleep(&flush, NULL);
