@@ -132,11 +132,7 @@ static int pending_fn(je_pg_tx *tx, void *argp, je_err *err) {
     je_pg_params p = {0};
     je_pg_text(&p, a->tenant);
     je_pg_text(&p, a->key);
-    PGresult *r = je_pg_exec(tx,
-                             "SELECT count(*) FROM jobs WHERE tenant_id=$1 AND status=0 AND "
-                             "(job_type=$2::text OR ($2::text='*' AND job_type NOT IN (SELECT "
-                             "job_type FROM quotas WHERE tenant_id=$1)))",
-                             &p, err);
+    PGresult *r = je_pg_exec(tx, "SELECT " JE_PG_PENDING_SQL("$1::text", "$2::text"), &p, err);
     if (!r) return JE_STORE_ERROR;
     a->n = PQntuples(r) == 1 ? je_pg_get_int(r, 0, 0) : 0;
     PQclear(r);

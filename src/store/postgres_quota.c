@@ -43,7 +43,8 @@ typedef struct view_arg {
     int64_t *pending;
 } view_arg;
 
-/* One statement, one round trip; the count is je_pg_jobs_pending's, correlated with the row. */
+/* One statement, one round trip; the pending count is je_pg_jobs_pending's rule
+ * (JE_PG_PENDING_SQL) on the row's columns. */
 static int view_fn(je_pg_tx *tx, void *argp, je_err *err) {
     view_arg *a = argp;
     je_pg_params p = {0};
@@ -51,11 +52,8 @@ static int view_fn(je_pg_tx *tx, void *argp, je_err *err) {
     je_pg_text(&p, a->quota_id);
     PGresult *r = je_pg_exec(
         tx,
-        "SELECT " JE_PG_QUOTA_COLS ", CASE WHEN q.job_type='*' THEN (SELECT count(*) FROM jobs j "
-        "WHERE j.tenant_id=q.tenant_id AND j.status=0 AND j.job_type NOT IN (SELECT job_type FROM "
-        "quotas WHERE tenant_id=q.tenant_id)) ELSE (SELECT count(*) FROM jobs j WHERE "
-        "j.tenant_id=q.tenant_id AND j.status=0 AND j.job_type=q.job_type) END FROM quotas q "
-        "WHERE q.tenant_id=$1 AND q.quota_id=$2",
+        "SELECT " JE_PG_QUOTA_COLS ", " JE_PG_PENDING_SQL(
+            "q.tenant_id", "q.job_type") " FROM quotas q WHERE q.tenant_id=$1 AND q.quota_id=$2",
         &p, err);
     if (!r) return JE_STORE_ERROR;
     int found = PQntuples(r) > 0 ? JE_STORE_OK : JE_STORE_NOT_FOUND;

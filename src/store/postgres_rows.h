@@ -20,6 +20,13 @@
     "tokens, last_refill_ms, throttled, throttled_hour_ms, elevation_expires_ms, "                 \
     "prev_max_active, prev_max_per_hour, prev_burst_capacity, prev_refill_per_second, version, "   \
     "created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket"
+/* usage.pending of a quota of tenant T and job type J (SQL expressions): its pending jobs, and
+ * for "*" those of every type with no quota of its own. The one rule, used by jobs_pending
+ * (T, J parameters) and quota_view (T, J columns of the row). */
+#define JE_PG_PENDING_SQL(T, J)                                                                    \
+    "CASE WHEN " J "='*' THEN (SELECT count(*) FROM jobs WHERE tenant_id=" T " AND status=0 AND "  \
+    "job_type NOT IN (SELECT job_type FROM quotas WHERE tenant_id=" T ")) ELSE (SELECT count(*) "  \
+    "FROM jobs WHERE tenant_id=" T " AND status=0 AND job_type=" J ") END"
 #define JE_PG_JOB_COLS                                                                             \
     "tenant_id, job_id, job_type, status, lane, priority, payload, source_id, event_key, "         \
     "event_time_ms, backfill_id, batch, window_start_ms, window_end_ms, attempt, failures, "       \

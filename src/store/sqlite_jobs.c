@@ -97,15 +97,7 @@ int je_sqlite_job_counts(je_store *s, const char *tenant, je_job_count_fn fn, vo
 int64_t je_sqlite_jobs_pending(je_store *s, const char *tenant, const char *job_type, je_err *err) {
     sqlite3 *db = je_sqlite_read_get(s, err);
     if (!db) return -1;
-    /* "*" counts the pending jobs of every type that has no quota of its own; both count
-     * through jobs_ready (pending jobs only), never through the tenant's finished jobs */
-    sqlite3_stmt *st = je_sqlite_prepare(
-        db,
-        strcmp(job_type, "*") == 0
-            ? "SELECT count(*) FROM jobs INDEXED BY jobs_ready WHERE tenant_id=?1 AND status=0 "
-              "AND job_type NOT IN (SELECT job_type FROM quotas WHERE tenant_id=?1) AND ?2='*'"
-            : "SELECT count(*) FROM jobs WHERE tenant_id=?1 AND status=0 AND job_type=?2",
-        err);
+    sqlite3_stmt *st = je_sqlite_prepare(db, "SELECT " JE_SQLITE_PENDING_SQL("?1", "?2"), err);
     int64_t n = -1;
     if (st) {
         sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);

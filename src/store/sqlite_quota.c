@@ -19,20 +19,16 @@ int je_sqlite_quota_get(je_store *s, const char *tenant, const char *quota_id, j
     return rc;
 }
 
-/* One statement, so one read transaction (each costs SQLite's WAL read locks). The pending count
- * is je_sqlite_jobs_pending's, correlated with the row; both count through jobs_ready (a partial
- * index of pending jobs only), never through the tenant's finished jobs. */
+/* One statement, so one read transaction (each costs SQLite's WAL read locks); the pending count
+ * is je_sqlite_jobs_pending's rule (JE_SQLITE_PENDING_SQL) on the row's columns. */
 int je_sqlite_quota_view(je_store *s, const char *tenant, const char *quota_id,
                          je_quota_record *out, int64_t *pending, je_err *err) {
     sqlite3 *db = je_sqlite_read_get(s, err);
     if (!db) return -1;
     sqlite3_stmt *st = je_sqlite_prepare(
         db,
-        "SELECT " JE_SQLITE_QUOTA_COLS ", CASE WHEN q.job_type='*' THEN (SELECT count(*) FROM "
-        "jobs j INDEXED BY jobs_ready WHERE j.tenant_id=q.tenant_id AND j.status=0 AND "
-        "j.job_type NOT IN (SELECT job_type FROM quotas WHERE tenant_id=q.tenant_id)) ELSE "
-        "(SELECT count(*) FROM jobs j WHERE j.tenant_id=q.tenant_id AND j.status=0 AND "
-        "j.job_type=q.job_type) END FROM quotas q WHERE q.tenant_id=?1 AND q.quota_id=?2",
+        "SELECT " JE_SQLITE_QUOTA_COLS ", " JE_SQLITE_PENDING_SQL(
+            "q.tenant_id", "q.job_type") " FROM quotas q WHERE q.tenant_id=?1 AND q.quota_id=?2",
         err);
     int found = -1;
     if (st) {
