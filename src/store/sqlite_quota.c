@@ -34,15 +34,8 @@ int je_sqlite_quota_view(je_store *s, const char *tenant, const char *quota_id,
     if (st) {
         sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, quota_id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        found = JE_STORE_NOT_FOUND;
-        if (rc == SQLITE_ROW) {
-            je_sqlite_quota_from_row(st, out);
-            *pending = sqlite3_column_int64(st, sqlite3_column_count(st) - 1);
-            found = JE_STORE_OK;
-        } else if (rc != SQLITE_DONE) {
-            found = je_sqlite_fail(err, db, "quota view");
-        }
+        found = je_sqlite_quota_step(db, st, out, err);
+        if (found == JE_STORE_OK) *pending = sqlite3_column_int64(st, sqlite3_column_count(st) - 1);
         je_sqlite_done(st);
     }
     je_sqlite_read_put(s, db);

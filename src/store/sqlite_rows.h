@@ -44,6 +44,9 @@ void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r);
 int je_sqlite_quota_load(sqlite3 *db, const char *tenant, const char *key, int by_job_type,
                          je_quota_record *out, je_err *err);
 /* Upsert on the primary key; a job type taken by another quota is "QUOTA_EXISTS". */
+/* Steps st (a SELECT of JE_SQLITE_QUOTA_COLS first): JE_STORE_OK with out filled, NOT_FOUND, or
+ * -1 with err set. */
+int je_sqlite_quota_step(sqlite3 *db, sqlite3_stmt *st, je_quota_record *out, je_err *err);
 int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err);
 int je_sqlite_quota_delete(sqlite3 *db, const je_quota_record *r, je_err *err);
 /* Frees the slots of r's permits expired at now; *freed (optional) gets how many. */

@@ -81,15 +81,18 @@ int je_sqlite_quota_load(sqlite3 *db, const char *tenant, const char *key, int b
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = JE_STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
-        je_sqlite_quota_from_row(st, out);
-        found = JE_STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        found = je_sqlite_fail(err, db, "quota load");
-    }
+    int found = je_sqlite_quota_step(db, st, out, err);
     je_sqlite_done(st);
     return found;
+}
+
+int je_sqlite_quota_step(sqlite3 *db, sqlite3_stmt *st, je_quota_record *out, je_err *err) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        je_sqlite_quota_from_row(st, out);
+        return JE_STORE_OK;
+    }
+    return rc == SQLITE_DONE ? JE_STORE_NOT_FOUND : je_sqlite_fail(err, db, "quota load");
 }
 
 int je_sqlite_quota_save(sqlite3 *db, const je_quota_record *r, je_err *err) {
