@@ -289,7 +289,8 @@ je_http_server *je_http_start(const char *host, int port, unsigned threads, je_h
 void je_http_stop(je_http_server *s) {
     if (!s) return;
     /* libmicrohttpd must not stop with a suspended connection: no new fibers from here on,
-     * and the parked ones are woken by their commits (the store still runs). */
+     * and every fiber started finishes (the parked ones are woken by their commits: the store
+     * still runs). */
     atomic_store(&s->stopping, 1);
     struct timespec ms = {0, 1000000};
     int waited = 0;
