@@ -43,11 +43,11 @@ static void add_backfill_fields(json_t *o, const je_job *j) {
     json_object_set_new(o, "windowEnd", opt_time(j->window_end_ms));
 }
 
-json_t *je_job_json(const je_job *j) {
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "jobId", j->job_id, "tenantId", j->tenant_id,
-                  "jobType", j->job_type, "status", je_job_status_name(j->status), "priority",
-                  (json_int_t)j->priority, "payload", payload_json(j));
+/* A job's fields but its payload. */
+static json_t *job_fields(const je_job *j) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "jobId", j->job_id, "tenantId", j->tenant_id,
+                          "jobType", j->job_type, "status", je_job_status_name(j->status),
+                          "priority", (json_int_t)j->priority);
     json_object_set_new(o, "sourceId", opt_text(j->source_id));
     json_object_set_new(o, "eventKey", opt_text(j->event_key));
     json_object_set_new(o, "eventTime", opt_time(j->event_time_ms));
@@ -65,12 +65,17 @@ json_t *je_job_json(const je_job *j) {
     return o;
 }
 
-/* The form a worker receives for a leased job. */
-static json_t *leased_json(const je_job *j) {
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "jobId", j->job_id, "jobType", j->job_type,
-                  "leaseId", j->lease_id, "leaseUntil", opt_time(j->lease_until_ms), "attempt",
-                  (json_int_t)j->attempt, "payload", payload_json(j));
+json_t *je_job_json(const je_job *j) {
+    json_t *o = job_fields(j);
+    json_object_set_new(o, "payload", payload_json(j));
+    return o;
+}
+
+/* The fields a worker receives for a leased job, but its payload. */
+static json_t *leased_fields(const je_job *j) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "jobId", j->job_id, "jobType", j->job_type,
+                          "leaseId", j->lease_id, "leaseUntil", opt_time(j->lease_until_ms),
+                          "attempt", (json_int_t)j->attempt);
     json_object_set_new(o, "priority", json_integer(j->priority));
     json_object_set_new(o, "sourceId", opt_text(j->source_id));
     json_object_set_new(o, "eventKey", opt_text(j->event_key));
@@ -79,10 +84,35 @@ static json_t *leased_json(const je_job *j) {
     return o;
 }
 
+/* A job as JSON text, its stored payload (canonical JSON text) copied in as it is: parsed into
+ * a tree and dumped again, a large payload would cost many times its size. */
+static void job_text(je_buf *out, const je_job *j, json_t *(*fields)(const je_job *)) {
+    json_t *o = fields(j);
+    size_t n = 0;
+    char *t = je_json_dumps_ordered(o, &n);
+    json_decref(o);
+    je_buf_puts(out, "{\"payload\":");
+    je_buf_puts(out, j->payload ? j->payload : "null");
+    if (t && n > 2) {
+        je_buf_putc(out, ',');
+        je_buf_append(out, t + 1, n - 1);
+    } else {
+        je_buf_putc(out, '}');
+    }
+    free(t);
+}
+
+static void reply_text(je_req *r, int status, je_buf *b) {
+    je_reply_raw(r, status, "application/json", b->data, b->len);
+    je_buf_free(b);
+}
+
 static void reply_job(je_req *r, int status, const je_job *j) {
     if (status == 201)
         je_reply_header(r, "Location", je_arena_printf(r->arena, "/jobengine/jobs/%s", j->job_id));
-    je_reply_json(r, status, je_job_json(j));
+    je_buf b = JE_BUF_INIT;
+    job_text(&b, j, job_fields);
+    reply_text(r, status, &b);
 }
 
 /* ---- submit ------------------------------------------------------------------------------- */
@@ -128,11 +158,10 @@ static int parse_submit(je_req *r, const json_t *body, je_job *j, je_err *err) {
 }
 
 static char *render_job(void *ctx, int *status) {
-    json_t *o = je_job_json(ctx);
-    char *s = je_json_dumps_ordered(o, NULL);
-    json_decref(o);
+    je_buf b = JE_BUF_INIT;
+    job_text(&b, ctx, job_fields);
     *status = 201;
-    return s;
+    return b.data;
 }
 
 void je_api_job_submit(je_req *r, je_app *app) {
@@ -213,15 +242,21 @@ static int parse_lease(const json_t *body, je_lease_req *q, const char **types, 
 }
 
 static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
-    json_t *jobs = json_array();
-    for (size_t i = 0; i < out->n; i++) {
-        json_array_append_new(jobs, leased_json(&out->jobs[i]));
-        je_metric_decision(r->principal->tenant, out->jobs[i].job_type, "lease", "granted", 1);
-    }
-    json_t *body = json_pack("{s:o}", "jobs", jobs);
     /* Retry-After only when nothing at all was leased: a worker that got jobs should not wait */
     if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now, out->n == 0);
-    if (out->n == 0 && out->held) {
+    if (out->n) {
+        je_buf b = JE_BUF_INIT;
+        je_buf_puts(&b, "{\"jobs\":[");
+        for (size_t i = 0; i < out->n; i++) {
+            if (i) je_buf_putc(&b, ',');
+            job_text(&b, &out->jobs[i], leased_fields);
+            je_metric_decision(r->principal->tenant, out->jobs[i].job_type, "lease", "granted", 1);
+        }
+        je_buf_puts(&b, "]}");
+        return reply_text(r, 200, &b);
+    }
+    json_t *body = json_pack("{s:[]}", "jobs");
+    if (out->held) {
         int timed = !out->only_paused && out->decision.kind == JE_DECISION_EXHAUSTED;
         json_object_set_new(body, "nextEligibleAt",
                             timed ? opt_time(out->decision.next_eligible_ms) : json_null());
@@ -354,15 +389,28 @@ void je_api_job_get(je_req *r, je_app *app) {
     je_job_free(&j);
 }
 
+/* A page of jobs holds at most `limit` of them and, past its first, at most this many bytes of
+ * payload: a page of a hundred 1 MiB payloads would otherwise be built in memory whole. */
+#define LIST_PAGE_BYTES (4 * 1024 * 1024)
+
 typedef struct jlist {
-    json_t *items;
+    je_buf text; /* the reply, up to the items read so far */
+    int n, limit, more;
+    size_t payload_bytes;
     int64_t last_created;
     char last_id[37];
 } jlist;
 
 static int jlist_visit(void *ctx, const je_job *j) {
     jlist *l = ctx;
-    json_array_append_new(l->items, je_job_json(j));
+    size_t bytes = j->payload ? strlen(j->payload) : 4;
+    if (l->n == l->limit || (l->n && l->payload_bytes + bytes > LIST_PAGE_BYTES)) {
+        l->more = 1;
+        return 1;
+    }
+    if (l->n++) je_buf_putc(&l->text, ',');
+    job_text(&l->text, j, job_fields);
+    l->payload_bytes += bytes;
     l->last_created = j->created_ms;
     snprintf(l->last_id, sizeof l->last_id, "%s", j->job_id);
     return 0;
@@ -386,6 +434,7 @@ static int job_list_filter(je_req *r, je_job_filter *f, char *after, size_t cap)
     if (je_params_limit(r, &limit) != 0 || je_params_continuation_str(r, after, cap) != 0)
         return -1;
     f->limit = limit + 1;
+    f->max_payload_bytes = LIST_PAGE_BYTES;
     char *slash = strchr(after, '/');
     if (after[0] && !slash) {
         je_reply_field_error(r, 400, "VALIDATION_FAILED", "continuationToken",
@@ -404,23 +453,24 @@ void je_api_job_list(je_req *r, je_app *app) {
     je_job_filter f;
     char after[256];
     if (job_list_filter(r, &f, after, sizeof after) != 0) return;
-    jlist l = {.items = json_array()};
+    jlist l = {.text = JE_BUF_INIT, .limit = f.limit - 1};
+    je_buf_puts(&l.text, "{\"items\":[");
     je_err err;
     if (app->store->ops->job_list(app->store, r->principal->tenant, &f, jlist_visit, &l, &err)) {
-        json_decref(l.items);
+        je_buf_free(&l.text);
         return je_api_reply_err(r, &err, NULL);
     }
-    json_t *next = json_null();
-    if ((int)json_array_size(l.items) == f.limit) {
-        json_array_remove(l.items, json_array_size(l.items) - 1);
-        json_t *last = json_array_get(l.items, json_array_size(l.items) - 1);
-        int64_t created = 0;
-        je_time_parse(json_string_value(json_object_get(last, "createdAt")), &created);
-        const char *pos = je_arena_printf(r->arena, "%lld/%s", (long long)created,
-                                          json_string_value(json_object_get(last, "jobId")));
-        next = json_string(je_params_continuation_make_str(r, pos));
+    je_buf_puts(&l.text, "],\"continuationToken\":");
+    if (l.more) {
+        const char *pos =
+            je_arena_printf(r->arena, "%lld/%s", (long long)l.last_created, l.last_id);
+        const char *token = je_params_continuation_make_str(r, pos);
+        je_jcs_string(token, strlen(token), &l.text);
+    } else {
+        je_buf_puts(&l.text, "null");
     }
-    je_reply_json(r, 200, json_pack("{s:o, s:o}", "items", l.items, "continuationToken", next));
+    je_buf_putc(&l.text, '}');
+    reply_text(r, 200, &l.text);
 }
 
 static int summary_visit(void *ctx, const char *job_type, int status, int64_t count) {

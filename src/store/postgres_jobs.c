@@ -69,7 +69,10 @@ int je_pg_job_get(je_store *s, const char *tenant, const char *job_id, je_job *o
 }
 
 /* (created, id) after the cursor, as one row comparison the index jobs_list serves; job ids
- * compare bytewise (the column is COLLATE "C"), as SQLite's and core's (strcmp) do. */
+ * compare bytewise (the column is COLLATE "C"), as SQLite's and core's (strcmp) do. With a
+ * payload budget, rows past the one whose preceding payloads already pass it are not sent
+ * (the first two always are, so the caller learns there is more after a large first one):
+ * libpq holds a whole result in memory. */
 static int list_fn(je_pg_tx *tx, void *argp, je_err *err) {
     read_arg *a = argp;
     const je_job_filter *f = a->f;
@@ -80,11 +83,16 @@ static int list_fn(je_pg_tx *tx, void *argp, je_err *err) {
     je_pg_int(&p, f->after_created_ms);
     je_pg_text(&p, f->after_job_id ? f->after_job_id : "");
     je_pg_opt_int(&p, f->limit < 0 ? JE_NO_TIME : f->limit); /* NULL: no limit */
+    je_pg_int(&p, f->max_payload_bytes);
     PGresult *r = je_pg_exec(
         tx,
-        "SELECT " JE_PG_JOB_COLS " FROM jobs WHERE tenant_id=$1 AND ($2::integer < 0 OR "
-        "status=$2::integer) AND ($3::text IS NULL OR job_type=$3::text) AND (created_ms, job_id) "
-        "> ($4::bigint, $5::text) ORDER BY created_ms, job_id LIMIT $6::bigint",
+        "SELECT " JE_PG_JOB_COLS " FROM (SELECT " JE_PG_JOB_COLS ", row_number() OVER w AS rn, "
+        "sum(octet_length(payload)) OVER w - octet_length(payload) AS before FROM jobs WHERE "
+        "tenant_id=$1 AND ($2::integer < 0 OR status=$2::integer) AND ($3::text IS NULL OR "
+        "job_type=$3::text) AND (created_ms, job_id) > ($4::bigint, $5::text) WINDOW w AS (ORDER "
+        "BY created_ms, job_id ROWS UNBOUNDED PRECEDING) ORDER BY created_ms, job_id LIMIT "
+        "$6::bigint) page WHERE $7::bigint <= 0 OR rn <= 2 OR before <= $7::bigint ORDER BY "
+        "created_ms, job_id",
         &p, err);
     if (!r) return JE_STORE_ERROR;
     for (int i = 0; i < PQntuples(r); i++) {

@@ -148,6 +148,9 @@ typedef struct je_job_filter {
     int64_t after_created_ms;
     const char *after_job_id; /* pagination: (created, id) > this; "" from the start */
     int limit;
+    /* > 0: the caller stops reading once the rows' payloads pass this many bytes, so a backend
+     * may stop sending rows past the first that passes it (the visitor still decides) */
+    int64_t max_payload_bytes;
 } je_job_filter;
 typedef int (*je_job_visit_fn)(void *ctx, const je_job *j);
 typedef int (*je_job_count_fn)(void *ctx, const char *job_type, int status, int64_t count);

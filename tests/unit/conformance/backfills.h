@@ -200,7 +200,7 @@ static void conf_tally_of(je_store *s, conf_tally *t) {
     memset(t->per_batch, 0, sizeof t->per_batch);
     memset(t->by_status, 0, sizeof t->by_status);
     t->strays = 0;
-    je_job_filter f = {-1, NULL, INT64_MIN, "", 100000};
+    je_job_filter f = {-1, NULL, INT64_MIN, "", 100000, 0};
     je_err err;
     assert_int_equal(s->ops->job_list(s, "T", &f, conf_tally_job, t, &err), 0);
 }
@@ -628,7 +628,7 @@ static void conf_backfill_moves_cancel(void **state) {
     assert_int_equal(tl.by_status[1][JE_JOB_PENDING], 2);
     conf_jlist l;
     memset(&l, 0, sizeof l);
-    je_job_filter f = {JE_JOB_CANCELED, NULL, INT64_MIN, "", 100};
+    je_job_filter f = {JE_JOB_CANCELED, NULL, INT64_MIN, "", 100, 0};
     assert_int_equal(s->ops->job_list(s, "T", &f, conf_collect_job, &l, &err), 0);
     assert_int_equal(l.n, 2);
     char first[40];

@@ -542,7 +542,7 @@ static void conf_jobs_concurrent(void **state) {
     assert_int_equal(atomic_load(&r->leased), CONF_JOBS); /* none leased twice */
     for (int i = 0; i < CONF_JOBS; i++) assert_int_equal(atomic_load(&r->succeeded[i]), 1);
     conf_jsum sum = {0, 0};
-    je_job_filter f = {-1, "busy", INT64_MIN, "", CONF_JOBS + 10};
+    je_job_filter f = {-1, "busy", INT64_MIN, "", CONF_JOBS + 10, 0};
     assert_int_equal(s->ops->job_list(s, "T", &f, conf_sum_job, &sum, &err), 0);
     assert_int_equal(sum.succeeded, CONF_JOBS);
     assert_int_equal(sum.attempt_one, CONF_JOBS);

@@ -153,7 +153,7 @@ static int conf_collect_job(void *ctx, const je_job *j) {
 static void conf_jobs_expect(je_store *s, const char *tenant, int status, const char *job_type,
                              int64_t after_created, const char *after_id, int limit,
                              const char *want) {
-    je_job_filter f = {status, job_type, after_created, after_id, limit};
+    je_job_filter f = {status, job_type, after_created, after_id, limit, 0};
     conf_jlist l;
     memset(&l, 0, sizeof l);
     je_err err;
@@ -311,7 +311,7 @@ static void conf_job_list_counts(void **state) {
     conf_jlist l;
     memset(&l, 0, sizeof l);
     l.stop_after = 3; /* the visitor stops the list */
-    je_job_filter f = {-1, NULL, INT64_MIN, "", 100};
+    je_job_filter f = {-1, NULL, INT64_MIN, "", 100, 0};
     assert_int_equal(s->ops->job_list(s, "T", &f, conf_collect_job, &l, &err), 0);
     assert_string_equal(l.joined, "j2,j1,j3");
 
