@@ -131,15 +131,18 @@ add_client() { # ID ROLE SECRET STORE
         --store "sqlite:$4" --json >/dev/null || die "client add $1 failed"
 }
 # start_server STORE LOG [SERVE OPTION...]: starts BIN on a free loopback port (PORT, BASE,
-# SERVER_PID) with --threads THREADS and waits for it to say "listening": LISTEN_TRIES (100)
+# SERVER_PID; its metrics on another, METRICS) with --threads THREADS and waits for it to say "listening": LISTEN_TRIES (100)
 # polls LISTEN_STEP (0.1) seconds apart.
 start_server() {
     local store=$1 log=$2 tries=${LISTEN_TRIES:-100} step=${LISTEN_STEP:-0.1}
     shift 2
     PORT=$(free_port)
     BASE="http://127.0.0.1:$PORT"
-    "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$store" --threads "$THREADS" "$@" \
-        2>"$log" >/dev/null &
+    local mport
+    mport=$(free_port)
+    METRICS="http://127.0.0.1:$mport/metrics"
+    "$BIN" serve --listen "127.0.0.1:$PORT" --store "sqlite:$store" --threads "$THREADS" \
+        --metrics-listen "127.0.0.1:$mport" "$@" 2>"$log" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq "$tries"); do
         grep -q '"listening"' "$log" 2>/dev/null && return 0
@@ -157,7 +160,7 @@ token() { # ID SECRET SCOPE [EXTRA FORM FIELD]: prints an access token
 }
 # The server's store writes and commits so far (/metrics), and its CPU ticks.
 store_counts() {
-    curl -sf "$BASE/metrics" | awk '$1 == "jobengine_store_writes_total" {w = $2}
+    curl -sf "$METRICS" | awk '$1 == "jobengine_store_writes_total" {w = $2}
         $1 == "jobengine_store_commits_total{outcome=\"ok\"}" {c = $2} END {print w + 0, c + 0}'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }

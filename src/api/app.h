@@ -24,7 +24,8 @@ typedef struct je_config {
     char store_url[1024];
     char issuer[512];
     char audience[64];
-    unsigned threads;
+    char metrics_listen[128]; /* "" when /metrics is not served */
+    je_http_limits http;      /* threads and the limits on clients */
     int64_t token_ttl_s;
     int64_t elevated_token_ttl_s;
     int64_t max_attempts;        /* attempts of a job before it stays failed */

@@ -30,7 +30,10 @@ int je_authority_read_form(je_req *r, je_form *f, int *status, const char **desc
     *status = 400;
     if (r->body_too_large) {
         *status = 413;
-        *desc = "the request body is larger than 1 MiB";
+        *desc = je_arena_printf(r->arena,
+                                "the request body is larger than this server's limit "
+                                "of %zu bytes (max-body-bytes)",
+                                r->max_body);
         return -1;
     }
     const char *ct = je_req_header(r, "Content-Type");

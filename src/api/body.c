@@ -75,7 +75,11 @@ static int json_media_type(const char *ct) {
 
 json_t *je_body_object(je_req *r, const char *const *allowed, je_err *err) {
     if (r->body_too_large)
-        return je_err_set(err, "PAYLOAD_TOO_LARGE", "the body is larger than 1 MiB"), NULL;
+        return je_err_set(
+                   err, "PAYLOAD_TOO_LARGE",
+                   "the body is larger than this server's limit of %zu bytes (max-body-bytes)",
+                   r->max_body),
+               NULL;
     if (r->body_len == 0) return json_object();
     const char *ct = je_req_header(r, "Content-Type");
     if (!ct || !json_media_type(ct))

@@ -36,12 +36,21 @@ void je_api_metrics_init(void) {
     je_http_set_observer(observe_request);
 }
 
+/* A method is the client's word: any but the ones served is "other", so a client cannot mint
+ * series. */
+static const char *method_label(const char *m) {
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (m && strcmp(m, known[i]) == 0) return known[i];
+    return "other";
+}
+
 void je_metric_request(const char *route, const char *method, int status, double seconds) {
     je_buf l = JE_BUF_INIT;
     je_metrics_label(&l, "route", route && *route ? route : "unmatched");
     je_buf h = JE_BUF_INIT;
     je_buf_puts(&h, l.data);
-    je_metrics_label(&l, "method", method);
+    je_metrics_label(&l, "method", method_label(method));
     je_buf_printf(&l, ",status=\"%d\"", status);
     je_metrics_add("jobengine_http_requests_total", l.data, 1);
     je_metrics_observe("jobengine_http_request_duration_seconds", h.data, seconds);
@@ -111,7 +120,25 @@ void je_metric_audit_appended(const char *event_type) {
     je_buf_free(&l);
 }
 
+/* On the API listener: metrics name tenants and job types, so they are not served to whoever can
+ * reach the API, only on the operator's own listener. */
 void je_api_metrics(je_req *r, je_app *app) {
+    je_reply_error(r, 404, "NOT_FOUND",
+                   "metrics are not served on the API listener: start serve with --metrics-listen "
+                   "HOST:PORT and scrape GET /metrics there (docs/operations.md \"Metrics\")",
+                   NULL);
+}
+
+void je_api_metrics_serve(je_req *r, void *cls) {
+    r->route = "/metrics";
+    if (strcmp(r->path, "/metrics") != 0) {
+        r->route = "unmatched";
+        return je_reply_error(r, 404, "NOT_FOUND", "this listener serves GET /metrics only", NULL);
+    }
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        je_reply_header(r, "Allow", "GET, HEAD");
+        return je_reply_error(r, 405, "METHOD_NOT_ALLOWED", "GET /metrics only", NULL);
+    }
     je_buf out = JE_BUF_INIT;
     je_metrics_render(&out);
     je_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);

@@ -3,9 +3,12 @@
 #define JE_API_METRICS_H
 
 #include <stdint.h>
+#include "http/http.h"
 
 /* Declares every family once at start. */
 void je_api_metrics_init(void);
+/* The metrics listener's handler (--metrics-listen): GET /metrics, and 404 for anything else. */
+void je_api_metrics_serve(je_req *r, void *cls);
 void je_metric_request(const char *route, const char *method, int status, double seconds);
 /* via: "acquire" or "lease"; outcome: "granted", "exhausted", "paused". */
 void je_metric_decision(const char *tenant, const char *job_type, const char *via,

@@ -1,10 +1,12 @@
 /* cli/cmd_serve.c: `jobengine serve`. Settings come from flags, then JOBENGINE_* environment
  * variables, then an optional JSON config file, then defaults; --help lists them all. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/app.h"
@@ -60,6 +62,21 @@ static const setting settings[] = {
      "1000", "sign an audit checkpoint after this many new entries of a chain"},
     {"checkpoint-every-seconds", "JOBENGINE_CHECKPOINT_EVERY_SECONDS", "checkpointEverySeconds",
      "60", "...or when the last checkpoint is this old and the chain grew"},
+    {"metrics-listen", "JOBENGINE_METRICS_LISTEN", "metricsListen", NULL,
+     "HOST:PORT serving GET /metrics (default: not served)"},
+    {"max-connections", "JOBENGINE_MAX_CONNECTIONS", "maxConnections", "4096",
+     "connections open at once, in total"},
+    {"max-connections-per-ip", "JOBENGINE_MAX_CONNECTIONS_PER_IP", "maxConnectionsPerIp", "256",
+     "connections open at once from one address"},
+    {"idle-timeout-seconds", "JOBENGINE_IDLE_TIMEOUT_SECONDS", "idleTimeoutSeconds", "60",
+     "a connection with no byte either way for this long is closed"},
+    {"request-timeout-seconds", "JOBENGINE_REQUEST_TIMEOUT_SECONDS", "requestTimeoutSeconds", "30",
+     "a whole request must arrive within this of the connection opening or the last reply (0: "
+     "no limit)"},
+    {"max-header-bytes", "JOBENGINE_MAX_HEADER_BYTES", "maxHeaderBytes", "32768",
+     "request line and headers (431 beyond)"},
+    {"max-body-bytes", "JOBENGINE_MAX_BODY_BYTES", "maxBodyBytes", "1048576",
+     "request body (413 beyond)"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 enum {
@@ -81,7 +98,9 @@ enum {
     S_LEDGER_RETENTION,
     S_CP_ENTRIES,
     S_CP_SECONDS,
-    S_COUNT
+    S_METRICS_LISTEN,
+    S_LIMIT0, /* the six limits on clients, in je_http_limits' order */
+    S_COUNT = S_LIMIT0 + 6
 };
 
 /* Every setting is a flag, plus --config and --demo: built from the table so they never differ. */
@@ -261,6 +280,20 @@ static unsigned auto_threads(const char *store_url) {
     return cores * 2 > 256 ? 256 : (unsigned)(cores * 2 < 4 ? 4 : cores * 2);
 }
 
+/* The limits on clients, S_LIMIT0's six settings in je_http_limits' order. */
+static int parse_limits(const char *const *v, unsigned threads, je_http_limits *l) {
+    static const long ranges[6][2] = {{1, 1000000}, {1, 1000000},    {1, 86400},
+                                      {0, 86400},   {4096, 1048576}, {1024, 67108864}};
+    long n[6];
+    for (int i = 0; i < 6; i++)
+        if (parse_int(v[i], ranges[i][0], ranges[i][1], &n[i]) != 0)
+            return cli_fail("serve", "%s: %ld to %ld", settings[S_LIMIT0 + i].flag, ranges[i][0],
+                            ranges[i][1]);
+    *l = (je_http_limits){threads,        (unsigned)n[0], (unsigned)n[1], (unsigned)n[2],
+                          (unsigned)n[3], (size_t)n[4],   (size_t)n[5]};
+    return 0;
+}
+
 static int build_config(const cli_args *a, json_t *file, je_config *c) {
     char tmp[S_COUNT][64];
     const char *v[S_COUNT];
@@ -279,11 +312,12 @@ static int build_config(const cli_args *a, json_t *file, je_config *c) {
     snprintf(c->audience, sizeof c->audience, "jobengine");
     long n;
     if (strcmp(v[S_THREADS], "auto") == 0)
-        c->threads = auto_threads(c->store_url);
+        n = auto_threads(c->store_url);
     else if (parse_int(v[S_THREADS], 1, 256, &n) != 0)
         return cli_fail("serve", "threads: 1 to 256, or auto");
-    else
-        c->threads = (unsigned)n;
+    if (parse_limits(v + S_LIMIT0, (unsigned)n, &c->http) != 0) return 1;
+    if (v[S_METRICS_LISTEN])
+        snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", v[S_METRICS_LISTEN]);
     if (parse_int(v[S_TTL], 1, 86400 * 7, &n) != 0)
         return cli_fail("serve", "token-ttl-seconds: 1 to 604800");
     c->token_ttl_s = n;
@@ -301,6 +335,44 @@ static void wait_for_signal(void) {
     int sig = 0;
     sigwait(&set, &sig);
     je_log("info", "stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+}
+
+/* Every connection is a file: the soft limit on open files is raised to what max-connections
+ * needs (and the hard limit allows); when the hard limit is lower, max-connections is lowered
+ * to fit, with a warning, rather than failing accepts at EMFILE under load. */
+static void fit_open_files(je_http_limits *l) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = (rlim_t)l->max_connections + 256; /* the store, logs, the metrics listener */
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= want) return;
+    unsigned fit = rl.rlim_cur > 512 ? (unsigned)(rl.rlim_cur - 256) : 256;
+    je_log("warn", "max-connections lowered to fit the open-file limit",
+           json_pack("{s:i, s:i, s:I}", "maxConnections", (int)l->max_connections, "lowered",
+                     (int)fit, "openFileLimit", (json_int_t)rl.rlim_cur));
+    l->max_connections = fit;
+}
+
+/* GET /metrics on its own listener (docs/operations.md "Metrics"), or NULL when not asked. */
+static int start_metrics(const je_config *cfg, je_http_server **out) {
+    *out = NULL;
+    if (!cfg->metrics_listen[0]) return 0;
+    char host[128];
+    int port;
+    if (split_listen(cfg->metrics_listen, host, sizeof host, &port) != 0)
+        return cli_fail("serve", "metrics-listen must be HOST:PORT, got '%s'", cfg->metrics_listen);
+    je_http_limits l = cfg->http;
+    l.threads = 1;
+    if (l.max_connections > 64) l.max_connections = 64;
+    if (l.max_per_ip > 64) l.max_per_ip = 64;
+    je_err err;
+    if (!(*out = je_http_start(host, port, &l, je_api_metrics_serve, NULL, &err)))
+        return cli_fail("serve", "metrics-listen: %s", err.message);
+    return 0;
 }
 
 static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
@@ -349,16 +421,21 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         je_app_destroy(&app);
         goto out;
     }
-    srv = je_http_start(host, port, cfg->threads, je_app_handle, &app, &err);
+    fit_open_files(&cfg->http);
+    je_http_server *metrics = NULL;
+    int metrics_failed = start_metrics(cfg, &metrics) != 0; /* said why */
+    if (!metrics_failed) srv = je_http_start(host, port, &cfg->http, je_app_handle, &app, &err);
     if (!srv) {
-        cli_fail("serve", "%s", err.message);
+        if (!metrics_failed) cli_fail("serve", "%s", err.message);
+        je_http_stop(metrics);
         je_engine_stop(&engine);
         je_app_destroy(&app);
         goto out;
     }
     je_log("info", "listening",
-           json_pack("{s:s, s:s, s:s, s:i}", "listen", cfg->listen, "store", store->ops->name,
-                     "issuer", cfg->issuer, "threads", (int)cfg->threads));
+           json_pack("{s:s, s:s, s:s, s:i, s:s?}", "listen", cfg->listen, "store", store->ops->name,
+                     "issuer", cfg->issuer, "threads", (int)cfg->http.threads, "metricsListen",
+                     cfg->metrics_listen[0] ? cfg->metrics_listen : NULL));
     char own[160];
     snprintf(own, sizeof own, "http://%s", cfg->listen);
     if (store->ops->db_clock && strcmp(cfg->issuer, own) == 0) /* a shared store, no issuer set */
@@ -368,6 +445,7 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
                          "this node's there, unless all nodes set one --issuer"));
     wait_for_signal();
     je_http_stop(srv);
+    je_http_stop(metrics);
     je_engine_stop(&engine);
     je_app_destroy(&app);
     rc = 0;
@@ -390,6 +468,11 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Bodies, replies and payloads of up to max-body-bytes come and go: with fixed thresholds
+     * glibc maps each large one and returns it on free, and gives back freed heap beyond 1 MiB,
+     * instead of raising its thresholds and keeping the peak of every thread's arena. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     const char *cfg_path = cli_get_env(&a, "config", "JOBENGINE_CONFIG", NULL);
     json_t *file = cfg_path ? load_config_file(cfg_path) : NULL;
     if (cfg_path && !file) return 1;

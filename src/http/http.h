@@ -11,7 +11,7 @@
 #include "base/arena.h"
 #include "base/clock.h"
 
-#define JE_HTTP_MAX_BODY (1024 * 1024)
+#define JE_HTTP_MAX_BODY (1024 * 1024) /* the default of je_http_limits.max_body_bytes */
 #define JE_HTTP_MAX_PARAMS 4
 #define JE_HTTP_MAX_EXTRA_HEADERS 12
 
@@ -37,6 +37,7 @@ struct je_req {
     char *body;       /* NUL-terminated copy (may also hold NULs); NULL when empty */
     size_t body_len;
     int body_too_large;
+    size_t max_body; /* the server's max_body_bytes, for the 413's message */
     je_arena *arena;
     char trace_id[33];
     int64_t started_ns;
@@ -56,9 +57,21 @@ typedef void (*je_http_handler)(je_req *r, void *cls);
 
 typedef struct je_http_server je_http_server;
 
-/* Starts serving on host:port with a pool of threads; handler runs on pool threads. */
-je_http_server *je_http_start(const char *host, int port, unsigned threads, je_http_handler handler,
-                              void *cls, je_err *err);
+/* What a server allows its clients (docs/operations.md "Limits on clients"). */
+typedef struct je_http_limits {
+    unsigned threads;           /* pool threads */
+    unsigned max_connections;   /* open at once, in total */
+    unsigned max_per_ip;        /* open at once from one address */
+    unsigned idle_timeout_s;    /* no byte either way for this long closes a connection */
+    unsigned request_timeout_s; /* a whole request must arrive within this of the connection
+                                   opening or of the previous reply (0: none) */
+    size_t max_header_bytes;    /* request line and headers (431 beyond) */
+    size_t max_body_bytes;      /* body (413 beyond) */
+} je_http_limits;
+
+/* Starts serving on host:port; handler runs on pool threads. */
+je_http_server *je_http_start(const char *host, int port, const je_http_limits *limits,
+                              je_http_handler handler, void *cls, je_err *err);
 void je_http_stop(je_http_server *s);
 /* Called once per answered request, after it ends (metrics). */
 typedef void (*je_http_observer)(const je_req *r, double seconds);

@@ -22,10 +22,14 @@
 
 #include "base/fiber.h"
 #include "base/random.h"
+#include "core/text.h"
+#include "http/deadline.h"
 #include "http/log.h"
 
 struct je_http_server {
     struct MHD_Daemon *daemon;
+    je_http_limits limits;
+    je_deadlines *deadlines; /* NULL when request_timeout_s is 0 */
     je_http_handler handler;
     void *cls;
     atomic_int fibers;   /* fibers started and not finished (running or parked) */
@@ -40,6 +44,9 @@ typedef struct conn_req {
     je_fiber *fiber; /* parked, or NULL */
     atomic_int park;
     int bad_framing; /* Content-Length and Transfer-Encoding disagree: 400, then close */
+    int bad_text;    /* the path or a query parameter is not UTF-8: 400 */
+    size_t expect;   /* Content-Length, when given and within the limit */
+    je_conn_clock *clock;
 } conn_req;
 
 static int is_hex(const char *s, size_t n) {
@@ -88,8 +95,11 @@ static void log_request(je_req *r) {
 
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
-    je_req *r = *con_cls;
-    if (!r) return;
+    je_http_server *s = cls;
+    conn_req *w = *con_cls;
+    if (!w) return;
+    je_deadline_replied(s->deadlines, w->clock);
+    je_req *r = &w->r;
     if (r->status) log_request(r);
     free(r->body);
     je_arena_free(r->arena);
@@ -97,17 +107,23 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     *con_cls = NULL;
 }
 
-static int body_append(je_req *r, const char *data, size_t n) {
+/* Appends a piece of the body: into one buffer of Content-Length bytes when it was given (a
+ * single allocation, no copies as it grows), else grown as it comes. */
+static int body_append(conn_req *w, const char *data, size_t n) {
+    je_req *r = &w->r;
     if (r->body_too_large) return 0;
-    if (r->body_len + n > JE_HTTP_MAX_BODY) {
+    if (r->body_len + n > r->max_body) {
         r->body_too_large = 1;
         free(r->body);
         r->body = NULL;
         r->body_len = 0;
         return 0;
     }
-    char *p = realloc(r->body, r->body_len + n + 1);
-    if (!p) return -1;
+    char *p = r->body;
+    if (!p || r->body_len + n > w->expect) {
+        size_t want = r->body_len + n > w->expect ? r->body_len + n : w->expect;
+        if (!(p = realloc(r->body, want + 1))) return -1;
+    }
     memcpy(p + r->body_len, data, n);
     r->body = p;
     r->body_len += n;
@@ -145,6 +161,22 @@ static int framing_conflict(struct MHD_Connection *c) {
     return f.differ || (f.content_lengths && f.transfer_encodings) || f.transfer_encodings > 1;
 }
 
+static enum MHD_Result check_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+    int *bad = cls;
+    if (!je_utf8_valid(key, strlen(key)) || (value && !je_utf8_valid(value, strlen(value))))
+        *bad = 1;
+    return *bad ? MHD_NO : MHD_YES;
+}
+
+/* The path and query parameters (percent-decoded) are text: bytes that are not UTF-8 would
+ * reach the store as a key (PostgreSQL refuses them: a 5xx) or a log line. */
+static int target_not_utf8(struct MHD_Connection *c, const char *url) {
+    int bad = !je_utf8_valid(url, strlen(url));
+    if (!bad) MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_utf8, &bad);
+    return bad;
+}
+
 static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method) {
     conn_req *w = calloc(1, sizeof *w);
@@ -158,10 +190,19 @@ static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const ch
     r->method = je_arena_strdup(r->arena, method);
     r->path = je_arena_strdup(r->arena, url);
     r->started_ns = je_mono_ns();
+    r->max_body = s->limits.max_body_bytes;
     trace_id_init(r);
     const char *cl = je_req_header(r, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > JE_HTTP_MAX_BODY) r->body_too_large = 1;
+    unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
+    if (length > r->max_body)
+        r->body_too_large = 1;
+    else
+        w->expect = (size_t)length;
     w->bad_framing = framing_conflict(c);
+    w->bad_text = target_not_utf8(c, url);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    w->clock = ci ? ci->socket_context : NULL;
     return r;
 }
 
@@ -228,10 +269,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (body_append(&w->r, upload_data, *upload_data_size) != 0) return MHD_NO;
+        if (body_append(w, upload_data, *upload_data_size) != 0) return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
+    je_deadline_received(w->clock); /* read whole: no deadline while it is answered */
     if (w->fiber) {
         resume_parked(w);
     } else if (w->bad_framing && !w->r.status) {
@@ -239,6 +281,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         je_reply_error(&w->r, 400, "BAD_REQUEST",
                        "the message is framed two ways (Content-Length with Transfer-Encoding, "
                        "or Content-Lengths that differ): refused, and the connection closed",
+                       NULL);
+    } else if (w->bad_text && !w->r.status) {
+        je_reply_error(&w->r, 400, "BAD_REQUEST",
+                       "the path or a query parameter is not valid UTF-8 (after percent-decoding)",
                        NULL);
     } else if (!w->r.status) { /* else already answered */
         dispatch(w);
@@ -263,22 +309,47 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, j
     return je_err_set(err, "CONFIG", "listen address '%s' is not an IPv4 or IPv6 address", host);
 }
 
-je_http_server *je_http_start(const char *host, int port, unsigned threads, je_http_handler handler,
-                              void *cls, je_err *err) {
+/* A connection opens or closes: its request clock (the close comes before its fd is closed). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    je_http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? je_deadline_open(s->deadlines, ci->connect_fd) : NULL;
+    } else {
+        je_deadline_close(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+je_http_server *je_http_start(const char *host, int port, const je_http_limits *limits,
+                              je_http_handler handler, void *cls, je_err *err) {
     struct sockaddr_storage ss;
     if (parse_addr(host, port, &ss, err) != 0) return NULL;
     je_http_server *s = calloc(1, sizeof *s);
     s->handler = handler;
     s->cls = cls;
+    s->limits = *limits;
+    if (limits->request_timeout_s &&
+        !(s->deadlines = je_deadlines_start(limits->request_timeout_s))) {
+        free(s);
+        je_err_set(err, "LISTEN", "cannot start the request-deadline thread");
+        return NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    s->daemon =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_NOTIFY_COMPLETED,
-                         request_completed, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, limits->threads,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT,
+        limits->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, limits->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        limits->max_header_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
+        je_deadlines_stop(s->deadlines);
         free(s);
         je_err_set(err, "LISTEN", "cannot listen on %s:%d (in use, or not allowed)", host, port);
         return NULL;
@@ -300,6 +371,7 @@ void je_http_stop(je_http_server *s) {
         nanosleep(&flush, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    je_deadlines_stop(s->deadlines);
     free(s);
     je_fiber_pool_drain();
 }

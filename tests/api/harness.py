@@ -325,7 +325,8 @@ class Server:
     added with `jobengine client add ... --json` before the server starts; secrets[id] holds each
     client's secret."""
 
-    def __init__(self, clients=(), args=(), name="je", start=True, store=None, env=None):
+    def __init__(self, clients=(), args=(), name="je", start=True, store=None, env=None,
+                 metrics=False):
         os.makedirs(TMP, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
         self.db = os.path.join(self.dir, "jobengine.db")
@@ -341,6 +342,10 @@ class Server:
         self.log_path = os.path.join(self.dir, "server.stderr.log")
         self.out_path = os.path.join(self.dir, "server.stdout.log")
         self.args = list(args)
+        self.metrics_port = None  # metrics=True: GET /metrics on a listener of its own
+        if metrics:
+            self.metrics_port = free_port()
+            self.args += ["--metrics-listen", "127.0.0.1:%d" % self.metrics_port]
         self.port = free_port()
         self.proc = None
         self.stopped_by_harness = False
@@ -505,6 +510,11 @@ class Server:
     # -- HTTP -----------------------------------------------------------------------------------
     def request(self, method, path, headers=None, body=None):
         return http_request(self.url, method, path, headers, body)
+
+    def metrics(self, method="GET", path="/metrics"):
+        """(status, headers, text) from the metrics listener (Server(metrics=True))."""
+        assert self.metrics_port, "this server was started without metrics=True"
+        return http_request("http://127.0.0.1:%d" % self.metrics_port, method, path)
 
     def api(self, method, path, token=None, headers=None, body=None):
         """(status, headers, json-or-text). body: dict/list -> JSON, str/bytes -> as is."""

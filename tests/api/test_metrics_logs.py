@@ -10,7 +10,7 @@ import re
 import time
 import unittest
 
-from harness import ServerTestCase
+from harness import ServerTestCase, http_request
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -54,10 +54,10 @@ class MetricsTest(ServerTestCase):
     def setUpClass(cls):
         cls.srv = cls.start_class_server(
             clients=[("admin", ["acme"], ["Orch.Admin"]), ("worker", ["acme"], ["Orch.Worker"])],
-            name="metrics")
+            name="metrics", metrics=True)
 
     def scrape(self):
-        st, hdrs, body = self.srv.request("GET", "/metrics")
+        st, hdrs, body = self.srv.metrics()
         self.assertEqual(st, 200)
         self.assertTrue(hdrs.get("Content-Type", "").startswith("text/plain"), hdrs)
         return parse_exposition(body if isinstance(body, str) else body.decode())
@@ -117,6 +117,38 @@ class MetricsTest(ServerTestCase):
             self.assertEqual(bs[-1][0], float("inf"))
             self.assertEqual(bs[-1][1], value(samples, "jobengine_http_request_duration_seconds_count",
                                               route=route))
+
+    def test_api_listener_does_not_serve_metrics(self):
+        # the metrics name tenants and job types: whoever reaches the API must not read them
+        self.srv.grant("admin", "orch:read")
+        st, _, body = self.srv.api("GET", "/metrics")
+        self.assertEqual(st, 404, body)
+        self.assertIn("--metrics-listen", body["error"]["message"])
+        self.assertNotIn("jobengine_", json.dumps(body))
+        samples, _ = self.scrape()  # where they are served, that 404 was counted
+        self.assertGreaterEqual(value(samples, "jobengine_http_requests_total", route="/metrics",
+                                      status="404"), 1)
+
+    def test_metrics_listener_serves_nothing_else(self):
+        st, _, body = self.srv.metrics("GET", "/jobengine/quotas")
+        self.assertEqual(st, 404, body)
+        st, _, body = self.srv.metrics("GET", "/token")
+        self.assertEqual(st, 404, body)
+        st, hdrs, body = self.srv.metrics("POST", "/metrics")
+        self.assertEqual(st, 405, body)
+        self.assertEqual(hdrs.get("Allow"), "GET, HEAD")
+
+    def test_client_methods_do_not_mint_series(self):
+        # a method is the client's word: 40 made-up ones must not become 40 label values
+        for i in range(40):
+            http_request(self.srv.url, "XM%02d" % i, "/healthz")
+        samples, _ = self.scrape()
+        methods = {dict(ls).get("method") for (n, ls) in samples
+                   if n == "jobengine_http_requests_total"}
+        self.assertLessEqual(methods, {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS",
+                                       "PATCH", "other"})
+        self.assertGreaterEqual(value(samples, "jobengine_http_requests_total", method="other"),
+                                40)
 
     def test_logs_are_json_lines_without_secrets(self):
         tok = self.srv.grant("admin", "orch:quota", quota_reason="log check")

@@ -337,7 +337,7 @@ class OpenApiDocumentTest(ServerTestCase):
         cls.raw, cls.doc = load_doc()
         cls.table = route_table()
         cls.ops = doc_operations(cls.doc)
-        srv = cls.srv = cls.start_class_server(CLIENTS, name="openapi")
+        srv = cls.srv = cls.start_class_server(CLIENTS, name="openapi", metrics=True)
         cls.token = srv.grant("all", "orch:read orch:jobs orch:quota orch:backfill",
                               quota_reason="openapi conformance", quota_ticket="OA-1",
                               backfill_reason="openapi conformance")
@@ -536,7 +536,12 @@ class OpenApiDocumentTest(ServerTestCase):
                      OPENAPI):
             call(200, "GET", path)
         if ("GET", "/metrics") in self.table:
-            call(200, "GET", "/metrics")
+            # on the API listener a 404 that says where; the documented 200 on --metrics-listen
+            call(404, "GET", "/metrics")
+            st, hdrs, _ = srv.metrics()
+            self.assertEqual(st, 200)
+            self.assertTrue(hdrs.get("Content-Type", "").startswith("text/plain"), hdrs)
+            type(self).covered.add(("GET", "/metrics"))
 
         # the Authority
         scope = [("grant_type", "client_credentials"), ("scope", "orch:read")]

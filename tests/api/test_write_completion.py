@@ -22,7 +22,7 @@ CONNECTIONS = 64
 
 
 def metric(srv, name):
-    st, _, text = srv.request("GET", "/metrics")
+    st, _, text = srv.metrics()
     if isinstance(text, bytes):
         text = text.decode()
     total = 0.0
@@ -65,7 +65,8 @@ def read_response(sock):
 
 class WriteCompletionTest(ServerTestCase):
     def start(self, name, threads=2):
-        srv = self.new_server(CLIENTS, name=name, args=["--threads", str(threads)])
+        srv = self.new_server(CLIENTS, name=name, args=["--threads", str(threads)],
+                              metrics=True)
         self.tok = srv.grant("admin", "orch:quota", quota_reason="completion tests")
         self.work = srv.grant("worker", "orch:read orch:jobs")
         return srv

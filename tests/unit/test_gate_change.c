@@ -421,7 +421,7 @@ static int gate_setup(void **state) {
     static je_config cfg = {.listen = "127.0.0.1:0",
                             .issuer = "http://jobengine.test",
                             .audience = "jobengine",
-                            .threads = 1,
+                            .http = {.threads = 1},
                             .token_ttl_s = 3600,
                             .elevated_token_ttl_s = 900};
     snprintf(cfg.store_url, sizeof cfg.store_url, "%s", url);
