@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "core/text.h"
 #include "core/timefmt.h"
 
 static int log_quiet;
@@ -55,14 +56,32 @@ static void put(logline *l, const char *s, size_t n) {
 
 #define PUT_LIT(l, s) put(l, s, sizeof s - 1)
 
-/* s as the body of a JSON string (quotes not included); a path is bytes: non-ASCII stays as
- * sent, controls and DEL are \u-escaped. */
+/* The length of the UTF-8 sequence at s when it is a valid one, else 0. */
+static size_t utf8_seq(const char *s) {
+    unsigned char c = (unsigned char)*s;
+    size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80) return 0;
+    return n && je_utf8_valid(s, n) ? n : 0;
+}
+
+/* s as the body of a JSON string (quotes not included); a path is bytes a client chose: valid
+ * UTF-8 stays as sent; controls, DEL and every byte that is not part of valid UTF-8 are
+ * \u-escaped (as the code point of that byte), so a line is always valid JSON. */
 static void put_escaped(logline *l, const char *s) {
     static const char hex[] = "0123456789abcdef";
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+        if (c >= 0x80) {
+            size_t n = utf8_seq(s);
+            if (n) {
+                s += n - 1;
+                continue;
+            }
+        } else if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
+            continue;
+        }
         put(l, run, (size_t)(s - run));
         run = s + 1;
         if (c == '"' || c == '\\') {
