@@ -9,6 +9,7 @@ Environment (set by ctest, see CMakeLists.txt):
   JE_TEST_STORE     "postgres": every Server gets a database of its own on the throwaway
                     PostgreSQL (ctest's fixture "pg"), else a SQLite file
   JE_TEST_PG_STATE  where scripts/pg_tmp.sh wrote that server's url, dir and port
+  JE_TEST_SANITIZED "1" when the binary is an ASan + UBSan build
 
 What is here:
   free_port()                      a free loopback TCP port
@@ -17,6 +18,7 @@ What is here:
                                    start/stop/kill9/restart, token(), api(), grant(), audit_all();
                                    Server(store=other.store) shares another server's store
   ON_POSTGRES, pg_url(), pg_ctl()  the PostgreSQL the suite runs on (when it does)
+  SANITIZED                        the server is an ASan + UBSan build (JE_TEST_SANITIZED=1)
   claims_of(), header_of()         unverified JWT parts
   verify_token_independently()     /jwks + PyJWT: the independent signature/claims check
   canonical_json(), entry_hash(),
@@ -62,6 +64,9 @@ TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
 UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 HTTP_TIMEOUT = 15
 ON_POSTGRES = os.environ.get("JE_TEST_STORE") == "postgres"
+# The binary is built with ASan + UBSan (ctest sets it): slower, and its memory use means
+# nothing (freed memory is held in quarantine), so memory bounds are not asserted.
+SANITIZED = os.environ.get("JE_TEST_SANITIZED") == "1"
 PG_STATE = os.environ.get("JE_TEST_PG_STATE") or os.path.join(REPO, "build", "pg")
 
 _OMIT = object()

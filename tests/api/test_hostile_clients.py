@@ -183,7 +183,9 @@ class SlowAndManyClientsTest(ServerTestCase):
             s.close()
         print("\n[2,000 idle connections] VmRSS %d kB before, %d kB with them open"
               % (rss0, rss))
-        self.assertLess(rss - rss0, 64 * 1024, "2,000 idle connections cost %d kB" % (rss - rss0))
+        if not harness.SANITIZED:
+            self.assertLess(rss - rss0, 64 * 1024, "2,000 idle connections cost %d kB"
+                            % (rss - rss0))
 
 
 class BadRequestsTest(ServerTestCase):
@@ -321,7 +323,8 @@ class BoundedPagesTest(ServerTestCase):
             self.assertEqual(srv.api("GET", "/jobengine/jobs?limit=100", tok)[0], 200)
         rss = rss_kb(srv.proc.pid)
         print("\n[pages of 1 MiB payloads] VmRSS %d kB before, %d kB after 10 pages" % (rss0, rss))
-        self.assertLess(rss - rss0, 48 * 1024)
+        if not harness.SANITIZED:
+            self.assertLess(rss - rss0, 48 * 1024)
 
     def test_64_concurrent_one_megabyte_bodies(self):
         srv = self.new_server(CLIENTS, name="big-bodies")
@@ -344,7 +347,8 @@ class BoundedPagesTest(ServerTestCase):
         self.assertEqual(statuses, [201] * 192)
         print("\n[64 concurrent 1 MiB bodies] VmRSS after each round: %s kB" % rounds)
         # bounded: a third round costs no more than the first
-        self.assertLess(rounds[2] - rounds[0], 32 * 1024, rounds)
+        if not harness.SANITIZED:
+            self.assertLess(rounds[2] - rounds[0], 32 * 1024, rounds)
 
 
 if __name__ == "__main__":
