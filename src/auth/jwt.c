@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JWT_MAX_LEN 8192
 #define CODE_CRYPTO "CRYPTO"
 #define CODE_INVALID "VALIDATION_FAILED"
 
@@ -155,7 +154,11 @@ static json_t *check_body(const je_key *k, const seg s[3], je_err *err) {
 json_t *je_jwt_decode(const char *token, size_t len, je_jwt_key_lookup lookup, void *ctx,
                       je_err *err) {
     seg s[3];
-    if (!token || len == 0 || len > JWT_MAX_LEN || split_token(token, len, s) != 0)
+    if (token && len > JE_JWT_MAX_LEN)
+        return je_err_set(err, JE_JWT_MALFORMED, "the token is longer than %d bytes",
+                          JE_JWT_MAX_LEN),
+               NULL;
+    if (!token || len == 0 || split_token(token, len, s) != 0)
         return je_err_set(err, JE_JWT_MALFORMED, "JWT is not three dot-separated parts"), NULL;
     json_t *header = parse_seg(s[0]);
     if (!header) return je_err_set(err, JE_JWT_MALFORMED, "JWT header is not a JSON object"), NULL;

@@ -12,6 +12,11 @@
 #include "auth/keys.h"
 #include "core/err.h"
 
+/* The longest token accepted, in bytes (RFC 8725 §3.1: bound what is parsed). Tokens issued here
+ * are under 1 KiB; a longer one is refused before its segments are split or decoded, and before
+ * the verifier's caches hash or copy it. */
+#define JE_JWT_MAX_LEN 8192
+
 /* Codes set in je_err.code by je_jwt_verify / je_jwt_decode. */
 #define JE_JWT_MALFORMED "jwt_malformed"
 #define JE_JWT_BAD_ALG "jwt_bad_alg"

@@ -1,9 +1,12 @@
 /* auth/verifier.c: token checks with the signature caches and the revocation list. A verified
  * token is looked up first in its thread's own small cache (no lock), then in the shared one
  * (striped locks), and verified (Ed25519, claims) only when neither holds it. Expiry,
- * not-before and revocation are checked on every request, cached or not. */
+ * not-before and revocation are checked on every request, cached or not. A token longer than
+ * JE_JWT_MAX_LEN is refused before anything else; a token is compared with a cached one in
+ * constant time (CRYPTO_memcmp: a bearer token is a secret). */
 #include "auth/verifier.h"
 
+#include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +182,7 @@ static int tls_lookup(const je_verifier *v, uint64_t h, const char *token, size_
     if (!c) return 0;
     size_t i = h % TLS_SLOTS;
     const je_verifier_slot *s = &c->s[i];
-    if (c->owner[i] != v->id || !s->token || s->len != len || memcmp(s->token, token, len) != 0)
+    if (c->owner[i] != v->id || !s->token || s->len != len || CRYPTO_memcmp(s->token, token, len))
         return 0;
     principal_copy(p, &s->p, a);
     return 1;
@@ -201,7 +204,7 @@ static int cache_lookup(je_verifier *v, uint64_t h, const char *token, size_t le
     pthread_mutex_t *m = &v->locks[i % JE_VERIFIER_LOCKS];
     pthread_mutex_lock(m);
     je_verifier_slot *s = &v->slots[i];
-    int hit = s->token && s->len == len && memcmp(s->token, token, len) == 0;
+    int hit = s->token && s->len == len && CRYPTO_memcmp(s->token, token, len) == 0;
     if (hit) principal_copy(p, &s->p, a);
     pthread_mutex_unlock(m);
     return hit;
@@ -228,6 +231,9 @@ static int verify_fresh(je_verifier *v, const char *token, size_t len, int64_t n
 
 int je_verifier_check(je_verifier *v, const char *token, size_t len, int64_t now_ms,
                       je_principal *p, je_arena *a, je_err *err) {
+    if (len > JE_JWT_MAX_LEN) /* before it is hashed, copied or parsed */
+        return je_err_set(err, JE_JWT_MALFORMED, "the token is longer than %d bytes",
+                          JE_JWT_MAX_LEN);
     uint64_t h = token_hash(token, len);
     if (!tls_lookup(v, h, token, len, p, a)) {
         if (!cache_lookup(v, h, token, len, p, a)) {

@@ -40,7 +40,7 @@ __attribute__((noreturn)) static void exec_child(const char *command, char *cons
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(127);
     if (dup2(in_r, 0) < 0 || dup2(2, 1) < 0 || dup2(err_w, 2) < 0) _exit(127);
-    static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGQUIT, SIGHUP};
+    static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGQUIT, SIGHUP, SIGXFSZ};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);

@@ -1,4 +1,5 @@
 /* cli/main.c: the jobengine binary: one table of subcommands, as git's. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,10 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* A file-size limit (ulimit -f, RLIMIT_FSIZE) reached by a write fails that write with EFBIG,
+     * which the store answers as it answers a full disk (503 STORE_UNAVAILABLE), instead of
+     * killing the process (as PostgreSQL does). A worker's commands get the default back. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -205,6 +205,13 @@ static void give_back(je_pg *q, je_pg_conn *c) {
 
 /* ---- statements -------------------------------------------------------------------------- */
 
+/* What a SQLSTATE says about the database server's disk, as the SQLite backend says it. */
+static const char *disk_problem(const char *state) {
+    if (strcmp(state, "53100") == 0) return "the disk holding the store is full; ";
+    if (strcmp(state, "58030") == 0) return "the store's files could not be read or written; ";
+    return "";
+}
+
 static void note_failure(je_pg_tx *tx, PGresult *r, const char *sql, je_err *err) {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     snprintf(tx->sqlstate, sizeof tx->sqlstate, "%s", state ? state : "");
@@ -213,7 +220,7 @@ static void note_failure(je_pg_tx *tx, PGresult *r, const char *sql, je_err *err
     first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(tx->conn), line, sizeof line);
     if (!*line) snprintf(line, sizeof line, "%s", "no answer from the server");
     /* the statement's first words say which one failed; parameters are never shown */
-    je_err_set(err, "STORE", "PostgreSQL: %s (in: %.48s)", line, sql);
+    je_err_set(err, "STORE", "%sPostgreSQL: %s (in: %.48s)", disk_problem(tx->sqlstate), line, sql);
 }
 
 /* BEGIN and a transaction's first statement in one round trip (libpq's pipeline mode): the

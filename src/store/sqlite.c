@@ -1,8 +1,9 @@
 /* store/sqlite.c: the SQLite backend's connections and lifecycle. Owns opening the database
- * file (parent directory created, file mode 0600, WAL, synchronous=FULL), applying the embedded
- * migrations, the pool of read connections, and the one writer thread that runs every write
- * as an op of a group commit: each op in its own SAVEPOINT, one COMMIT (one fsync) per batch.
- * The operations live in the files of sqlite_ops.h, over the rows of sqlite_rows.h. */
+ * file (parent directory created, file mode 0600, PRAGMA quick_check before any write: see
+ * sqlite_check.c, WAL, synchronous=FULL), applying the embedded migrations, the pool of read
+ * connections, and the one writer thread that runs every write as an op of a group commit: each op
+ * in its own SAVEPOINT, one COMMIT (one fsync) per batch. The operations live in the files of
+ * sqlite_ops.h, over the rows of sqlite_rows.h. */
 #include "store/sqlite_impl.h"
 
 #include "base/fiber.h"
@@ -56,10 +57,6 @@ struct je_sqlite {
 
 static je_sqlite *impl(je_store *s) {
     return (je_sqlite *)s->impl;
-}
-
-int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what) {
-    return je_err_set(err, "STORE", "%s: %s", what, db ? sqlite3_errmsg(db) : "no connection");
 }
 
 /* Statements are prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT): a
@@ -162,7 +159,10 @@ static int make_parents(const char *path, je_err *err) {
  * and -shm files the same mode. */
 static int create_file(const char *path, je_err *err) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return je_err_set(err, "STORE", "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return je_err_set(err, "STORE",
+                          "cannot open %s for writing (%s): the store must be writable", path,
+                          strerror(errno));
     close(fd);
     return 0;
 }
@@ -246,10 +246,10 @@ static int migrate(sqlite3 *db, je_err *err) {
 
 /* ---- the writer thread: group commit ----------------------------------------------------- */
 
-/* Fails every op of the batch that has not failed on its own. */
-static void fail_batch(write_op *batch, const char *what, const char *msg) {
+/* Fails every op of the batch that has not failed on its own, with msg (je_sqlite_errtext). */
+static void fail_batch(write_op *batch, const char *msg) {
     for (write_op *op = batch; op; op = op->next) {
-        if (op->rc == 0) op->rc = je_err_set(op->err, "STORE", "%s: %s", what, msg);
+        if (op->rc == 0) op->rc = je_err_set(op->err, "STORE", "%s", msg);
     }
 }
 
@@ -286,22 +286,22 @@ static void run_batch(je_sqlite *q, write_op *batch) {
 
 /* 1 when the batch committed. */
 static int run_batch_tx(sqlite3 *db, write_op *batch) {
-    char msg[256];
+    char msg[512];
     if (exec_cached(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        fail_batch(batch, "begin", sqlite3_errmsg(db));
+        fail_batch(batch, je_sqlite_errtext(db, "begin", msg, sizeof msg));
         return 0;
     }
     for (write_op *op = batch; op; op = op->next) {
         run_op(db, op);
         if (sqlite3_get_autocommit(db)) {
-            fail_batch(batch, "transaction aborted", sqlite3_errmsg(db));
+            fail_batch(batch, je_sqlite_errtext(db, "transaction aborted", msg, sizeof msg));
             return 0;
         }
     }
     if (exec_cached(db, "COMMIT") != SQLITE_OK) {
-        snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+        je_sqlite_errtext(db, "commit", msg, sizeof msg); /* before ROLLBACK resets the error */
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        fail_batch(batch, "commit", msg);
+        fail_batch(batch, msg);
         return 0;
     }
     return 1;
@@ -453,6 +453,7 @@ static int sq_start(je_sqlite *q, je_err *err) {
     if (make_parents(q->path, err) < 0 || create_file(q->path, err) < 0) return -1;
     q->wdb = open_conn(q->path, 0, err);
     if (!q->wdb) return -1;
+    if (je_sqlite_check_file(q->wdb, q->path, err) < 0) return -1; /* before any write */
     if (writer_pragmas(q->wdb, err) < 0 || migrate(q->wdb, err) < 0) return -1;
     if (pthread_create(&q->writer, NULL, writer_main, q) != 0)
         return je_err_set(err, "STORE", "cannot start the writer thread");

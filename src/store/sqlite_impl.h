@@ -25,8 +25,15 @@ int je_sqlite_write(je_store *s, je_sqlite_write_fn fn, void *arg, je_err *err);
 sqlite3 *je_sqlite_read_get(je_store *s, je_err *err);
 void je_sqlite_read_put(je_store *s, sqlite3 *db);
 
-/* Sets err to code "STORE" with what failed and SQLite's message; returns -1. */
+/* Sets err to code "STORE" with what failed and SQLite's message; returns -1. A full disk, a
+ * file that cannot be written or read, a damaged file are named as such, with the operating
+ * system's reason (sqlite_check.c). je_sqlite_errtext writes the same text into buf. */
 int je_sqlite_fail(je_err *err, sqlite3 *db, const char *what);
+const char *je_sqlite_errtext(sqlite3 *db, const char *what, char *buf, size_t cap);
+
+/* PRAGMA quick_check of the file db has open, before anything writes to it: 0, or -1 with err
+ * naming path and what is wrong (sqlite_check.c). */
+int je_sqlite_check_file(sqlite3 *db, const char *path, je_err *err);
 
 /* A prepared statement for sql on db, reused from the connection's cache when one is idle;
  * NULL with err set. Give it back with je_sqlite_done (never sqlite3_finalize). */
