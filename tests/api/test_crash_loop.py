@@ -85,6 +85,11 @@ class CrashLoopTest(ServerTestCase):
                          "JE_CRASH_KILLS=%d to repeat)\n" % (self.backend, self.seed, self.kills,
                                                              self.seed, self.kills))
         sys.stderr.flush()
+        self.load = None
+
+    def prepare(self):
+        """The server, its quotas and the load (in the test, not setUp: a setUp that fails is
+        not followed by tearDown, which stops the server)."""
         srv = self.srv = self.new_server(CLIENTS, name="crash-loop")
         self.acked, self.tally = Acked(TENANTS), Tally()
         self.work_tok = {}
@@ -108,9 +113,10 @@ class CrashLoopTest(ServerTestCase):
         self.start_kills = 0
 
     def tearDown(self):
-        self.load.stop_feed.set()
-        self.load.stop_work.set()
-        self.load.gate.release()
+        if self.load is not None:
+            self.load.stop_feed.set()
+            self.load.stop_work.set()
+            self.load.gate.release()
         super().tearDown()
 
     def renew_work_tokens(self):
@@ -346,31 +352,43 @@ class CrashLoopTest(ServerTestCase):
 
     # -- the kills --------------------------------------------------------------------------------
     def kill_and_restart(self):
-        """SIGKILL; then, one time in five, a second SIGKILL while the new process starts (it
-        recovers: the engine's first sweep, the store opened), before or just after it listens;
-        then a start that must succeed."""
+        """SIGKILL; then, one time in five, a second SIGKILL 0-120 ms after the new process was
+        spawned, while it starts (opens the store, runs the engine's first sweep) or just after
+        it listens; then a start that must succeed."""
         srv = self.srv
         srv.kill9()
         if self.rng.random() < 0.2:
+            old, delay, sent = srv.proc, self.rng.uniform(0.0, 0.12), []
+
             def kill_new():
+                deadline = time.monotonic() + 10
+                while srv.proc is old and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+                time.sleep(delay)
                 p = srv.proc
-                if p is not None and p.poll() is None:
+                if p is not old and p.poll() is None:
                     p.send_signal(signal.SIGKILL)
-            timer = threading.Timer(self.rng.uniform(0.003, 0.12), kill_new)
-            timer.start()
+                    sent.append(p)
+            killer = threading.Thread(target=kill_new, daemon=True)
+            killer.start()
+            failed = None
             try:
                 srv.restart()
-            except ServerError:
-                if srv.proc.returncode != -signal.SIGKILL:
-                    raise
-            timer.join()
-            self.start_kills += srv.proc.wait() == -signal.SIGKILL
+            except ServerError as e:  # died before it listened: by this kill, else a defect
+                failed = e
+            killer.join()
+            if failed is not None and not sent:
+                raise failed
+            if sent:
+                sent[0].wait()
+                self.start_kills += 1
         if not srv.alive():
             srv.restart()
 
     # -- the test ---------------------------------------------------------------------------------
     def test_crash_loop(self):
         started = time.monotonic()
+        self.prepare()
         srv, load = self.srv, self.load
         self.ensure_backfill(self.admin(TENANTS[0]))
         load.start(self.rng)
