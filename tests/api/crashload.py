@@ -20,7 +20,7 @@ import threading
 import time
 
 from harness import (FORM, JOBS, HTTP_TIMEOUT, BackfillWorker, CONNECTION_ERRORS, KeepAlive,
-                     basic_auth, claims_of, form_encode, format_time_ms)
+                     basic_auth, claims_of, form_encode, format_time_ms, parse_time_ms)
 
 Q = "/jobengine/quotas"
 TOLERATE_DOWN = 60  # seconds a request is retried while the server cannot be reached
@@ -148,8 +148,9 @@ class CrashWorker(BackfillWorker):
     Its token is read from load.work_tok at each call, so the test may renew it."""
 
     def __init__(self, load, client, tenant, job_types, worker_id, lease_seconds, max_jobs=2,
-                 abandon=False):
+                 abandon=False, rnd=None):
         self.load, self.client, self.tenant, self._new = load, client, tenant, {}
+        self.rnd = rnd
         super().__init__(load.srv, None, job_types, load.sources, load.tally, worker_id,
                          lease_seconds=lease_seconds, max_jobs=max_jobs,
                          tolerate_down=TOLERATE_DOWN,
@@ -177,9 +178,13 @@ class CrashWorker(BackfillWorker):
         return jobs
 
     def _claimed(self, job, new):
+        """Between the claim and the completion: the processing, up to 80 ms, while the claims
+        are in flight (another job's claim of these events must answer duplicate)."""
         self._new[job["jobId"]] = list(new)
         with self.load.acked.lock:
             self.load.acked.claims += 1
+        if new and self.rnd is not None:
+            time.sleep(self.rnd.uniform(0, 0.08))
 
     def complete(self, job, status="succeeded"):
         ok = super().complete(job, status)
@@ -338,7 +343,7 @@ class Load:
             body = {"jobType": "cl.work", "payload": {"n": n}, "priority": rnd.randint(-3, 3)}
             src = self.live_source
             if t == self.tenants[0] and src is not None and rnd.random() < 0.4:
-                key = rnd.choice(src.keys_in(0, 1 << 62))
+                key = rnd.choice(self.contended_keys(src, rnd))
                 body = {"jobType": "cl.live", "payload": {"event": key},
                         "sourceId": src.source_id, "eventKey": key,
                         "eventTime": format_time_ms(src.get(key)[0])}
@@ -350,6 +355,15 @@ class Load:
             with self.acked.lock:
                 self.acked.jobs[t][js["jobId"]] = body["jobType"]
             self.stop_feed.wait(rnd.uniform(0.02, 0.06))
+
+    def contended_keys(self, src, rnd):
+        """The events of the batch leased last (its claims may be in flight: a live job for one
+        of them must meet them), or, half the time, any event of the source."""
+        with self.tally.lock:
+            wins = list(self.tally.batch_windows.values())[-1:]
+        keys = src.keys_in(parse_time_ms(wins[0][0]), parse_time_ms(wins[0][1])) \
+            if wins and rnd.random() < 0.5 else []
+        return keys or src.keys_in(0, 1 << 62)
 
     def ghost(self, rnd, c):
         """A worker that leases one cl.work job for 2 s and vanishes, now and then."""
@@ -365,7 +379,8 @@ class Load:
         """Leases (6 s: enough to ride out a restart), claims the events of live and batch jobs,
         completes."""
         types = ["cl.work"] + (["cl.live", "cl.fill"] if t == self.tenants[0] else [])
-        w = CrashWorker(self, c, t, types, name or "w-" + t, 6, max_jobs=rnd.choice((1, 2)))
+        w = CrashWorker(self, c, t, types, name or "w-" + t, 6, max_jobs=rnd.choice((1, 2)),
+                        rnd=rnd)
         try:
             while self.gate.checkpoint(self.stop_work):
                 if w.poll() == 0:

@@ -54,7 +54,10 @@ TENANTS = ("acme", "beta")
 CLIENTS = [("admin", list(TENANTS), ["Orch.Admin"]), ("worker", list(TENANTS), ["Orch.Worker"])]
 QUOTAS = {"acme": ("cl.work", "cl.live", "cl.fill"), "beta": ("cl.work",)}
 MAX_ACTIVE = {"cl.work": 8, "cl.live": 6, "cl.fill": 6}
-BATCHES, PER_BATCH = 12, 4  # each backfill: 12 one-hour batches of 4 events
+# each backfill: 24 one-hour batches of 4 events, its quota refilling 4 a second, so that it runs
+# through several kills
+BATCHES, PER_BATCH = 24, 4
+REFILL = {"cl.work": 1000, "cl.live": 1000, "cl.fill": 4}
 ASAN_KILLS = 10
 WORK_TOKEN_RENEW_S = 1800  # worker tokens live 3600 s; a long soak renews them
 CHECK_REASON = "crash-loop check"
@@ -100,8 +103,9 @@ class CrashLoopTest(ServerTestCase):
             for jt in QUOTAS[t]:
                 st, _, q = srv.api("POST", "/jobengine/quotas", self.quota_tok[t][0],
                                    body=quota_body(jt, max_active=MAX_ACTIVE[jt],
-                                                   max_per_hour=500000, burst=10000,
-                                                   refill=1000))
+                                                   max_per_hour=500000,
+                                                   burst=min(REFILL[jt], 10000),
+                                                   refill=REFILL[jt]))
                 self.assertEqual(st, 201, q)
                 self.quota_ids[t][jt] = q["quotaId"]
         self.followers = {t: ChainFollower(t) for t in TENANTS}
