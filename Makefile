@@ -4,18 +4,21 @@
 #   make run-cluster  the same with three nodes (127.0.0.1:8441-8443) over a throwaway PostgreSQL
 #   make test   install missing packages, build, run every test, again under ASan+UBSan, check format
 #   make bench  install the benchmarks' packages, build, run every benchmark (bench/all.sh)
+#   make soak   the crash loop with SOAK_KILLS (100) SIGKILLs on SQLite and on a throwaway
+#               PostgreSQL (scripts/soak.sh; `make test` runs it with 20)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 DATA       ?= jobengine-data
 LISTEN     ?= 127.0.0.1:8440
 CTEST_ARGS ?= --output-on-failure -j2
+SOAK_KILLS ?= 100
 # Under ASan+UBSan every test runs but the second pass of the black-box suite over PostgreSQL
 # (api-pg.*, e2e-pg.*: the same server code as api.*, which does run sanitised); the PostgreSQL
 # backend runs sanitised through its conformance suite and the cluster tests. It keeps
 # `make test` well inside CI's time.
 ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^(api|e2e)-pg[.]'
 
-.PHONY: all build deps run run-cluster test test-plain test-asan fmt fmt-check clean bench
+.PHONY: all build deps run run-cluster test test-plain test-asan fmt fmt-check clean bench soak
 
 all: build
 
@@ -65,6 +68,11 @@ bench: deps
 	bash scripts/deps.sh --bench
 	$(MAKE) build
 	SKIP_BUILD=1 bash bench/all.sh
+
+# The crash loop (tests/api/test_crash_loop.py) with many kills on both backends; prints, per
+# backend, the kills survived and the acknowledged changes checked (docs/operations.md).
+soak: deps build
+	SOAK_KILLS=$(SOAK_KILLS) BUILD=$(BUILD) bash scripts/soak.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1148,13 +1148,14 @@ class BackfillWorker:
 
     def call(self, method, path, body=None):
         """(status, headers, json, ambiguous): ambiguous when an earlier try of this request failed
-        on the connection (so it may have been applied)."""
+        on the connection (so it may have been applied), KeepAlive's own quiet retry included."""
         deadline = time.monotonic() + self.tolerate_down
         ambiguous = False
         while True:
+            reconnects = self.conn.reconnects
             try:
                 st, hdrs, js = self.conn.request(method, path, self.token, body=body)
-                return st, hdrs, js, ambiguous
+                return st, hdrs, js, ambiguous or self.conn.reconnects != reconnects
             except CONNECTION_ERRORS:
                 self.conn.close()
                 if time.monotonic() > deadline:

@@ -15,6 +15,7 @@ import unittest
 
 from harness import (JOBS, KeepAlive, ServerTestCase, job_path, job_summary, list_jobs_all,
                      now_ms, parse_time_ms, quota_body, submit_many)
+from invariants import completion_problems, lease_problems, stable_accounting
 
 CLIENTS = [
     ("admin", ["acme"], ["Orch.Admin"]),
@@ -119,24 +120,6 @@ class LeasingCrashTest(ServerTestCase):
         self.assertFalse(any(t.is_alive() for t in threads), "workers still running")
         return leases, completes, ghosts, errors
 
-    def assertStableAccounting(self, permits):
-        """usage.active == leased jobs + live permits, on a stable snapshot (the engine's sweep
-        may expire leases between two reads; it changes both in one transaction)."""
-        for _ in range(50):
-            u1 = self.usage()
-            leased = {j["jobId"]: j["leaseId"]
-                      for j in list_jobs_all(self.srv, self.work, status="leased", jobType=JT)}
-            u2 = self.usage()
-            leased2 = {j["jobId"]: j["leaseId"]
-                       for j in list_jobs_all(self.srv, self.work, status="leased", jobType=JT)}
-            if u1["active"] == u2["active"] and leased == leased2:
-                self.assertEqual(u1["active"], len(leased) + permits,
-                                 "usage.active %d, leased jobs %d, live permits %d"
-                                 % (u1["active"], len(leased), permits))
-                return leased
-            time.sleep(0.02)
-        self.fail("no stable snapshot of usage and leases in 50 tries")
-
     def check_after_restart(self, ids, leases, completes, permits):
         """Every job in exactly one state; acknowledged work kept; accounting exact."""
         s = job_summary(self.srv, self.work)[JT]
@@ -148,36 +131,9 @@ class LeasingCrashTest(ServerTestCase):
         self.assertEqual(set(jobs.keys()), ids, "a job was lost or invented")
         self.assertEqual(s["succeeded"], sum(1 for j in jobs.values()
                                              if j["status"] == "succeeded"))
-        # every 200 complete is still succeeded, with the attempt of its lease
-        for c in completes:
-            j = jobs[c["jobId"]]
-            self.assertEqual((j["status"], j["attempt"]), ("succeeded", c["attempt"]),
-                             "an acknowledged complete was lost: %r" % j)
-        done = {c["leaseId"] for c in completes}
-        # every 200 lease: still held with that leaseId, or completed, or expired
-        now = now_ms()
-        for le in leases:
-            if le["leaseId"] in done:
-                continue
-            j = jobs[le["jobId"]]
-            until = parse_time_ms(le["leaseUntil"])
-            with self.subTest(job=le["jobId"], lease=le["leaseId"]):
-                self.assertGreaterEqual(j["attempt"], le["attempt"], j)
-                if j["attempt"] > le["attempt"]:
-                    self.assertLessEqual(until, now, "leased again before its lease expired")
-                elif j["status"] == "leased":
-                    self.assertEqual(j["leaseId"], le["leaseId"],
-                                     "an acknowledged lease was replaced: %r" % j)
-                    self.assertEqual(j["leaseUntil"], le["leaseUntil"])
-                elif j["status"] == "pending":
-                    self.assertLessEqual(until, now, "pending while its lease still runs: %r" % j)
-                else:
-                    self.assertEqual(j["status"], "succeeded", j)  # complete sent, reply lost
-        # a job never leased has attempt 0 and is pending
-        for j in jobs.values():
-            if j["attempt"] == 0:
-                self.assertEqual(j["status"], "pending", j)
-        leased = self.assertStableAccounting(permits)
+        self.assertEqual(completion_problems(jobs, completes), [])
+        self.assertEqual(lease_problems(jobs, leases, {c["leaseId"] for c in completes}), [])
+        leased, _ = stable_accounting(self.srv, self.work, self.qid, [JT], permits)
         self.assertLessEqual(len(leased) + permits, MAX_ACTIVE)
         return leased
 

@@ -14,6 +14,7 @@ from harness import (BACKFILLS, DAY_MS, DEDUP_CLAIM, HOUR_MS, JOBS, BackfillWork
                      ServerTestCase, Tally, backfill_body, backfill_path, format_time_ms,
                      get_backfill, hour_start_ms, job_path, list_jobs_all, now_ms, quota_body,
                      run_workers, submit_job, submit_live, wait_backfill, wait_until)
+from invariants import exactly_once_problems
 
 CLIENTS = [
     ("admin", ["acme"], ["Orch.Admin"]),
@@ -106,9 +107,8 @@ class LedgerTest(ServerTestCase):
         return js
 
     def assertExactlyOnce(self, tally, source, keys, times=1):
-        wrong = {k: tally.processed[(source, k)] for k in keys
-                 if tally.processed[(source, k)] != times}
-        self.assertEqual(wrong, {}, "events not processed exactly %d time(s)" % times)
+        self.assertEqual(exactly_once_problems(tally, source, keys, times), {},
+                         "events not processed exactly %d time(s)" % times)
 
     # -- 3. exactly once ------------------------------------------------------------------------------
     def test_keys_with_quotes_backslashes_and_unicode_come_back_intact(self):

@@ -6,8 +6,8 @@ audited once, right after the next start."""
 import time
 import unittest
 
-import harness
 from harness import ServerTestCase, format_time_ms, now_ms, parse_time_ms, quota_body
+from invariants import assert_chain_valid
 
 CLIENTS = [
     ("admin", ["acme"], ["Orch.Admin"]),
@@ -45,13 +45,7 @@ class QuotaDurabilityTest(ServerTestCase):
                        body=body if body is not None else {})
 
     def assertChainValid(self, srv):
-        entries = srv.audit_all(self.reader)
-        mine = harness.verify_chain(entries)
-        self.assertTrue(mine["valid"], mine)
-        v = srv.audit_verify(self.reader)
-        self.assertIs(v["valid"], True, v)
-        self.assertEqual((v["entries"], v["headHash"]), (len(entries), mine["headHash"]))
-        return entries
+        return assert_chain_valid(srv, self.reader)
 
     # -- tests ------------------------------------------------------------------------------------
     def test_permits_survive_sigkill(self):
