@@ -63,17 +63,9 @@ WORK_TOKEN_RENEW_S = 1800  # worker tokens live 3600 s; a long soak renews them
 CHECK_REASON = "crash-loop check"
 
 
-def sanitized():
-    try:
-        with open(harness.BIN, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
 def kills_wanted():
     v = os.environ.get("JE_CRASH_KILLS")
-    return int(v) if v else (ASAN_KILLS if sanitized() else 20)
+    return int(v) if v else (ASAN_KILLS if harness.SANITIZED else 20)
 
 
 class CrashLoopTest(ServerTestCase):
