@@ -228,15 +228,15 @@ class FaultSession:
 
 
 class FaultCase(ServerTestCase):
-    def scratch(self, name):
+    def scratch(self, name, base=None):
         os.makedirs(TMP, exist_ok=True)
-        d = tempfile.mkdtemp(prefix=name + "-", dir=TMP)
+        d = tempfile.mkdtemp(prefix=name + "-", dir=base or TMP)
         self.addCleanup(shutil.rmtree, d, True)
         return d
 
-    def tmpfs(self, name, size):
+    def tmpfs(self, name, size, base=None):
         """A tmpfs of size bytes (unmounted after the test), or (None, why)."""
-        d = self.scratch(name)
+        d = self.scratch(name, base)
         ok, why = mount_tmpfs(d, size)
         if not ok:
             return None, why
@@ -301,7 +301,8 @@ class SqliteDiskFullTest(FaultCase):
 class PgDiskFullTest(FaultCase):
     def test_full_tablespace_then_room_again(self):
         """The test's database in a tablespace on a 24 MiB tmpfs, filled."""
-        mnt, why = self.tmpfs("df-pg", 24 << 20)
+        # under /tmp: PostgreSQL's user must reach it, and JE_TEST_TMP may be a 0700 directory
+        mnt, why = self.tmpfs("df-pg", 24 << 20, base=tempfile.gettempdir())
         if mnt is None:
             note("the PostgreSQL full-disk variant did not run (mount refused: %s)" % why)
             self.skipTest("mount(2) refused: %s" % why)
