@@ -8,13 +8,13 @@
 #   --seconds N  each target runs N seconds (default: FUZZ_SECONDS, else 20)
 #   --runs N     each target runs N executions instead (the figures of tests/fuzz/README.md)
 #   --jobs N     targets run at once (default 2)
-#   --keep       grow a corpus kept in $BUILD_FUZZ/fuzz/corpus/NAME between runs (make fuzz);
-#                without it each run starts from a fresh copy of the seeds, which is removed
-#                afterwards. The seeds in tests/fuzz/corpus are never written either way.
+#   --keep       a long run (make fuzz): grows a corpus kept in $BUILD_FUZZ/fuzz/long/corpus/NAME
+#                from run to run. Without it (make test) each target starts from a fresh copy of
+#                its seeds, removed afterwards. Neither writes into tests/fuzz.
 #
 # A crash, a sanitizer report, a leak or a broken property stops that target; its input is in
-# $BUILD_FUZZ/fuzz/artifacts/NAME/ and its log in $BUILD_FUZZ/fuzz/logs/NAME.log (how to replay:
-# tests/fuzz/README.md).
+# $BUILD_FUZZ/fuzz/{short,long}/artifacts/NAME/, its log in .../logs/NAME.log (how to replay:
+# tests/fuzz/README.md). Short and long runs keep apart, so make test can run during make fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -28,13 +28,13 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL[@]}")
 
-OUT=$ROOT/$BUILD_FUZZ/fuzz
+OUT=$ROOT/$BUILD_FUZZ/fuzz/$([ "$keep" = 1 ] && echo long || echo short)
 mkdir -p "$OUT/logs" "$OUT/corpus" "$OUT/artifacts"
 if ! { [ -f "$BUILD_FUZZ/build.ninja" ] || CC=clang cmake -S . -B "$BUILD_FUZZ" -G Ninja \
          -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJE_FUZZ=ON; } >"$OUT/logs/build.log" 2>&1 ||
