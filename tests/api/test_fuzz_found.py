@@ -1,9 +1,11 @@
 """The defects the fuzz targets of tests/fuzz found (tests/fuzz/README.md, "Found and fixed"),
 tried against a real server: a job payload holding 1e20 comes back as sent, through the API and
 the CLI; a malformed body whose error text would quote a lone byte of a UTF-8 sequence is a 400
-(and the refusal of a quota change is audited); a request whose method is not UTF-8 is a 405.
-Each answered differently before its fix (null payload, 500, 500). unit.test_fuzz_found replays
-the same inputs against the functions themselves."""
+(and the refusal of a quota change is audited); a request whose method is not UTF-8 is a 405; an
+id in the path, an audit filter or a continuation token that is not UTF-8 is a 404 or a 400 (on
+PostgreSQL, which refuses such text, they were 503 STORE_UNAVAILABLE, quoting the SQL). Each
+answered differently before its fix. unit.test_fuzz_found replays the first inputs against the
+functions themselves."""
 
 import json
 import socket
@@ -72,6 +74,22 @@ class FuzzFoundTest(ServerTestCase):
         js = json.loads(body.decode("utf-8"))
         self.assertEqual(js["error"]["code"], "METHOD_NOT_ALLOWED", js)
         self.assertEqual(js["error"]["message"], "GE? is not allowed here; allowed: GET", js)
+
+    def test_not_utf8_in_ids_and_filters(self):
+        for method, path in [("GET", "/jobengine/quotas/%DF"), ("GET", "/jobengine/jobs/%DF"),
+                             ("GET", "/jobengine/backfills/q%DF1"),
+                             ("POST", "/jobengine/jobs/%DF/heartbeat")]:
+            body = {"leaseId": "x"} if method == "POST" else None
+            st, _, js = self.srv.api(method, path, self.work, body=body)
+            self.assertEqual(st, 404, (path, js))  # was 503 on PostgreSQL
+        for name in ["eventType", "resourceType", "resourceId", "actor"]:
+            st, _, js = self.srv.api("GET", "/jobengine/audit?%s=%%DF" % name, self.work)
+            self.assertEqual(st, 400, (name, js))  # was 503 on PostgreSQL, 200 on SQLite
+            self.assertEqual(js["error"]["details"]["field"], name, js)
+        # "c2:" and the byte 0xdf: a continuation token this server never wrote
+        st, _, js = self.srv.api("GET", "/jobengine/quotas?continuationToken=YzI63w", self.work)
+        self.assertEqual(st, 400, js)
+        self.assertEqual(js["error"]["details"]["field"], "continuationToken", js)
 
 
 if __name__ == "__main__":
