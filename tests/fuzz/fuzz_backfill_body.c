@@ -15,8 +15,7 @@ static const je_route_fn handlers[] = {je_api_backfill_create, je_api_backfill_p
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char id[64];
     size_t k = fz_route(&data, &size, routes, 6, id, sizeof id);
-    id[strcspn(id, "/")] = '\0';
-    if (!id[0]) strcpy(id, "bf1");
+    fz_path_param(id, "bf1");
     fz_req *f = fz_req_new("POST", k < 2 ? "/jobengine/backfills" : "/jobengine/backfills/b/x");
     fz_req_admit(f);
     f->r.params[0] = id;

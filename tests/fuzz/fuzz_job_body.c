@@ -16,8 +16,7 @@ static const je_route_fn handlers[] = {je_api_job_submit, je_api_job_lease, je_a
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char id[64];
     size_t k = fz_route(&data, &size, routes, 4, id, sizeof id);
-    id[strcspn(id, "/")] = '\0';
-    if (!id[0]) strcpy(id, "j1");
+    fz_path_param(id, "j1");
     fz_req *f = fz_req_new("POST", paths[k]);
     fz_req_admit(f);
     f->r.params[0] = id;

@@ -10,6 +10,7 @@
 #include "auth/jwt.h"
 #include "base/random.h"
 #include "core/scope.h"
+#include "core/text.h"
 #include "http/form.h"
 
 void fz_check(int cond, const char *what, const char *file, int line) {
@@ -250,6 +251,11 @@ void fz_req_finish(fz_req *f) {
     FZ_CHECK(f->r.status != 0 && f->sends == 1, "the handler replied");
     je_arena_free(f->r.arena);
     free(f);
+}
+
+void fz_path_param(char *id, const char *dflt) {
+    id[strcspn(id, "/")] = '\0';
+    if (!id[0] || !je_utf8_valid(id, strlen(id))) strcpy(id, dflt);
 }
 
 size_t fz_route(const uint8_t **data, size_t *size, const char *const *words, size_t n, char *arg,

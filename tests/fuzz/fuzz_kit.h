@@ -67,6 +67,10 @@ void fz_req_finish(fz_req *f);
 size_t fz_route(const uint8_t **data, size_t *size, const char *const *words, size_t n, char *arg,
                 size_t cap);
 
+/* id as routing would capture it for a path parameter (one segment: up to a '/'), or dflt when
+ * routing would have matched no route (empty, not UTF-8). */
+void fz_path_param(char *id, const char *dflt);
+
 /* A bearer token for FZ_CLIENT and FZ_TENANT with every scope, signed by the app's key. */
 const char *fz_bearer(void);
 

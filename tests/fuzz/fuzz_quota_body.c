@@ -18,8 +18,7 @@ static const je_route_fn handlers[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char id[64];
     size_t k = fz_route(&data, &size, routes, 7, id, sizeof id);
-    id[strcspn(id, "/")] = '\0'; /* one path segment */
-    if (!id[0]) strcpy(id, "q1");
+    fz_path_param(id, "q1");
     fz_req *f = fz_req_new(methods[k], k == 0 ? "/jobengine/quotas" : "/jobengine/quotas/q");
     fz_req_admit(f);
     f->r.params[0] = id;

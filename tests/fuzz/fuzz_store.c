@@ -5,7 +5,8 @@
  * inside its transaction it does too: it runs the change callbacks (core decides), seals every
  * audit entry into a chain (je_audit_entry_seal: an entry a real store could not seal would be a
  * 503 there, so it aborts here), renders the idempotent reply, and reads a job's payload back
- * as GET does. Operations no handler calls stay NULL: a call is a crash that names it. */
+ * as GET does, and checks that every text it is given is UTF-8, as PostgreSQL requires (fzs_text).
+ * Operations no handler calls stay NULL: a call is a crash that names it. */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "core/audit.h"
 #include "core/jcs.h"
+#include "core/text.h"
 #include "fuzz_store.h"
 
 static struct {
@@ -24,6 +26,11 @@ static struct {
     size_t first_len;
     char first_hash[JE_AUDIT_HASH_LEN + 1];
 } st;
+
+void fzs_text(const char *s) {
+    if (s && !je_utf8_valid(s, strlen(s))) fprintf(stderr, "text not UTF-8: %s\n", s);
+    FZ_CHECK(!s || je_utf8_valid(s, strlen(s)), "the store is given UTF-8 text (else a 503)");
+}
 
 static int st_ok(je_store *s, je_err *err) {
     return JE_STORE_OK;
@@ -37,6 +44,7 @@ static void st_close(je_store *s) {}
  */
 
 static int st_client_get(je_store *s, const char *id, je_client *out, je_err *err) {
+    fzs_text(id);
     if (strcmp(id, FZ_CLIENT) != 0) return JE_STORE_NOT_FOUND;
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, FZ_CLIENT);
@@ -65,6 +73,7 @@ static int st_key_list(je_store *s, je_key *out, size_t cap, size_t *n, je_err *
 }
 
 static int st_revoke_add(je_store *s, const char *jti, int64_t exp_ms, je_err *err) {
+    fzs_text(jti);
     return JE_STORE_OK;
 }
 
@@ -111,6 +120,8 @@ static void first_entry(void) {
 
 static int st_audit_list(je_store *s, const char *tenant, const je_audit_filter *f,
                          je_audit_visit_fn fn, void *ctx, je_err *err) {
+    fzs_text(f->event_type), fzs_text(f->resource_type), fzs_text(f->resource_id);
+    fzs_text(f->actor);
     first_entry();
     if (f->after_sequence < 1 && f->limit > 0) fn(ctx, 1, st.first_entry, st.first_len);
     return JE_STORE_OK;

@@ -6,6 +6,9 @@
 #include "fuzz_kit.h"
 #include "store/store.h"
 
+/* Checks text a store receives: valid UTF-8 (or NULL). PostgreSQL refuses anything else, and the
+ * request would get 503 STORE_UNAVAILABLE: abort(). */
+void fzs_text(const char *s);
 /* Seals an entry a callback handed back (abort() when it cannot be sealed), then releases it. */
 void fzs_take_audit(json_t *audit);
 /* 1 when idem's key answers without a change (replayed or mismatch set). */

@@ -53,6 +53,7 @@ static void fill_quota(je_quota_record *r, const char *tenant, const char *id) {
 }
 
 FZS_OP(quota_get, const char *tenant, const char *id, je_quota_record *out, je_err *err) {
+    fzs_text(tenant), fzs_text(id);
     if (!id_known(id)) return JE_STORE_NOT_FOUND;
     fill_quota(out, tenant, id);
     return JE_STORE_OK;
@@ -66,6 +67,7 @@ FZS_OP(quota_view, const char *tenant, const char *id, je_quota_record *out, int
 
 FZS_OP(quota_list, const char *tenant, const je_quota_filter *f, je_quota_visit_fn fn, void *ctx,
        je_err *err) {
+    fzs_text(f->job_type), fzs_text(f->after_job_type);
     je_quota_record r;
     fill_quota(&r, tenant, "q1");
     if (f->limit > 0) fn(ctx, &r);
@@ -76,6 +78,7 @@ FZS_OP(quota_list, const char *tenant, const je_quota_filter *f, je_quota_visit_
  * its job type unless that is "taken". */
 FZS_OP(quota_change, const char *tenant, const char *id, const char *job_type, int64_t now_ms,
        je_quota_change_fn fn, void *ctx, je_idem *idem, je_quota_record *out, je_err *err) {
+    fzs_text(id), fzs_text(job_type);
     if (fzs_idem_seen(idem)) return idem->replayed ? JE_CHANGE_APPLY : JE_CHANGE_DENY;
     int exists = id ? id_known(id) : job_type && strcmp(job_type, "taken") == 0;
     if (exists) {
@@ -96,6 +99,7 @@ FZS_OP(quota_change, const char *tenant, const char *id, const char *job_type, i
 
 FZS_OP(quota_acquire, const char *tenant, const char *id, int64_t ttl_ms, int64_t now_ms,
        je_idem *idem, je_acquire *out, je_err *err) {
+    fzs_text(id);
     memset(out, 0, sizeof *out);
     if (fzs_idem_seen(idem)) return JE_STORE_OK;
     if (!id_known(id)) return JE_STORE_NOT_FOUND;
@@ -111,6 +115,7 @@ FZS_OP(quota_acquire, const char *tenant, const char *id, int64_t ttl_ms, int64_
 
 FZS_OP(quota_release, const char *tenant, const char *id, const char *permit_id, int64_t now_ms,
        je_err *err) {
+    fzs_text(id), fzs_text(permit_id);
     return !id_known(id) || !id_known(permit_id) ? JE_STORE_NOT_FOUND : JE_STORE_OK;
 }
 
@@ -152,6 +157,8 @@ static void fill_job(je_job *j, const char *tenant, const char *id) {
 /* A stored payload is read back as GET /jobengine/jobs/{id} reads it: it must parse, and the
  * same way it was sent. */
 FZS_OP(job_submit, je_job *j, je_idem *idem, je_err *err) {
+    fzs_text(j->job_type), fzs_text(j->source_id), fzs_text(j->event_key);
+    fzs_text(j->payload), fzs_text(idem ? idem->key : NULL), fzs_text(idem ? idem->path : NULL);
     if (fzs_idem_seen(idem)) return JE_STORE_OK;
     FZ_CHECK(j->payload != NULL, "a submitted job has its payload");
     json_error_t e;
@@ -164,6 +171,7 @@ FZS_OP(job_submit, je_job *j, je_idem *idem, je_err *err) {
 }
 
 FZS_OP(job_get, const char *tenant, const char *id, je_job *out, je_err *err) {
+    fzs_text(id);
     memset(out, 0, sizeof *out);
     if (!id_known(id)) return JE_STORE_NOT_FOUND;
     fill_job(out, tenant, id);
@@ -172,6 +180,7 @@ FZS_OP(job_get, const char *tenant, const char *id, je_job *out, je_err *err) {
 
 FZS_OP(job_list, const char *tenant, const je_job_filter *f, je_job_visit_fn fn, void *ctx,
        je_err *err) {
+    fzs_text(f->job_type), fzs_text(f->after_job_id);
     je_job j;
     fill_job(&j, tenant, "j1");
     if (f->limit > 0) fn(ctx, &j);
@@ -187,6 +196,8 @@ FZS_OP(job_counts, const char *tenant, je_job_count_fn fn, void *ctx, je_err *er
 
 /* One job when "build" is asked for; otherwise nothing, held back by an exhausted quota. */
 FZS_OP(jobs_lease, const char *tenant, const je_lease_req *req, je_lease_out *out, je_err *err) {
+    fzs_text(req->worker_id);
+    for (size_t i = 0; i < req->n_job_types; i++) fzs_text(req->job_types[i]);
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < req->n_job_types; i++) {
         if (strcmp(req->job_types[i], "build") != 0) continue;
@@ -210,6 +221,7 @@ static int lease_answer(const char *id, const char *lease_id) {
 
 FZS_OP(job_heartbeat, const char *tenant, const char *id, const char *lease_id, int64_t extend_ms,
        int64_t now_ms, je_job *out, je_err *err) {
+    fzs_text(id), fzs_text(lease_id);
     memset(out, 0, sizeof *out);
     int rc = lease_answer(id, lease_id);
     if (rc != JE_STORE_OK) return rc;
@@ -220,6 +232,7 @@ FZS_OP(job_heartbeat, const char *tenant, const char *id, const char *lease_id, 
 
 FZS_OP(job_complete, const char *tenant, const char *id, const char *lease_id, int succeeded,
        const char *error, int64_t now_ms, je_job *out, je_err *err) {
+    fzs_text(id), fzs_text(lease_id), fzs_text(error);
     memset(out, 0, sizeof *out);
     int rc = lease_answer(id, lease_id);
     if (rc != JE_STORE_OK) return rc;
@@ -269,6 +282,7 @@ static void fill_backfill(je_backfill_record *b, const char *tenant, const char 
 FZS_OP(backfill_facts, const char *tenant, const char *source_id, const char *job_type,
        int64_t start_ms, int64_t end_ms, int64_t suppression_ms, int64_t now_ms,
        je_backfill_store_facts *out, je_err *err) {
+    fzs_text(source_id), fzs_text(job_type);
     memset(out, 0, sizeof *out);
     out->quota_exists = source_id[0] != 'q';
     out->quota_paused = source_id[0] == 'z';
@@ -296,6 +310,7 @@ FZS_OP(backfill_create, const char *tenant, const char *source_id, const char *j
 }
 
 FZS_OP(backfill_get, const char *tenant, const char *id, je_backfill_record *out, je_err *err) {
+    fzs_text(id);
     if (!id_known(id)) return JE_STORE_NOT_FOUND;
     fill_backfill(out, tenant, id);
     return JE_STORE_OK;
@@ -303,6 +318,7 @@ FZS_OP(backfill_get, const char *tenant, const char *id, je_backfill_record *out
 
 FZS_OP(backfill_list, const char *tenant, const je_backfill_filter *f, je_backfill_visit_fn fn,
        void *ctx, je_err *err) {
+    fzs_text(f->before_id);
     je_backfill_record b;
     fill_backfill(&b, tenant, "bf1");
     if (f->limit > 0) fn(ctx, &b);
@@ -311,6 +327,7 @@ FZS_OP(backfill_list, const char *tenant, const je_backfill_filter *f, je_backfi
 
 FZS_OP(backfill_change, const char *tenant, const char *id, int64_t now_ms,
        je_backfill_change_fn fn, void *ctx, je_backfill_record *out, je_err *err) {
+    fzs_text(id);
     int exists = id_known(id);
     if (exists)
         fill_backfill(out, tenant, id);
@@ -325,6 +342,8 @@ FZS_OP(backfill_change, const char *tenant, const char *id, int64_t now_ms,
 /* Keys starting with 'd' were claimed before. */
 FZS_OP(ledger_claim, const char *tenant, const char *source_id, const char *job_id,
        je_claim_event *events, size_t n, int64_t now_ms, je_err *err) {
+    fzs_text(source_id), fzs_text(job_id);
+    for (size_t i = 0; i < n; i++) fzs_text(events[i].event_key), fzs_text(events[i].digest);
     if (!id_known(job_id)) return JE_STORE_NOT_FOUND;
     if (job_id[0] == 'l') return JE_STORE_LEASE_LOST;
     for (size_t i = 0; i < n; i++) events[i].is_new = events[i].event_key[0] != 'd';
