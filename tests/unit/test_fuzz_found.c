@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/body.h"
@@ -90,7 +91,10 @@ static void test_json_loadb_limits(void **state) {
  * config it accepts fails later, at the listen address, without opening anything). Returns
  * what it wrote on stderr. */
 static char *serve_config(const char *text) {
-    char dir[] = "/tmp/je-fuzz-found-XXXXXX", cfg[64], err_path[64];
+    const char *tmp = getenv("JE_TEST_TMP");
+    char dir[512], cfg[600], err_path[600];
+    snprintf(dir, sizeof dir, "%s/je-fuzz-found-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (tmp && *tmp) mkdir(tmp, 0700);
     assert_non_null(mkdtemp(dir));
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     snprintf(err_path, sizeof err_path, "%s/stderr", dir);
