@@ -2,12 +2,19 @@
 #   make        build build/jobengine
 #   make run    install missing packages, build, serve on 127.0.0.1:8440 with a demo tenant
 #   make run-cluster  the same with three nodes (127.0.0.1:8441-8443) over a throwaway PostgreSQL
-#   make test   install missing packages, build, run every test, again under ASan+UBSan, check format
+#   make test   install missing packages, build, run every test, again under ASan+UBSan, run every
+#               fuzz target briefly (FUZZ_SECONDS each, two at a time), check format
+#   make fuzz   every fuzz target for FUZZ_LONG_SECONDS (default 600) each, or FUZZ_RUNS executions,
+#               growing a corpus kept in $(FUZZ_BUILD)/fuzz/corpus (tests/fuzz/README.md)
 #   make bench  install the benchmarks' packages, build, run every benchmark (bench/all.sh)
 #   make soak   the crash loop with SOAK_KILLS (100) SIGKILLs on SQLite and on a throwaway
 #               PostgreSQL (scripts/soak.sh; `make test` runs it with 20)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds per fuzz target: in make test (10 targets, two at a time: about 2 minutes) and make fuzz.
+FUZZ_SECONDS ?= 20
+FUZZ_LONG_SECONDS ?= 600
 DATA       ?= jobengine-data
 LISTEN     ?= 127.0.0.1:8440
 CTEST_ARGS ?= --output-on-failure -j2
@@ -18,7 +25,8 @@ SOAK_KILLS ?= 100
 # `make test` well inside CI's time.
 ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^(api|e2e)-pg[.]'
 
-.PHONY: all build deps run run-cluster test test-plain test-asan fmt fmt-check clean bench soak
+.PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz fuzz fmt fmt-check clean \
+	bench soak
 
 all: build
 
@@ -41,8 +49,9 @@ run-cluster: deps
 test: deps
 	$(MAKE) test-plain
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 	$(MAKE) fmt-check
-	@echo "make test: all tests passed, under ASan+UBSan too, and formatting is clean"
+	@echo "make test: all tests passed, under ASan+UBSan too, the fuzz targets ran clean, and formatting is clean"
 
 test-plain: build
 	cd $(BUILD) && ctest $(CTEST_ARGS)
@@ -53,6 +62,16 @@ $(ASAN_BUILD)/build.ninja:
 test-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ctest $(ASAN_CTEST_ARGS)
+
+# The libFuzzer targets of tests/fuzz, built with clang in $(FUZZ_BUILD) (scripts/fuzz.sh). The
+# short run starts each from a fresh copy of its seeds and keeps nothing; make fuzz keeps and
+# grows its corpus under $(FUZZ_BUILD). Neither writes into tests/fuzz.
+test-fuzz:
+	BUILD_FUZZ=$(FUZZ_BUILD) bash scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
+fuzz: deps
+	BUILD_FUZZ=$(FUZZ_BUILD) bash scripts/fuzz.sh --keep \
+	  $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS),--seconds $(FUZZ_LONG_SECONDS))
 
 FMT_FILES = $(shell find src tests bench -name '*.[ch]' 2>/dev/null)
 
@@ -75,4 +94,4 @@ soak: deps build
 	SOAK_KILLS=$(SOAK_KILLS) BUILD=$(BUILD) bash scripts/soak.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -12,6 +12,7 @@
 #include "auth/principal.h"
 #include "core/audit.h"
 #include "core/buf.h"
+#include "core/text.h"
 #include "core/timefmt.h"
 #include "http/params.h"
 
@@ -44,6 +45,16 @@ static int parse_time_param(je_req *r, const char *name, int64_t *out) {
     return -1;
 }
 
+/* A filter matched against stored text: absent, or valid UTF-8 (else 400: no entry holds it, and
+ * PostgreSQL refuses such text). */
+static int text_param(je_req *r, const char *name, const char **out) {
+    *out = je_req_query_nonempty(r, name);
+    if (!*out || je_utf8_valid(*out, strlen(*out))) return 0;
+    je_reply_field_error(r, 400, "VALIDATION_FAILED", name,
+                         je_arena_printf(r->arena, "%s must be UTF-8 text", name));
+    return -1;
+}
+
 void je_api_audit_list(je_req *r, je_app *app) {
     je_audit_filter f = {.since_ms = INT64_MIN, .until_ms = INT64_MAX};
     int limit;
@@ -51,10 +62,10 @@ void je_api_audit_list(je_req *r, je_app *app) {
         parse_time_param(r, "since", &f.since_ms) != 0 ||
         parse_time_param(r, "until", &f.until_ms) != 0)
         return;
-    f.event_type = je_req_query_nonempty(r, "eventType");
-    f.resource_type = je_req_query_nonempty(r, "resourceType");
-    f.resource_id = je_req_query_nonempty(r, "resourceId");
-    f.actor = je_req_query_nonempty(r, "actor");
+    if (text_param(r, "eventType", &f.event_type) != 0 ||
+        text_param(r, "resourceType", &f.resource_type) != 0 ||
+        text_param(r, "resourceId", &f.resource_id) != 0 || text_param(r, "actor", &f.actor) != 0)
+        return;
     f.limit = limit + 1; /* one more tells whether another page exists */
     list_acc acc = {.limit = limit};
     je_buf_puts(&acc.out, "{\"items\":[");

@@ -100,8 +100,7 @@ json_t *je_body_object(je_req *r, const char *const *allowed, je_err *err) {
     json_t *v;
     json_object_foreach(o, key, v) {
         if (member_allowed(key, allowed)) continue;
-        je_err_field(err, "VALIDATION_FAILED", "body", "unknown field '%.64s'", key);
-        snprintf(err->field, sizeof err->field, "%s", key);
+        je_err_field(err, "VALIDATION_FAILED", key, "unknown field '%.64s'", key);
         json_decref(o);
         return NULL;
     }

@@ -30,7 +30,8 @@ static json_t *opt_text(const char *s) {
 }
 
 static json_t *payload_json(const je_job *j) {
-    json_t *p = json_loads(j->payload ? j->payload : "null", JSON_DECODE_ANY, NULL);
+    const char *text = j->payload ? j->payload : "null";
+    json_t *p = je_json_loadb(text, strlen(text), JSON_DECODE_ANY, NULL); /* 1e20 reads back */
     return p ? p : json_null();
 }
 

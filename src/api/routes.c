@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/scope.h"
+#include "core/text.h"
 
 #define AUDIT_SCOPES (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE)
 #define QUOTA_READ (JE_SCOPE_READ | JE_SCOPE_QUOTA)
@@ -64,7 +65,8 @@ static int route_match(const char *pattern, const char *path, je_req *r, int cap
             const char *pend = strchr(pattern, '}');
             const char *send = strchr(path, '/');
             size_t len = send ? (size_t)(send - path) : strlen(path);
-            if (len == 0 || n >= JE_HTTP_MAX_PARAMS) return 0;
+            /* a segment that is not UTF-8 names nothing (and PostgreSQL refuses such text) */
+            if (len == 0 || n >= JE_HTTP_MAX_PARAMS || !je_utf8_valid(path, len)) return 0;
             if (capture) r->params[n] = je_arena_strndup(r->arena, path, len);
             n++;
             pattern = pend + 1;

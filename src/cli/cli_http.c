@@ -239,7 +239,7 @@ static int exchange(cli_http *h, const char *method, const char *path, const cha
     CURLcode cr = xfer_perform(&x, h, out);
     if (cr != CURLE_OK) return cli_resp_free(out), xfer_fail(&x, h, cr, 0);
     json_error_t jerr;
-    if (out->body.len) out->json = json_loadb(out->body.data, out->body.len, 0, &jerr);
+    if (out->body.len) out->json = je_json_loadb(out->body.data, out->body.len, 0, &jerr);
     return 0;
 }
 

@@ -151,10 +151,12 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-/* quotaCeilingOverrides: [{"tenant"?, "jobType"?, "maxActive"?, ...}] */
+/* quotaCeilingOverrides: [{"tenant"?, "jobType"?, "maxActive"?, ...}]. Each limit is held to the
+ * range of its global ceiling (parse_ceilings): the first three integers. */
 static int je_config_overrides(json_t *arr, je_config *c) {
     static const char *const names[4] = {"maxActive", "maxPerHour", "burstCapacity",
                                          "refillPerSecond"};
+    static const double max[4] = {1e9, 1e12, 1e9, 1e12};
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o) {
@@ -170,9 +172,10 @@ static int je_config_overrides(json_t *arr, je_config *c) {
             json_t *v = json_object_get(o, names[k]);
             if (!v) continue;
             vals[k] = json_number_value(v);
-            if (!json_is_number(v) || !(vals[k] > 0))
-                return cli_fail("serve", "quotaCeilingOverrides[%zu].%s: a positive number", i,
-                                names[k]);
+            if (!json_is_number(v) || !(vals[k] > 0) || vals[k] > max[k] ||
+                (k < 3 && vals[k] != (double)(int64_t)vals[k]))
+                return cli_fail("serve", "quotaCeilingOverrides[%zu].%s: a positive %s up to %g", i,
+                                names[k], k < 3 ? "integer" : "number", max[k]);
             ov->has[k] = 1;
         }
         ov->limits =

@@ -1,6 +1,6 @@
 /* core/jcs.c: RFC 8785 canonical JSON over jansson values. Owns member ordering by UTF-16 code
- * units, ECMAScript JSON.stringify string escaping and Number.prototype.toString layout of reals.
- * Pure: writes into the caller's je_buf only. */
+ * units, ECMAScript JSON.stringify string escaping and Number.prototype.toString layout of reals,
+ * and reading that layout back (je_json_loadb). Pure: writes into the caller's je_buf only. */
 #include "core/jcs.h"
 
 #include <float.h>
@@ -268,4 +268,74 @@ char *je_jcs_dumps(const json_t *v, size_t *len) {
 
 char *je_json_dumps_ordered(const json_t *v, size_t *len) {
     return dumps_mode(v, len, 0);
+}
+
+/* 1 when the integer digits d[0..n) (no sign, no leading zeros but "0") exceed what an int64
+ * holds: 9223372036854775807, or 9223372036854775808 after a minus. */
+static int int64_overflows(const char *d, size_t n, int neg) {
+    if (n != 19) return n > 19;
+    return memcmp(d, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0;
+}
+
+/* The length of the number token at s[0..n) (JSON grammar, loosely: what jansson's lexer
+ * takes); *integer is 1 when it has no fraction and no exponent. */
+static size_t number_token(const char *s, size_t n, int *integer) {
+    size_t i = s[0] == '-';
+    *integer = 1;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '.' || c == 'e' || c == 'E' || ((c == '+' || c == '-') && (s[i - 1] | 32) == 'e'))
+            *integer = 0;
+        else if (c < '0' || c > '9')
+            break;
+    }
+    return i;
+}
+
+/* text with ".0" after every integer token beyond int64 (outside strings), or NULL when it has
+ * none. Strings are skipped with their escapes; nothing else needs to be understood, as the
+ * result goes to json_loadb. */
+static char *widen_big_integers(const char *text, size_t len, size_t *out_len) {
+    je_buf b = JE_BUF_INIT;
+    size_t done = 0, i = 0;
+    int changed = 0;
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\') i++;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        int integer;
+        size_t n = number_token(text + i, len - i, &integer), neg = c == '-';
+        if (integer && n > neg && int64_overflows(text + i + neg, n - neg, (int)neg)) {
+            je_buf_append(&b, text + done, i + n - done);
+            je_buf_puts(&b, ".0");
+            done = i + n;
+            changed = 1;
+        }
+        i += n ? n : 1;
+    }
+    if (!changed) return je_buf_free(&b), NULL;
+    je_buf_append(&b, text + done, len - done);
+    *out_len = b.len;
+    return b.data;
+}
+
+json_t *je_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error) {
+    json_error_t own;
+    json_error_t *e = error ? error : &own;
+    json_t *v = json_loadb(text, len, flags, e);
+    if (v || json_error_code(e) != json_error_numeric_overflow) return v;
+    size_t wide_len = 0;
+    char *wide = widen_big_integers(text, len, &wide_len);
+    if (!wide) return NULL;
+    v = json_loadb(wide, wide_len, flags, e);
+    free(wide);
+    return v;
 }

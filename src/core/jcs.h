@@ -27,4 +27,11 @@ char *je_jcs_dumps(const json_t *v, size_t *len);
  * for responses people read ("refillPerSecond": 0.1, not 0.10000000000000001). */
 char *je_json_dumps_ordered(const json_t *v, size_t *len);
 
+/* Reads JSON text as json_loadb does (same flags and error), and also the one thing this
+ * module writes that jansson alone cannot read: an integer beyond +-2^63. ECMAScript, so JCS,
+ * writes a real from 2^63 up to 1e21 in plain digits (1e20 is 100000000000000000000), which
+ * json_loadb refuses as "too big integer"; such a token is read as the real it stands for.
+ * Every other integer stays an integer, exactly. */
+json_t *je_json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
+
 #endif

@@ -1,9 +1,10 @@
-/* core/text.c: UTF-8 validation and counting, and the reason/ticket rules of api.md §2.2:
+/* core/text.c: UTF-8 validation, repair and counting, and the reason/ticket rules of api.md §2.2:
  * trim Unicode White_Space at both ends, then refuse blank, Cc control characters and text
  * longer than a number of code points. Pure: no allocation, no I/O. */
 #include "core/text.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s[i..len), or 0 when it is not valid. */
 static size_t utf8_seq(const unsigned char *s, size_t i, size_t len, unsigned *cp) {
@@ -46,6 +47,17 @@ int je_utf8_valid(const char *s, size_t len) {
         i += n;
     }
     return 1;
+}
+
+void je_utf8_scrub(char *s) {
+    unsigned char *u = (unsigned char *)s;
+    size_t len = strlen(s);
+    unsigned cp;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(u, i, len, &cp);
+        if (n == 0) u[i++] = '?';
+        i += n;
+    }
 }
 
 size_t je_utf8_count(const char *s, size_t len) {

@@ -27,6 +27,9 @@ const char *je_text_status_phrase(je_text_status st, size_t max_chars, char *buf
 
 /* 1 when s[0..len) is valid UTF-8 (no surrogates, no overlongs, <= U+10FFFF). */
 int je_utf8_valid(const char *s, size_t len);
+/* Makes NUL-terminated s valid UTF-8 in place: every byte that is not part of a valid sequence
+ * becomes '?' (a client's bytes quoted in a message, a name cut inside a character). */
+void je_utf8_scrub(char *s);
 /* Number of code points of valid UTF-8 s[0..len). */
 size_t je_utf8_count(const char *s, size_t len);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/b64url.h"
+#include "core/text.h"
 
 int je_params_limit(je_req *r, int *limit) {
     const char *v = je_req_query_nonempty(r, "limit");
@@ -61,7 +62,8 @@ int je_params_continuation_str(je_req *r, char *out, size_t cap) {
     size_t n = strlen(v), len = 0;
     unsigned char raw[512];
     if (n < 600 && je_b64url_decode(v, n, raw, &len) == 0 && len > 3 && len - 3 < cap &&
-        memcmp(raw, "c2:", 3) == 0 && !memchr(raw, 0, len)) {
+        memcmp(raw, "c2:", 3) == 0 && !memchr(raw, 0, len) &&
+        je_utf8_valid((const char *)raw + 3, len - 3)) { /* a name this server wrote: UTF-8 */
         memcpy(out, raw + 3, len - 3);
         out[len - 3] = '\0';
         return 0;

@@ -1,7 +1,9 @@
-/* http/reply.c: building and queueing replies; the error envelopes of api.md §1. */
+/* http/reply.c: building and queueing replies; the error envelopes of api.md §1, whose message
+ * is always valid UTF-8 (a method or a name a client sent may be quoted in it). */
 #include "http/http.h"
 
 #include "core/jcs.h"
+#include "core/text.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -54,6 +56,11 @@ void je_reply_json(je_req *r, int status, json_t *body) {
 }
 
 void je_reply_error(je_req *r, int status, const char *code, const char *message, json_t *details) {
+    if (!je_utf8_valid(message, strlen(message))) { /* a client's bytes quoted: '?' for them */
+        char *m = je_arena_strdup(r->arena, message);
+        je_utf8_scrub(m);
+        message = m;
+    }
     json_t *e = json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", code, "message", message,
                           "trace_id", r->trace_id, "details", details ? details : json_object());
     je_reply_json(r, status, e);

@@ -22,7 +22,6 @@
 
 #include "base/fiber.h"
 #include "base/random.h"
-#include "core/text.h"
 #include "http/deadline.h"
 #include "http/log.h"
 
@@ -44,7 +43,6 @@ typedef struct conn_req {
     je_fiber *fiber; /* parked, or NULL */
     atomic_int park;
     int bad_framing; /* Content-Length and Transfer-Encoding disagree: 400, then close */
-    int bad_text;    /* the path or a query parameter is not UTF-8: 400 */
     size_t expect;   /* Content-Length, when given and within the limit */
     je_conn_clock *clock;
 } conn_req;
@@ -161,22 +159,6 @@ static int framing_conflict(struct MHD_Connection *c) {
     return f.differ || (f.content_lengths && f.transfer_encodings) || f.transfer_encodings > 1;
 }
 
-static enum MHD_Result check_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value) {
-    int *bad = cls;
-    if (!je_utf8_valid(key, strlen(key)) || (value && !je_utf8_valid(value, strlen(value))))
-        *bad = 1;
-    return *bad ? MHD_NO : MHD_YES;
-}
-
-/* The path and query parameters (percent-decoded) are text: bytes that are not UTF-8 would
- * reach the store as a key (PostgreSQL refuses them: a 5xx) or a log line. */
-static int target_not_utf8(struct MHD_Connection *c, const char *url) {
-    int bad = !je_utf8_valid(url, strlen(url));
-    if (!bad) MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_utf8, &bad);
-    return bad;
-}
-
 static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method) {
     conn_req *w = calloc(1, sizeof *w);
@@ -199,7 +181,6 @@ static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const ch
     else
         w->expect = (size_t)length;
     w->bad_framing = framing_conflict(c);
-    w->bad_text = target_not_utf8(c, url);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     w->clock = ci ? ci->socket_context : NULL;
@@ -281,10 +262,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         je_reply_error(&w->r, 400, "BAD_REQUEST",
                        "the message is framed two ways (Content-Length with Transfer-Encoding, "
                        "or Content-Lengths that differ): refused, and the connection closed",
-                       NULL);
-    } else if (w->bad_text && !w->r.status) {
-        je_reply_error(&w->r, 400, "BAD_REQUEST",
-                       "the path or a query parameter is not valid UTF-8 (after percent-decoding)",
                        NULL);
     } else if (!w->r.status) { /* else already answered */
         dispatch(w);

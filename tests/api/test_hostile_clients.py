@@ -270,13 +270,15 @@ class BadRequestsTest(ServerTestCase):
                        b"Authorization: Bearer " + self.tok.encode() + b"\r\n"
                        b"X-Bad: \xff\xfe\r\nConnection: close\r\n\r\n")
         self.assertNo5xx(out)
-        self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out[:200])
-        # percent-encoded, in the path and in a query parameter the store would be asked for
-        for target in (b"/jobengine/jobs/%ff%fe", b"/jobengine/jobs?jobType=%c0%af",
-                       b"/jobengine/audit?eventType=%ff"):
+        self.assertTrue(out.startswith(b"HTTP/1.1 404 "), out[:200])  # names no job
+        # percent-encoded, in the path and in query parameters the store would be asked for
+        # (PostgreSQL refuses text that is not UTF-8: a 503 before; tests/api/test_fuzz_found.py)
+        for target, status in ((b"/jobengine/jobs/%ff%fe", b"404"),
+                               (b"/jobengine/jobs?jobType=%c0%af", b"400"),
+                               (b"/jobengine/audit?eventType=%ff", b"400")):
             out = self.raw(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                            self.tok.encode() + b"\r\nConnection: close\r\n\r\n")
-            self.assertTrue(out.startswith(b"HTTP/1.1 400 "), (target, out[:300]))
+            self.assertTrue(out.startswith(b"HTTP/1.1 " + status), (target, out[:300]))
         out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\ntraceparent: \xff\xfe\xfd\r\n"
                        b"Connection: close\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:200])
