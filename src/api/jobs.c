@@ -7,6 +7,7 @@
 
 #include "api/body.h"
 #include "api/change.h"
+#include "api/job_view.h"
 #include "api/metrics.h"
 #include "api/quota_view.h"
 #include "api/routes.h"
@@ -25,84 +26,6 @@ static json_t *opt_time(int64_t ms) {
     return ms == JE_NO_TIME ? json_null() : json_string(je_time_format(ms, t));
 }
 
-static json_t *opt_text(const char *s) {
-    return s && *s ? json_string(s) : json_null();
-}
-
-static json_t *payload_json(const je_job *j) {
-    const char *text = j->payload ? j->payload : "null";
-    json_t *p = je_json_loadb(text, strlen(text), JSON_DECODE_ANY, NULL); /* 1e20 reads back */
-    return p ? p : json_null();
-}
-
-/* Backfill batch jobs carry their window (domain.md §5). */
-static void add_backfill_fields(json_t *o, const je_job *j) {
-    if (!j->backfill_id[0]) return;
-    json_object_set_new(o, "backfillId", json_string(j->backfill_id));
-    json_object_set_new(o, "batch", json_integer(j->batch));
-    json_object_set_new(o, "windowStart", opt_time(j->window_start_ms));
-    json_object_set_new(o, "windowEnd", opt_time(j->window_end_ms));
-}
-
-/* A job's fields but its payload. */
-static json_t *job_fields(const je_job *j) {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "jobId", j->job_id, "tenantId", j->tenant_id,
-                          "jobType", j->job_type, "status", je_job_status_name(j->status),
-                          "priority", (json_int_t)j->priority);
-    json_object_set_new(o, "sourceId", opt_text(j->source_id));
-    json_object_set_new(o, "eventKey", opt_text(j->event_key));
-    json_object_set_new(o, "eventTime", opt_time(j->event_time_ms));
-    add_backfill_fields(o, j);
-    json_object_set_new(o, "attempt", json_integer(j->attempt));
-    json_object_set_new(o, "maxAttempts", json_integer(j->max_attempts));
-    json_object_set_new(o, "availableAt", opt_time(j->available_ms));
-    json_object_set_new(o, "leaseId", opt_text(j->lease_id));
-    json_object_set_new(o, "leaseUntil", opt_time(j->lease_id[0] ? j->lease_until_ms : JE_NO_TIME));
-    json_object_set_new(o, "workerId", opt_text(j->worker_id));
-    json_object_set_new(o, "error", opt_text(j->error));
-    json_object_set_new(o, "createdAt", opt_time(j->created_ms));
-    json_object_set_new(o, "updatedAt", opt_time(j->updated_ms));
-    json_object_set_new(o, "completedAt", opt_time(j->completed_ms));
-    return o;
-}
-
-json_t *je_job_json(const je_job *j) {
-    json_t *o = job_fields(j);
-    json_object_set_new(o, "payload", payload_json(j));
-    return o;
-}
-
-/* The fields a worker receives for a leased job, but its payload. */
-static json_t *leased_fields(const je_job *j) {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "jobId", j->job_id, "jobType", j->job_type,
-                          "leaseId", j->lease_id, "leaseUntil", opt_time(j->lease_until_ms),
-                          "attempt", (json_int_t)j->attempt);
-    json_object_set_new(o, "priority", json_integer(j->priority));
-    json_object_set_new(o, "sourceId", opt_text(j->source_id));
-    json_object_set_new(o, "eventKey", opt_text(j->event_key));
-    json_object_set_new(o, "eventTime", opt_time(j->event_time_ms));
-    add_backfill_fields(o, j);
-    return o;
-}
-
-/* A job as JSON text, its stored payload (canonical JSON text) copied in as it is: parsed into
- * a tree and dumped again, a large payload would cost many times its size. */
-static void job_text(je_buf *out, const je_job *j, json_t *(*fields)(const je_job *)) {
-    json_t *o = fields(j);
-    size_t n = 0;
-    char *t = je_json_dumps_ordered(o, &n);
-    json_decref(o);
-    je_buf_puts(out, "{\"payload\":");
-    je_buf_puts(out, j->payload ? j->payload : "null");
-    if (t && n > 2) {
-        je_buf_putc(out, ',');
-        je_buf_append(out, t + 1, n - 1);
-    } else {
-        je_buf_putc(out, '}');
-    }
-    free(t);
-}
-
 static void reply_text(je_req *r, int status, je_buf *b) {
     je_reply_raw(r, status, "application/json", b->data, b->len);
     je_buf_free(b);
@@ -112,7 +35,7 @@ static void reply_job(je_req *r, int status, const je_job *j) {
     if (status == 201)
         je_reply_header(r, "Location", je_arena_printf(r->arena, "/jobengine/jobs/%s", j->job_id));
     je_buf b = JE_BUF_INIT;
-    job_text(&b, j, job_fields);
+    je_job_text(&b, j);
     reply_text(r, status, &b);
 }
 
@@ -160,7 +83,7 @@ static int parse_submit(je_req *r, const json_t *body, je_job *j, je_err *err) {
 
 static char *render_job(void *ctx, int *status) {
     je_buf b = JE_BUF_INIT;
-    job_text(&b, ctx, job_fields);
+    je_job_text(&b, ctx);
     *status = 201;
     return b.data;
 }
@@ -250,7 +173,7 @@ static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
         je_buf_puts(&b, "{\"jobs\":[");
         for (size_t i = 0; i < out->n; i++) {
             if (i) je_buf_putc(&b, ',');
-            job_text(&b, &out->jobs[i], leased_fields);
+            je_job_leased_text(&b, &out->jobs[i]);
             je_metric_decision(r->principal->tenant, out->jobs[i].job_type, "lease", "granted", 1);
         }
         je_buf_puts(&b, "]}");
@@ -410,7 +333,7 @@ static int jlist_visit(void *ctx, const je_job *j) {
         return 1;
     }
     if (l->n++) je_buf_putc(&l->text, ',');
-    job_text(&l->text, j, job_fields);
+    je_job_text(&l->text, j);
     l->payload_bytes += bytes;
     l->last_created = j->created_ms;
     snprintf(l->last_id, sizeof l->last_id, "%s", j->job_id);

@@ -65,8 +65,6 @@ void je_api_backfill_pause(je_req *r, je_app *app);
 void je_api_backfill_resume(je_req *r, je_app *app);
 void je_api_backfill_cancel(je_req *r, je_app *app);
 void je_api_dedup_claim(je_req *r, je_app *app);
-/* The job resource (api.md §3.4). */
-json_t *je_job_json(const je_job *j);
 
 /* Decision answers shared by acquire and lease. */
 /* X-RateLimit-* of a decision, and Retry-After for a denial when retry_after. */
