@@ -48,7 +48,14 @@ static void check_limits(const je_quota_limits *l) {
 }
 
 static void check_config(const je_config *c) {
-    check(c->threads >= 1 && c->threads <= 256, "threads out of range");
+    const je_http_limits *h = &c->http;
+    check(h->threads >= 1 && h->threads <= 256, "threads out of range");
+    check(h->max_connections >= 1 && h->max_per_ip >= 1 && h->idle_timeout_s >= 1 &&
+              h->idle_timeout_s <= 86400 && h->request_timeout_s <= 86400,
+          "a connection limit out of range");
+    check(h->max_header_bytes >= 4096 && h->max_header_bytes <= 1048576 &&
+              h->max_body_bytes >= 1024 && h->max_body_bytes <= 67108864,
+          "a size limit out of range");
     check(c->token_ttl_s >= 1 && c->token_ttl_s <= 604800, "token ttl out of range");
     check(c->elevated_token_ttl_s >= 1 && c->elevated_token_ttl_s <= 604800, "elevated ttl");
     check(c->max_attempts >= 1 && c->max_attempts <= 100, "max attempts out of range");

@@ -27,7 +27,7 @@ static void default_config(je_config *c) {
     snprintf(c->store_url, sizeof c->store_url, "fuzz:");
     snprintf(c->issuer, sizeof c->issuer, "http://127.0.0.1:8440");
     snprintf(c->audience, sizeof c->audience, "jobengine");
-    c->threads = 1;
+    c->http.threads = 1;
     c->token_ttl_s = 3600;
     c->elevated_token_ttl_s = 600;
     c->max_attempts = 3;
