@@ -9,6 +9,7 @@
 
 #include "auth/jwt.h"
 #include "base/random.h"
+#include "core/jcs.h"
 #include "core/scope.h"
 #include "core/text.h"
 #include "http/form.h"
@@ -127,7 +128,7 @@ static void fz_send(je_req *r, int status, const char *content_type, const char 
     FZ_CHECK(status >= 200 && status < 500, "no 5xx: the stub store never fails");
     if (json_content(content_type)) {
         json_error_t e;
-        json_t *j = json_loadb(data, len, JSON_DECODE_ANY, &e);
+        json_t *j = je_json_loadb(data, len, JSON_DECODE_ANY, &e); /* as clients read it */
         if (!j) fprintf(stderr, "reply is not JSON (%s): %.*s\n", e.text, (int)len, data);
         FZ_CHECK(j != NULL, "a JSON reply parses");
         json_decref(j);

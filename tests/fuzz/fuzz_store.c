@@ -182,7 +182,7 @@ void fzs_idem_store(je_idem *idem) {
     int status = 0;
     char *body = idem->render(idem->render_ctx, &status);
     FZ_CHECK(body != NULL, "the idempotent reply renders");
-    json_t *j = json_loads(body, 0, NULL);
+    json_t *j = je_json_loadb(body, strlen(body), 0, NULL);
     FZ_CHECK(j != NULL, "the idempotent reply is JSON");
     json_decref(j);
     free(body);

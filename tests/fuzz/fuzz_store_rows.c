@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/random.h"
+#include "core/jcs.h"
 #include "fuzz_store.h"
 
 #define LEASE_ID "0190a0b0-0000-7000-8000-00000000beef"
@@ -154,15 +155,16 @@ static void fill_job(je_job *j, const char *tenant, const char *id) {
     }
 }
 
-/* A stored payload is read back as GET /jobengine/jobs/{id} reads it: it must parse, and the
- * same way it was sent. */
+/* A stored payload is read back as a client of GET /jobengine/jobs/{id} reads it (je_json_loadb,
+ * as the CLI does: the canonical form writes reals such as 1e20 as integer digits beyond int64,
+ * which plain jansson refuses): it must parse. */
 FZS_OP(job_submit, je_job *j, je_idem *idem, je_err *err) {
     fzs_text(j->job_type), fzs_text(j->source_id), fzs_text(j->event_key);
     fzs_text(j->payload), fzs_text(idem ? idem->key : NULL), fzs_text(idem ? idem->path : NULL);
     if (fzs_idem_seen(idem)) return JE_STORE_OK;
     FZ_CHECK(j->payload != NULL, "a submitted job has its payload");
     json_error_t e;
-    json_t *p = json_loads(j->payload, JSON_DECODE_ANY, &e);
+    json_t *p = je_json_loadb(j->payload, strlen(j->payload), JSON_DECODE_ANY, &e);
     if (!p) fprintf(stderr, "payload %s does not read back: %s\n", j->payload, e.text);
     FZ_CHECK(p != NULL, "a stored payload reads back");
     json_decref(p);
