@@ -1,0 +1,1 @@
+/* console/app.js: entry point (ES module). */
