@@ -91,3 +91,12 @@ export function bar(label, value, max, fullIsGood = false) {
       value: Math.min(Math.max(value, 0), top), 'aria-label': `${label}: ${num(value)} of ${num(max)}`}),
     h('span', {class: 'bar-text'}, `${num(value)} / ${num(max)}`));
 }
+
+/* Gives each body cell its column's name (data-label), which the narrow layout shows beside the
+ * value when a table's rows become cards (style.css). */
+export function labelCells(table) {
+  const names = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr'))
+    [...tr.children].forEach((cell, i) => { if (names[i]) cell.dataset.label = names[i]; });
+  return table;
+}

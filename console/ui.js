@@ -134,10 +134,12 @@ export async function attempt(fn) {
   }
 }
 
-/* A button for an action needing scope: disabled, with the reason beside it, when the token
- * cannot get that scope. */
-export function actionButton(label, scope, onclick, attrs = {}) {
+/* A button for an action needing scope. When the token cannot get that scope it is disabled
+ * with the reason beside it, or, for the actions repeated on every row (rowAction), left out:
+ * the page then says why once, with scopeNote(). */
+export function actionButton(label, scope, onclick, attrs = {}, rowAction = false) {
   const c = session.can(scope);
+  if (!c.ok && rowAction) return null;
   const b = h('button', {type: 'button', ...attrs, onclick, disabled: !c.ok || undefined,
     title: c.ok ? (c.asks ? `asks for a reason, then gets ${scope}` : undefined) : c.why});
   b.append(label);
@@ -147,3 +149,8 @@ export function actionButton(label, scope, onclick, attrs = {}) {
   return h('span', {class: 'denied'}, b, h('small', {id, class: 'why'}, c.why));
 }
 
+/* One line saying why the row actions needing scope are not offered (null when they are). */
+export function scopeNote(scope, what) {
+  const c = session.can(scope);
+  return c.ok ? null : h('p', {class: 'why scope-note'}, `Read-only here: ${what} ${c.why.startsWith('needs') ? c.why : `are not offered because ${c.why}`}.`);
+}

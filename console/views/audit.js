@@ -2,7 +2,7 @@
  * actor, reason, ticket, token id and its hash link; the chain's status from /audit/verify; the
  * export (NDJSON with its signed checkpoint) as a download. */
 import {q} from '../api.js';
-import {fill, field, h, num, when} from '../dom.js';
+import {fill, field, h, labelCells, num, when} from '../dom.js';
 import * as session from '../session.js';
 import {attempt, clearErrors, get, getRaw, notice} from '../ui.js';
 
@@ -77,6 +77,7 @@ export async function renderAudit(root) {
           .map((c) => h('th', {scope: 'col'}, c)))), body));
     }
     for (const e of page.items) body.append(row(e));
+    if (listSlot.querySelector('table')) labelCells(listSlot.querySelector('table'));
     if (!page.items.length && !more) fill(listSlot, h('p', {class: 'empty'}, 'No entry matches.'));
     const old = listSlot.querySelector('.more');
     if (old) old.remove();

@@ -2,8 +2,9 @@
  * every safety check with its verdict, the plan hash), create it bound to that hash, start,
  * pause, resume, cancel, and watch each one's progress live. */
 import {q} from '../api.js';
-import {clear, field, fill, h, num, when} from '../dom.js';
-import {actionButton, attempt, change, clearErrors, get, notice} from '../ui.js';
+import * as session from '../session.js';
+import {clear, field, fill, h, labelCells, num, when} from '../dom.js';
+import {actionButton, attempt, change, clearErrors, get, notice, scopeNote} from '../ui.js';
 
 const MOVES = {
   pending: ['start', 'cancel'],
@@ -53,7 +54,14 @@ export async function renderBackfills(root) {
   const form = h('form', {class: 'card', 'aria-labelledby': 'plan-title'},
     h('h2', {id: 'plan-title'}, 'Plan a backfill'),
     h('div', {class: 'limits'}, source.row, jobType.row, start.row, end.row, batch.row), force.row, problem,
-    h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'primary'}, 'Preview')));
+    h('div', {class: 'actions'}));
+  const formActions = form.querySelector('.actions');
+  const drawFormActions = () => {
+    const c = session.can('orch:backfill');
+    fill(formActions, h('button', {type: 'submit', class: 'primary', disabled: !c.ok || undefined}, 'Preview'),
+      c.ok ? h('small', {class: 'hint'}, 'A dry run: creates nothing. It needs orch:backfill, so the console asks why first.') : h('small', {class: 'why'}, c.why));
+  };
+  drawFormActions();
 
   function readForm() {
     const ws = rfc3339(start.input.value);
@@ -157,20 +165,21 @@ export async function renderBackfills(root) {
         h('td', {}, h('small', {}, b.reason || '—'), b.ticket ? h('small', {class: 'meta'}, ` ${b.ticket}`) : null,
           h('br'), h('small', {class: 'meta'}, `${b.createdBy} · ${when(b.createdAt)}`)),
         h('td', {class: 'row-actions'}, (MOVES[b.status] || []).map((m) =>
-          actionButton(LABEL[m], 'orch:backfill', () => move(b, m), {'aria-label': `${LABEL[m]} backfill ${id8}`, class: m === 'cancel' ? 'danger' : undefined}))));
+          actionButton(LABEL[m], 'orch:backfill', () => move(b, m), {'aria-label': `${LABEL[m]} backfill ${id8}`, class: m === 'cancel' ? 'danger' : undefined}, true))));
     });
-    fill(listSlot, h('table', {class: 'grid backfills'},
+    fill(listSlot, labelCells(h('table', {class: 'grid backfills'},
       h('caption', {}, 'Backfills, newest first (refreshed every 2 s while one runs)'),
       h('thead', {}, h('tr', {}, ['Backfill', 'Window', 'Status', 'Progress', 'Events processed', 'Duplicates skipped', 'Events failed', 'Reason', 'Actions']
         .map((c) => h('th', {scope: 'col'}, c)))),
-      h('tbody', {}, rows)));
+      h('tbody', {}, rows))));
     if (focused) {
       const again = [...listSlot.querySelectorAll('button')].find((x) => x.getAttribute('aria-label') === focused);
       if (again) again.focus();
     }
   }
 
-  root.append(h('h1', {}, 'Backfills'), form, previewSlot, h('h2', {}, 'All backfills'), listSlot);
+  const noteSlot = h('div', {}, scopeNote('orch:backfill', 'start, pause, resume and cancel'));
+  root.append(h('h1', {}, 'Backfills'), form, previewSlot, h('h2', {}, 'All backfills'), noteSlot, listSlot);
   await refresh();
   return {
     stop() {
@@ -179,6 +188,8 @@ export async function renderBackfills(root) {
     },
     rescope() {
       drawList();
+      drawFormActions();
+      fill(noteSlot, scopeNote('orch:backfill', 'start, pause, resume and cancel'));
     },
   };
 }

@@ -1,7 +1,7 @@
 /* console/views/jobs.js: jobs by job type and status, a filtered list, and one job's attempts,
  * lease and last error. Read-only: the console leases and completes nothing. */
 import {q} from '../api.js';
-import {clear, field, fill, h, num, when} from '../dom.js';
+import {clear, field, fill, h, labelCells, num, when} from '../dom.js';
 import {attempt, clearErrors, get} from '../ui.js';
 
 const STATUSES = ['pending', 'leased', 'succeeded', 'failed', 'canceled'];
@@ -18,11 +18,11 @@ export async function renderJobs(root) {
     const s = await attempt(() => get('/jobengine/jobs/summary'));
     if (!s) return;
     if (!s.items.length) return fill(summarySlot, h('p', {class: 'empty'}, 'No job yet.'));
-    fill(summarySlot, h('table', {class: 'grid'},
+    fill(summarySlot, labelCells(h('table', {class: 'grid'},
       h('caption', {}, 'Jobs by job type and status'),
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Job type'), STATUSES.map((x) => h('th', {scope: 'col', class: 'n'}, x)), h('th', {scope: 'col', class: 'n'}, 'total'))),
       h('tbody', {}, s.items.map((r) => h('tr', {'data-job-type': r.jobType},
-        h('th', {scope: 'row'}, r.jobType), STATUSES.map((x) => h('td', {class: 'n', 'data-k': x}, num(r[x]))), h('td', {class: 'n'}, num(r.total)))))));
+        h('th', {scope: 'row'}, r.jobType), STATUSES.map((x) => h('td', {class: 'n', 'data-k': x}, num(r[x]))), h('td', {class: 'n'}, num(r.total))))))));
   }
 
   function jobRow(j) {
@@ -45,6 +45,7 @@ export async function renderJobs(root) {
         h('thead', {}, h('tr', {}, ['Job', 'Type', 'Status', 'Attempt', 'Priority', 'Updated', 'Last error'].map((c) => h('th', {scope: 'col'}, c)))), body));
     }
     for (const j of page.items) body.append(jobRow(j));
+    if (listSlot.querySelector('table')) labelCells(listSlot.querySelector('table'));
     if (!page.items.length && !more) fill(listSlot, h('p', {class: 'empty'}, 'No job matches.'));
     const old = listSlot.querySelector('.more');
     if (old) old.remove();

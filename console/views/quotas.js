@@ -3,7 +3,7 @@
  * elevation with a live countdown to its revert; create, adjust (showing the policy ceilings,
  * optionally temporary), pause, resume, delete. Changes send If-Match with the version shown. */
 import {q} from '../api.js';
-import {bar, clear, countdown, field, fill, h, num, when} from '../dom.js';
+import {bar, clear, countdown, field, fill, h, labelCells, num, when} from '../dom.js';
 import {actionButton, attempt, change, clearErrors, get, notice} from '../ui.js';
 
 const LIMITS = [
@@ -125,17 +125,17 @@ export async function renderQuotas(root) {
         h('td', {}, h('small', {}, x.lastReason || '—'), x.lastTicket ? h('small', {class: 'meta'}, ` ${x.lastTicket}`) : null,
           h('br'), h('small', {class: 'meta'}, `v${x.version} · ${x.updatedBy} · ${when(x.updatedAt)}`)),
         h('td', {class: 'row-actions'},
-          actionButton('Adjust', 'orch:quota', () => openAdjust(x), {'aria-label': `Adjust ${x.jobType}`}),
+          actionButton('Adjust', 'orch:quota', () => openAdjust(x), {'aria-label': `Adjust ${x.jobType}`}, true),
           x.paused
-            ? actionButton('Resume', 'orch:quota', () => pauseResume(x, 'resume'), {'aria-label': `Resume ${x.jobType}`})
-            : actionButton('Pause', 'orch:quota', () => pauseResume(x, 'pause'), {'aria-label': `Pause ${x.jobType}`}),
+            ? actionButton('Resume', 'orch:quota', () => pauseResume(x, 'resume'), {'aria-label': `Resume ${x.jobType}`}, true)
+            : actionButton('Pause', 'orch:quota', () => pauseResume(x, 'pause'), {'aria-label': `Pause ${x.jobType}`}, true),
           deleteButton(x)));
     });
-    fill(tableSlot, h('table', {class: 'grid quotas'},
+    fill(tableSlot, labelCells(h('table', {class: 'grid quotas'},
       h('caption', {}, 'Quotas by job type (usage as of the last refresh, every 5 s)'),
       h('thead', {}, h('tr', {}, ['Job type', 'Active', 'This hour', 'Tokens', 'Pending', 'Throttled', 'State', 'Elevation', 'Last change', 'Actions']
         .map((c) => h('th', {scope: 'col'}, c)))),
-      h('tbody', {}, rows)));
+      h('tbody', {}, rows))));
   }
 
   function deleteButton(x) {
@@ -156,7 +156,7 @@ export async function renderQuotas(root) {
       const r = await attempt(() => change('orch:quota', 'DELETE', `/jobengine/quotas/${x.quotaId}`, undefined, {'If-Match': `"${x.version}"`}));
       if (r) notice(`Quota ${x.jobType} deleted.`);
       refresh();
-    }, {'aria-label': `Delete ${x.jobType}`, class: 'danger'});
+    }, {'aria-label': `Delete ${x.jobType}`, class: 'danger'}, true);
     return b;
   }
 
