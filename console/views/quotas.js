@@ -66,13 +66,22 @@ function limitInputs(values, ceilings) {
     hints[l.name] = f.hint;
     return f.row;
   });
-  const showCeilings = (c) => {
-    for (const l of LIMITS) {
-      const now = values ? ` · now ${num(values[l.name])}` : '';
-      fill(hints[l.name], `${l.what}${now} · policy ceiling ${c ? num(c[l.name]) : 'unknown'}`);
-      if (c) inputs[l.name].max = c[l.name];
-    }
+  /* The ceilings are shown, and a value above one is flagged as it is typed, but not blocked:
+   * the server decides (its configuration may have changed) and its 422 is shown in words. */
+  let known = null;
+  const hintFor = (l) => {
+    const now = values ? ` · now ${num(values[l.name])}` : '';
+    const ceiling = known ? num(known[l.name]) : 'unknown';
+    const v = Number(inputs[l.name].value);
+    const over = known && inputs[l.name].value !== '' && v > known[l.name];
+    fill(hints[l.name], `${l.what}${now} · policy ceiling ${ceiling}`,
+      over ? h('strong', {class: 'why'}, ' · above the ceiling: the server will refuse it') : null);
   };
+  const showCeilings = (c) => {
+    known = c;
+    for (const l of LIMITS) hintFor(l);
+  };
+  for (const l of LIMITS) inputs[l.name].addEventListener('input', () => hintFor(l));
   showCeilings(ceilings);
   return {rows, inputs, showCeilings};
 }
