@@ -4,6 +4,9 @@
 #   make run-cluster  the same with three nodes (127.0.0.1:8441-8443) over a throwaway PostgreSQL
 #   make test   install missing packages, build, run every test, again under ASan+UBSan, run every
 #               fuzz target briefly (FUZZ_SECONDS each, two at a time), check format
+#   make test-console  install missing packages, build, run only the console's browser tests
+#               (tests/console: headless Debian chromium against a real serve; screenshots in
+#               $(BUILD)/console-shots)
 #   make fuzz   every fuzz target for FUZZ_LONG_SECONDS (default 600) each, or FUZZ_RUNS executions,
 #               growing a corpus kept in $(FUZZ_BUILD)/fuzz/corpus (tests/fuzz/README.md)
 #   make bench  install the benchmarks' packages, build, run every benchmark (bench/all.sh)
@@ -25,8 +28,8 @@ SOAK_KILLS ?= 100
 # `make test` well inside CI's time.
 ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^(api|e2e)-pg[.]'
 
-.PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz fuzz fmt fmt-check clean \
-	bench soak
+.PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz test-console fuzz fmt \
+	fmt-check clean bench soak
 
 all: build
 
@@ -55,6 +58,9 @@ test: deps
 
 test-plain: build
 	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+test-console: deps build
+	cd $(BUILD) && ctest $(CTEST_ARGS) -R '^console[.]'
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJE_SANITIZE=ON

@@ -10,7 +10,19 @@ PKGS=(
   libcurl4-openssl-dev uuid-dev libcmocka-dev libpq-dev
   sqlite3 curl python3 python3-jwt python3-cryptography
   postgresql-15 postgresql-client-15 python3-psycopg2
+  chromium fonts-dejavu-core
 )
+# The console's browser tests (tests/console) run under node with npm's playwright-core
+# (scripts/console_deps.sh). A machine with NodeSource's `nodejs` has npm inside it, and Debian's
+# `npm` conflicts with it: Debian's `nodejs` and `npm` are installed only when node or npm is
+# missing.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+    echo "deps: NodeSource's nodejs is installed but node or npm is not on PATH" >&2
+    exit 1
+  fi
+  PKGS+=(nodejs npm)
+fi
 [ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light redis-server openssl postgresql-contrib)
 
 missing=()
