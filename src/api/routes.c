@@ -101,7 +101,7 @@ static int route_on(const je_route *rt, const je_req *r) {
 static void reply_method_not_allowed(je_req *r) {
     char allow[64] = "";
     for (const je_route *rt = je_routes; rt->method; rt++) {
-        if (!route_on(rt, r) || !route_match(rt->pattern, r->path, r, 0)) continue;
+        if (!route_match(rt->pattern, r->path, r, 0) || !route_on(rt, r)) continue;
         if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
         strncat(allow, rt->method, sizeof allow - strlen(allow) - 1);
     }
@@ -117,7 +117,7 @@ void je_app_handle(je_req *r, void *cls) {
     const je_route *found = NULL;
     int path_known = 0;
     for (const je_route *rt = je_routes; rt->method; rt++) {
-        if (!route_on(rt, r) || !route_match(rt->pattern, r->path, r, 0)) continue;
+        if (!route_match(rt->pattern, r->path, r, 0) || !route_on(rt, r)) continue;
         path_known = 1;
         if (strcmp(rt->method, r->method) == 0 ||
             (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
