@@ -31,6 +31,7 @@ const je_route je_routes[] = {
     {"GET", "/jobengine/quotas", JE_ROUTE_API, QUOTA_READ, je_api_quota_list},
     {"POST", "/jobengine/quotas", JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_create},
     {"GET", "/jobengine/quotas/summary", JE_ROUTE_API, QUOTA_READ, je_api_quota_summary},
+    {"GET", "/jobengine/quotas/ceilings", JE_ROUTE_API, QUOTA_READ, je_api_quota_ceilings},
     {"GET", QUOTA_ID, JE_ROUTE_API, QUOTA_READ, je_api_quota_get},
     {"PUT", QUOTA_ID, JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_update},
     {"DELETE", QUOTA_ID, JE_ROUTE_API, JE_SCOPE_QUOTA, je_api_quota_delete},

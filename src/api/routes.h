@@ -44,6 +44,7 @@ void je_api_audit_verify(je_req *r, je_app *app);
 void je_api_audit_export(je_req *r, je_app *app);
 void je_api_quota_list(je_req *r, je_app *app);
 void je_api_quota_summary(je_req *r, je_app *app);
+void je_api_quota_ceilings(je_req *r, je_app *app);
 void je_api_quota_get(je_req *r, je_app *app);
 void je_api_quota_create(je_req *r, je_app *app);
 void je_api_quota_update(je_req *r, je_app *app);

@@ -1,5 +1,5 @@
-/* cli/cmd_quota.c: `jobengine quota list|get|create|set|pause|resume|delete|summary|acquire|
- * release`, the quota routes of api.md §3.3 on a running server. Each subcommand checks its
+/* cli/cmd_quota.c: `jobengine quota list|get|create|set|pause|resume|delete|summary|ceilings|
+ * acquire|release`, the quota routes of api.md §3.3 on a running server. Each subcommand checks its
  * arguments first (a bad one is exit 2 and nothing is sent), builds one request, gets a token for
  * just the scope it needs (cli_http.h), and prints the answer: text for people, or with --json
  * the server's JSON as it came. The frame that does this for every such command is cli_sub.h;
@@ -80,6 +80,15 @@ static int prep_get(const cli_args *a, cli_req *q) {
 static int prep_summary(const cli_args *a, cli_req *q) {
     q->method = "GET";
     je_buf_puts(&q->path, QUOTAS "/summary");
+    return 0;
+}
+
+static int prep_ceilings(const cli_args *a, cli_req *q) {
+    const char *jt = cli_get(a, "job-type");
+    if (!jt || !*jt) return cli_fail(a->cmd, "--job-type T is required"), 2;
+    q->method = "GET";
+    je_buf_puts(&q->path, QUOTAS "/ceilings?jobType=");
+    cli_http_escape(&q->path, jt);
     return 0;
 }
 
@@ -213,6 +222,25 @@ static void show_table(const cli_args *a, const cli_resp *r) {
     cli_table_print(&table, json_object_get(r->json, "items"));
 }
 
+static const char *const ceiling_cols[] = {"JOBTYPE", "MAX ACTIVE", "PER HOUR", "BURST",
+                                           "REFILL/S"};
+
+static const char *ceiling_cell(const cli_table *t, const json_t *it, size_t col, char *buf,
+                                size_t cap) {
+    static const char *const keys[] = {"jobType", "maxActive", "maxPerHour", "burstCapacity",
+                                       "refillPerSecond"};
+    return it ? text_of(json_object_get(it, keys[col]), buf, cap) : ceiling_cols[col];
+}
+
+static const cli_table ceiling_table = {5, ceiling_cell, NULL, 256, "no ceilings"};
+
+/* The ceilings of one job type: a table of one row. */
+static void show_ceilings(const cli_args *a, const cli_resp *r) {
+    json_t *rows = json_pack("[O]", r->json);
+    cli_table_print(&ceiling_table, rows);
+    json_decref(rows);
+}
+
 static void show_deleted(const cli_args *a, const cli_resp *r) {
     printf("deleted quota %s\n", a->pos[0]);
 }
@@ -234,6 +262,7 @@ static void show_released(const cli_args *a, const cli_resp *r) {
 static const cli_optspec list_opts[] = {
     CLI_HTTP_OPTS, {"job-type", 1}, {"paused", 1}, {"limit", 1}, {NULL, 0}};
 static const cli_optspec plain_opts[] = {CLI_HTTP_OPTS, {NULL, 0}};
+static const cli_optspec ceilings_opts[] = {CLI_HTTP_OPTS, {"job-type", 1}, {NULL, 0}};
 static const cli_optspec create_opts[] = {
     CLI_HTTP_OPTS,          {"job-type", 1}, {"max-active", 1},
     {"max-per-hour", 1},    {"burst", 1},    {"refill", 1},
@@ -293,6 +322,10 @@ static const cli_sub subs[] = {
     {"summary", &cli_scope_read, 0, plain_opts, "quota summary",
      "Limits and usage of every job type. Scope orch:read.\n", prep_summary, show_table, NULL,
      NULL},
+    {"ceilings", &cli_scope_read, 0, ceilings_opts, "quota ceilings --job-type T",
+     "The policy ceilings that apply to the tenant and job type ('*' too): no quota of it may\n"
+     "be created or adjusted above them. Scope orch:read.\n",
+     prep_ceilings, show_ceilings, NULL, NULL},
     {"acquire", &cli_scope_jobs, 1, acquire_opts,
      "quota acquire ID [--ttl-seconds N] [--idempotency-key K]",
      "Takes one unit of the quota for an external scheduler and prints the permit and its\n"

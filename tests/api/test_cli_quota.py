@@ -187,6 +187,29 @@ class CliQuotaTest(ServerTestCase):
         self.assertEqual([i["quotaId"] for i in json.loads(p.stdout)["items"]],
                          [i["quotaId"] for i in api["items"]])
 
+    def test_ceilings_table_and_json(self):
+        p = self.ok("ceilings", "--job-type", "scan.image")
+        self.assertEqual(self.last_grant_scope("admin"), ["orch:read"])
+        lines = p.stdout.splitlines()
+        self.assertEqual([line.split() for line in lines],
+                         [["JOBTYPE", "MAX", "ACTIVE", "PER", "HOUR", "BURST", "REFILL/S"],
+                          ["scan.image", "1000", "1000000", "10000", "1000"]])
+        p = self.ok("ceilings", "--job-type", "*", "--json")
+        st, _, api = self.srv.api("GET", QUOTAS + "/ceilings?jobType=%2A", self.reader)
+        self.assertEqual(st, 200, api)
+        self.assertEqual(json.loads(p.stdout), api)
+        self.assertEqual(api["jobType"], "*")
+        # --job-type is required (nothing sent); a malformed one is the server's 400
+        lst = Listener()
+        try:
+            p = self.cli("ceilings", url=lst.url)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("--job-type", p.stderr)
+            self.assertFalse(lst.connected(), "nothing may be sent")
+        finally:
+            lst.close()
+        self.assertFailed(self.cli("ceilings", "--job-type", "bad type"), "VALIDATION_FAILED")
+
     def test_pause_resume_delete(self):
         qid = self.create("state.cycle")
         p = self.ok("pause", qid, "--reason", "incident", "--ticket", "INC-1")
@@ -360,7 +383,7 @@ class CliQuotaTest(ServerTestCase):
         p = run_cli(["quota", "--help"])
         self.assertEqual(p.returncode, 0, p.stderr)
         for sub in ("list", "get", "create", "set", "pause", "resume", "delete", "summary",
-                    "acquire", "release"):
+                    "ceilings", "acquire", "release"):
             self.assertRegex(p.stdout, r"jobengine quota %s\b" % sub)
         self.assertIn("JOBENGINE_URL", p.stdout)
         p = run_cli(["quota", "set", "--help"])

@@ -593,6 +593,9 @@ class OpenApiDocumentTest(ServerTestCase):
         call(400, "GET", Q, token=tok, query="?limit=0")
         call(200, "GET", Q, token=tok, query="?paused=false&jobType=scan.image")
         call(200, "GET", Q + "/summary", token=tok)
+        call(200, "GET", Q + "/ceilings", token=tok, query="?jobType=scan.image")
+        call(200, "GET", Q + "/ceilings", token=self.reader, query="?jobType=*")
+        call(400, "GET", Q + "/ceilings", token=tok)
         call(200, "PUT", QID, qid, token=tok, body={"maxActive": 20, "reason": "more"},
              headers={"If-Match": '"%d"' % q1["version"]})
         call(412, "PUT", QID, qid, token=tok, body={"maxActive": 20}, headers={"If-Match": '"999"'})
