@@ -5,6 +5,11 @@
 #       NNN_name.sql, in the order given, ending with {0, NULL, NULL}.
 #   -DMODE=file -DOUT=out.c -DIN=path -DNAME=sym
 #       const char sym[] (the bytes of IN plus a NUL) and const size_t sym_len (without the NUL).
+#   -DMODE=assets -DOUT=out.c -DBASE=dir "-DFILES=dir/a.html|dir/sub/b.js|..."
+#       const struct je_console_asset je_console_assets[]: one {path relative to BASE, bytes,
+#       length, content type, ETag} per file, ending with {NULL, ...}. The content type comes from
+#       the extension (application/octet-stream for an unknown one); the ETag is the strong tag
+#       "<SHA-256 of the bytes, hex>", so it changes exactly when the content does.
 #
 # Bytes are written as a hex array, 16 to a line, so any content (quotes, backslashes, UTF-8)
 # comes through unchanged.
@@ -50,7 +55,49 @@ elseif(MODE STREQUAL "file")
   string(APPEND body "#include <stddef.h>\n")
   string(APPEND body "const char ${NAME}[] = {${bytes}};\n")
   string(APPEND body "const size_t ${NAME}_len = sizeof ${NAME} - 1;\n")
+elseif(MODE STREQUAL "assets")
+  set(types
+    html "text/html\; charset=utf-8" css "text/css\; charset=utf-8"
+    js "text/javascript\; charset=utf-8" mjs "text/javascript\; charset=utf-8"
+    json "application/json" svg "image/svg+xml" png "image/png" ico "image/x-icon"
+    txt "text/plain\; charset=utf-8" woff2 "font/woff2")
+  set(body "/* Generated from console/ by scripts/embed_files.cmake. */\n")
+  string(APPEND body "#include <stddef.h>\n")
+  set(table "")
+  set(i 0)
+  string(REPLACE "|" ";" FILES "${FILES}")
+  foreach(f ${FILES})
+    file(RELATIVE_PATH rel ${BASE} ${f})
+    # The path is a C string and a URL path: plain names only, so neither needs escaping.
+    if(NOT rel MATCHES "^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+      message(FATAL_ERROR "embed_files.cmake: console file '${rel}': use letters, digits, "
+                          "'_', '-' and '.' only (no leading '.')")
+    endif()
+    string(REGEX MATCH "[^.]*$" ext "${rel}")
+    string(TOLOWER "${ext}" ext)
+    list(FIND types "${ext}" k)
+    if(k EQUAL -1 OR rel STREQUAL ext)  # no extension, or one not in the list
+      set(type "application/octet-stream")
+    else()
+      math(EXPR k "${k} + 1")
+      list(GET types ${k} type)
+    endif()
+    file(SHA256 ${f} sha)
+    file(SIZE ${f} size)
+    c_bytes(${f} bytes)
+    string(APPEND body "static const char je_console_asset_${i}[] = {${bytes}};\n")
+    string(APPEND table
+      "    {\"${rel}\", je_console_asset_${i}, ${size}, \"${type}\", \"\\\"${sha}\\\"\"},\n")
+    math(EXPR i "${i} + 1")
+  endforeach()
+  string(APPEND body "struct je_console_asset {\n")
+  string(APPEND body "    const char *path, *data;\n    size_t len;\n")
+  string(APPEND body "    const char *content_type, *etag;\n};\n")
+  string(APPEND body
+    "const struct je_console_asset je_console_assets[] = {\n${table}"
+    "    {NULL, NULL, 0, NULL, NULL}};\n")
 else()
-  message(FATAL_ERROR "embed_files.cmake: MODE must be 'migrations' or 'file', not '${MODE}'")
+  message(FATAL_ERROR
+    "embed_files.cmake: MODE must be 'migrations', 'file' or 'assets', not '${MODE}'")
 endif()
 file(WRITE ${OUT} "${body}")

@@ -31,6 +31,7 @@ typedef struct je_config {
     int64_t max_attempts;        /* attempts of a job before it stays failed */
     double backfill_share;       /* of a quota's maxActive, for backfill batch jobs */
     int unquoted_allowed;        /* a job type with no quota (nor "*") is not limited */
+    int console_off;             /* --console off: /console/ is not routed (0: served) */
     je_backfill_limits backfill; /* safety-check limits and the suppression period */
     int64_t backfill_in_flight;  /* batch jobs outstanding per running backfill */
     int64_t ledger_retention_ms; /* ledger entries older than this (event time) are pruned */

@@ -20,9 +20,14 @@ int je_client_has_tenant(const je_client *c, const char *tenant) {
 }
 
 void je_authority_reply_error(je_req *r, int status, const char *error, const char *desc) {
+    je_authority_reply_error_with(r, status, error, desc, NULL);
+}
+
+void je_authority_reply_error_with(je_req *r, int status, const char *error, const char *desc,
+                                   json_t *extra) {
     if (status == 401) je_reply_header(r, "WWW-Authenticate", "Basic realm=\"jobengine\"");
     if (status == 503) je_reply_header(r, "Retry-After", "1");
-    je_reply_oauth_error(r, status, error, desc);
+    je_reply_oauth_error_with(r, status, error, desc, extra);
 }
 
 int je_authority_read_form(je_req *r, je_form *f, int *status, const char **desc) {

@@ -23,6 +23,9 @@ int je_authority_client_auth(je_req *r, je_app *app, const je_form *f, je_client
 
 /* Replies with an OAuth error; adds WWW-Authenticate for 401. */
 void je_authority_reply_error(je_req *r, int status, const char *error, const char *desc);
+/* The same with extra members in the body (extra stolen; NULL for none). */
+void je_authority_reply_error_with(je_req *r, int status, const char *error, const char *desc,
+                                   json_t *extra);
 
 /* 1 when the client may act for tenant. */
 int je_client_has_tenant(const je_client *c, const char *tenant);

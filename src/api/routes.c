@@ -20,6 +20,8 @@ const je_route je_routes[] = {
     {"GET", "/.well-known/openid-configuration", JE_ROUTE_PUBLIC, 0, je_api_discovery},
     {"GET", "/.well-known/openapi", JE_ROUTE_PUBLIC, 0, je_api_openapi},
     {"GET", "/jwks", JE_ROUTE_PUBLIC, 0, je_api_jwks},
+    {"GET", "/console", JE_ROUTE_CONSOLE, 0, je_api_console_redirect},
+    {"GET", "/console/{*file}", JE_ROUTE_CONSOLE, 0, je_api_console},
     {"POST", "/token", JE_ROUTE_AUTHORITY, 0, je_api_token},
     {"POST", "/introspect", JE_ROUTE_AUTHORITY, 0, je_api_introspect},
     {"POST", "/revoke", JE_ROUTE_AUTHORITY, 0, je_api_revoke},
@@ -58,10 +60,18 @@ const je_route je_routes[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 
-/* Matches path against pattern; captures {x} segments into r->params. */
+/* Matches path against pattern; captures {x} segments and a final {*x} into r->params. */
 static int route_match(const char *pattern, const char *path, je_req *r, int capture) {
     size_t n = 0;
-    while (*pattern && *path) {
+    while (*pattern) {
+        if (pattern[0] == '{' && pattern[1] == '*') { /* the rest, as it is: the handler judges */
+            size_t len = strlen(path);
+            if (n >= JE_HTTP_MAX_PARAMS || !je_utf8_valid(path, len)) return 0;
+            if (capture) r->params[n] = je_arena_strndup(r->arena, path, len);
+            n++;
+            path += len;
+            break;
+        }
         if (*pattern == '{') {
             const char *pend = strchr(pattern, '}');
             const char *send = strchr(path, '/');
@@ -78,15 +88,21 @@ static int route_match(const char *pattern, const char *path, je_req *r, int cap
         pattern++;
         path++;
     }
-    if (*pattern || *path) return 0;
+    if (*path) return 0;
     if (capture) r->n_params = n;
     return 1;
+}
+
+/* A route of the console is not there at all when the console is off (--console off). */
+static int route_on(const je_route *rt, const je_req *r) {
+    const je_app *app = r->app;
+    return rt->kind != JE_ROUTE_CONSOLE || !app->cfg.console_off;
 }
 
 static void reply_method_not_allowed(je_req *r) {
     char allow[64] = "";
     for (const je_route *rt = je_routes; rt->method; rt++) {
-        if (!route_match(rt->pattern, r->path, r, 0)) continue;
+        if (!route_match(rt->pattern, r->path, r, 0) || !route_on(rt, r)) continue;
         if (allow[0]) strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
         strncat(allow, rt->method, sizeof allow - strlen(allow) - 1);
     }
@@ -102,7 +118,7 @@ void je_app_handle(je_req *r, void *cls) {
     const je_route *found = NULL;
     int path_known = 0;
     for (const je_route *rt = je_routes; rt->method; rt++) {
-        if (!route_match(rt->pattern, r->path, r, 0)) continue;
+        if (!route_match(rt->pattern, r->path, r, 0) || !route_on(rt, r)) continue;
         path_known = 1;
         if (strcmp(rt->method, r->method) == 0 ||
             (strcmp(r->method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {

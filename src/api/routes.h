@@ -11,13 +11,15 @@ typedef enum je_route_kind {
     JE_ROUTE_PUBLIC,    /* no token: health, discovery, keys */
     JE_ROUTE_AUTHORITY, /* client-authenticated OAuth endpoints: RFC 6749 error form */
     JE_ROUTE_API,       /* /jobengine/...: bearer token, tenant, scope */
+    JE_ROUTE_CONSOLE,   /* the console's files, no token; not routed when the console is off */
 } je_route_kind;
 
 typedef void (*je_route_fn)(je_req *r, je_app *app);
 
 typedef struct je_route {
     const char *method;
-    const char *pattern; /* "/jobengine/quotas/{quotaId}": {x} matches one path segment */
+    const char *pattern; /* "/jobengine/quotas/{quotaId}": {x} matches one path segment; a
+                            final {*x} matches the rest of the path (slashes too, or nothing) */
     je_route_kind kind;
     unsigned scopes; /* API routes: any one of these admits the caller */
     je_route_fn fn;
@@ -35,6 +37,8 @@ void je_api_healthz(je_req *r, je_app *app);
 void je_api_readyz(je_req *r, je_app *app);
 void je_api_metrics(je_req *r, je_app *app);
 void je_api_openapi(je_req *r, je_app *app);
+void je_api_console(je_req *r, je_app *app);
+void je_api_console_redirect(je_req *r, je_app *app);
 void je_api_audit_list(je_req *r, je_app *app);
 void je_api_audit_verify(je_req *r, je_app *app);
 void je_api_audit_export(je_req *r, je_app *app);

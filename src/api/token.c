@@ -49,6 +49,7 @@ typedef struct grant {
     int unknown_scope;
     const char *vals[JE_CLAIM_COUNT]; /* trimmed valid values; NULL when absent or invalid */
     const char *bad_desc;             /* first justification problem, for the refusal */
+    int tenant_missing;               /* refused: no tenant from a client of several */
     char jti[37];
 } grant;
 
@@ -156,14 +157,34 @@ static int grant_audit(grant *g, const char *outcome, const char *desc, je_err *
     return rc;
 }
 
-static void grant_refuse(grant *g, int status, const char *error, const char *desc) {
+/* Audits the refusal and answers it; extra (stolen, may be NULL) are members of the answer
+ * only, never of the audit entry. */
+static void grant_refuse(grant *g, int status, const char *error, const char *desc, json_t *extra) {
     je_metric_token(error);
     je_err err;
     je_err_clear(&err);
-    if (grant_audit(g, error, desc, &err) != 0)
+    if (grant_audit(g, error, desc, &err) != 0) {
+        json_decref(extra);
         return je_authority_reply_error(g->r, 503, "temporarily_unavailable",
                                         "the audit could not be stored");
-    je_authority_reply_error(g->r, status, error, desc);
+    }
+    je_authority_reply_error_with(g->r, status, error, desc, extra);
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* {"tenants": [...]}: the tenants an authenticated client may act for, sorted, so that a client
+ * refused for naming none (a console, say) can offer the choice. */
+static json_t *tenant_choice(const je_client *c) {
+    const char *names[JE_MAX_TENANTS];
+    size_t n = c->n_tenants < JE_MAX_TENANTS ? c->n_tenants : JE_MAX_TENANTS;
+    for (size_t i = 0; i < n; i++) names[i] = c->tenants[i];
+    qsort(names, n, sizeof names[0], name_cmp);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(list, json_string(names[i]));
+    return json_pack("{s:o}", "tenants", list);
 }
 
 /* Checks 4-7 of docs/api.md: grant type, tenant, scope, justification. 0 when all pass. */
@@ -176,8 +197,10 @@ static int grant_check(grant *g, const char **error, const char **desc) {
         return *desc = "only the client_credentials grant is supported", -1;
     }
     const je_client *c = &g->ca.client;
-    if (!je_form_get(&g->form, "tenant") && c->n_tenants > 1)
+    if (!je_form_get(&g->form, "tenant") && c->n_tenants > 1) {
+        g->tenant_missing = 1;
         return *desc = "tenant is required: this client may act for several tenants", -1;
+    }
     if (!g->tenant || !je_client_has_tenant(c, g->tenant))
         return *desc = "tenant is not one this client may act for", -1;
     *error = "invalid_scope";
@@ -246,20 +269,20 @@ void je_api_token(je_req *r, je_app *app) {
     const char *error = "invalid_request", *desc;
     if (je_authority_read_form(r, &g->form, &status, &desc) != 0) {
         g->scope_sent = json_array();
-        grant_refuse(g, status, error, desc);
+        grant_refuse(g, status, error, desc, NULL);
         return json_decref(g->scope_sent);
     }
     grant_describe(g);
     if (je_authority_client_auth(r, app, &g->form, &g->ca, &status, &error, &desc) != 0) {
         g->tenant = g->tenant_named;
-        grant_refuse(g, status, error, desc);
+        grant_refuse(g, status, error, desc, NULL);
         return json_decref(g->scope_sent);
     }
     g->tenant = g->tenant_named;
     if (!je_form_get(&g->form, "tenant") && g->ca.client.n_tenants == 1)
         g->tenant = g->ca.client.tenants[0];
     if (grant_check(g, &error, &desc) != 0)
-        grant_refuse(g, 400, error, desc);
+        grant_refuse(g, 400, error, desc, g->tenant_missing ? tenant_choice(&g->ca.client) : NULL);
     else
         grant_issue(g);
     json_decref(g->scope_sent);

@@ -64,6 +64,8 @@ static const setting settings[] = {
      "60", "...or when the last checkpoint is this old and the chain grew"},
     {"metrics-listen", "JOBENGINE_METRICS_LISTEN", "metricsListen", NULL,
      "HOST:PORT serving GET /metrics (default: not served)"},
+    {"console", "JOBENGINE_CONSOLE", "console", "on",
+     "serve the operator console at /console/: on or off"},
     {"max-connections", "JOBENGINE_MAX_CONNECTIONS", "maxConnections", "4096",
      "connections open at once, in total"},
     {"max-connections-per-ip", "JOBENGINE_MAX_CONNECTIONS_PER_IP", "maxConnectionsPerIp", "256",
@@ -99,6 +101,7 @@ enum {
     S_CP_ENTRIES,
     S_CP_SECONDS,
     S_METRICS_LISTEN,
+    S_CONSOLE,
     S_LIMIT0, /* the six limits on clients, in je_http_limits' order */
     S_COUNT = S_LIMIT0 + 6
 };
@@ -319,6 +322,9 @@ static int build_config(const cli_args *a, json_t *file, je_config *c) {
     else if (parse_int(v[S_THREADS], 1, 256, &n) != 0)
         return cli_fail("serve", "threads: 1 to 256, or auto");
     if (parse_limits(v + S_LIMIT0, (unsigned)n, &c->http) != 0) return 1;
+    if (strcmp(v[S_CONSOLE], "on") != 0 && strcmp(v[S_CONSOLE], "off") != 0)
+        return cli_fail("serve", "console: on or off");
+    c->console_off = strcmp(v[S_CONSOLE], "off") == 0;
     if (v[S_METRICS_LISTEN])
         snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", v[S_METRICS_LISTEN]);
     if (parse_int(v[S_TTL], 1, 86400 * 7, &n) != 0)
@@ -436,9 +442,10 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         goto out;
     }
     je_log("info", "listening",
-           json_pack("{s:s, s:s, s:s, s:i, s:s?}", "listen", cfg->listen, "store", store->ops->name,
-                     "issuer", cfg->issuer, "threads", (int)cfg->http.threads, "metricsListen",
-                     cfg->metrics_listen[0] ? cfg->metrics_listen : NULL));
+           json_pack("{s:s, s:s, s:s, s:i, s:s?, s:b}", "listen", cfg->listen, "store",
+                     store->ops->name, "issuer", cfg->issuer, "threads", (int)cfg->http.threads,
+                     "metricsListen", cfg->metrics_listen[0] ? cfg->metrics_listen : NULL,
+                     "console", !cfg->console_off));
     char own[160];
     snprintf(own, sizeof own, "http://%s", cfg->listen);
     if (store->ops->db_clock && strcmp(cfg->issuer, own) == 0) /* a shared store, no issuer set */

@@ -105,5 +105,8 @@ void je_reply_field_error(je_req *r, int status, const char *code, const char *f
                           const char *message);
 /* The Authority's RFC 6749 §5.2 form {"error", "error_description"}. */
 void je_reply_oauth_error(je_req *r, int status, const char *error, const char *description);
+/* The same with extra members, which §5.2 allows (extra stolen; NULL for none). */
+void je_reply_oauth_error_with(je_req *r, int status, const char *error, const char *description,
+                               json_t *extra);
 
 #endif

@@ -72,10 +72,17 @@ void je_reply_field_error(je_req *r, int status, const char *code, const char *f
 }
 
 void je_reply_oauth_error(je_req *r, int status, const char *error, const char *description) {
+    je_reply_oauth_error_with(r, status, error, description, NULL);
+}
+
+void je_reply_oauth_error_with(je_req *r, int status, const char *error, const char *description,
+                               json_t *extra) {
     je_reply_header(r, "Cache-Control", "no-store");
     je_reply_header(r, "Pragma", "no-cache");
-    je_reply_json(r, status,
-                  json_pack("{s:s, s:s}", "error", error, "error_description", description));
+    json_t *body = json_pack("{s:s, s:s}", "error", error, "error_description", description);
+    if (extra) json_object_update_missing(body, extra); /* error and its description stay */
+    json_decref(extra);
+    je_reply_json(r, status, body);
 }
 
 typedef struct stream {

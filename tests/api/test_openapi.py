@@ -6,7 +6,7 @@ real server:
 - the document is OpenAPI 3.1 and sound: every $ref resolves, every path parameter is declared,
   ... (and, where a python3 with openapi_spec_validator is on PATH, it validates too);
 - the document's paths and methods are exactly the route table's (src/api/routes.c), /metrics
-  excepted whether the table has it or not, and each documented operation is routed (not
+  excepted whether the table has it or not, and the console's routes (JE_ROUTE_CONSOLE) left out, and each documented operation is routed (not
   404 "no such route", not 405);
 - a walk through every operation: each answer's status is documented for it, its media type too,
   its body validates against the documented schema, its required headers are present, and every
@@ -71,6 +71,8 @@ def route_table():
                 parts.append(macros[name])
             else:
                 parts.append(lit)
+        if kind == "JE_ROUTE_CONSOLE":
+            continue  # the console's files are no part of the API (docs/api.md "Console")
         routes[(method, "".join(parts))] = kind
     if len(routes) < 30:
         raise AssertionError("only %d routes parsed from %s" % (len(routes), ROUTES_C))
