@@ -100,3 +100,9 @@ export function labelCells(table) {
     [...tr.children].forEach((cell, i) => { if (names[i]) cell.dataset.label = names[i]; });
   return table;
 }
+
+/* The cell of a row's action buttons (those not left out), laid out in a row; empty when none. */
+export function actionsCell(...buttons) {
+  const shown = buttons.filter(Boolean);
+  return h('td', {}, shown.length ? h('div', {class: 'row-actions'}, shown) : null);
+}

@@ -86,7 +86,7 @@ export async function renderAudit(root) {
 
   const eventType = field('Event type', {list: 'event-types', spellcheck: 'false', autocomplete: 'off'});
   const resourceType = field('Resource type', {type: 'select'});
-  resourceType.input.append(h('option', {value: ''}, 'any'), ['quota', 'backfill', 'client'].map((x) => h('option', {value: x}, x)));
+  resourceType.input.append(h('option', {value: ''}, 'any'), ...['quota', 'backfill', 'client'].map((x) => h('option', {value: x}, x)));
   const resourceId = field('Resource ID', {spellcheck: 'false', autocomplete: 'off'});
   const actor = field('Actor', {spellcheck: 'false', autocomplete: 'off'});
   const since = field('Since (UTC)', {spellcheck: 'false', placeholder: '2026-11-01T00:00:00Z'}, 'Inclusive, RFC 3339.');

@@ -3,7 +3,7 @@
  * pause, resume, cancel, and watch each one's progress live. */
 import {q} from '../api.js';
 import * as session from '../session.js';
-import {clear, field, fill, h, labelCells, num, when} from '../dom.js';
+import {actionsCell, clear, field, fill, h, labelCells, num, when} from '../dom.js';
 import {actionButton, attempt, change, clearErrors, get, notice, scopeNote} from '../ui.js';
 
 const MOVES = {
@@ -164,7 +164,7 @@ export async function renderBackfills(root) {
         h('td', {class: 'n', 'data-k': 'eventsFailed'}, num(p.eventsFailed)),
         h('td', {}, h('small', {}, b.reason || '—'), b.ticket ? h('small', {class: 'meta'}, ` ${b.ticket}`) : null,
           h('br'), h('small', {class: 'meta'}, `${b.createdBy} · ${when(b.createdAt)}`)),
-        h('td', {class: 'row-actions'}, (MOVES[b.status] || []).map((m) =>
+        actionsCell(...(MOVES[b.status] || []).map((m) =>
           actionButton(LABEL[m], 'orch:backfill', () => move(b, m), {'aria-label': `${LABEL[m]} backfill ${id8}`, class: m === 'cancel' ? 'danger' : undefined}, true))));
     });
     fill(listSlot, labelCells(h('table', {class: 'grid backfills'},

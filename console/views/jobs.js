@@ -76,7 +76,7 @@ export async function renderJobs(root) {
   }
 
   const status = field('Status', {type: 'select'});
-  status.input.append(h('option', {value: ''}, 'any'), STATUSES.map((x) => h('option', {value: x}, x)));
+  status.input.append(h('option', {value: ''}, 'any'), ...STATUSES.map((x) => h('option', {value: x}, x)));
   const jobType = field('Job type', {spellcheck: 'false', autocomplete: 'off', maxlength: 128});
   const form = h('form', {class: 'filters', 'aria-label': 'Filter jobs'}, status.row, jobType.row,
     h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Show jobs')));

@@ -3,7 +3,7 @@
  * elevation with a live countdown to its revert; create, adjust (showing the policy ceilings,
  * optionally temporary), pause, resume, delete. Changes send If-Match with the version shown. */
 import {q} from '../api.js';
-import {bar, clear, countdown, field, fill, h, labelCells, num, when} from '../dom.js';
+import {actionsCell, bar, clear, countdown, field, fill, h, labelCells, num, when} from '../dom.js';
 import {actionButton, attempt, change, clearErrors, get, notice} from '../ui.js';
 
 const LIMITS = [
@@ -133,7 +133,7 @@ export async function renderQuotas(root) {
           : '—'),
         h('td', {}, h('small', {}, x.lastReason || '—'), x.lastTicket ? h('small', {class: 'meta'}, ` ${x.lastTicket}`) : null,
           h('br'), h('small', {class: 'meta'}, `v${x.version} · ${x.updatedBy} · ${when(x.updatedAt)}`)),
-        h('td', {class: 'row-actions'},
+        actionsCell(
           actionButton('Adjust', 'orch:quota', () => openAdjust(x), {'aria-label': `Adjust ${x.jobType}`}, true),
           x.paused
             ? actionButton('Resume', 'orch:quota', () => pauseResume(x, 'resume'), {'aria-label': `Resume ${x.jobType}`}, true)
