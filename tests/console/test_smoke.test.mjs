@@ -3,44 +3,11 @@
 // nothing: it says whether the browser, the server or the console page is at fault.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO, TEST_TIMEOUT, useConsole, waitForText } from './harness.mjs';
-
-// While the console is being built (issue 14) the binary may not serve it yet, or the page may
-// not have its sign-in form yet. These say, from the source tree, whether it must: a test is
-// skipped (saying why) only while its part does not exist in the source, never once it does.
-const CMAKE = fs.readFileSync(path.join(REPO, 'CMakeLists.txt'), 'utf8');
-const CONSOLE_EMBEDDED = /\$\{CMAKE_SOURCE_DIR\}\/console\//.test(CMAKE) ||
-  fs.existsSync(path.join(REPO, 'src', 'api', 'console.c'));
-function consoleSource() {
-  const dir = path.join(REPO, 'console');
-  const out = [];
-  const walk = (d) => {
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(js|html)$/.test(e.name)) out.push(fs.readFileSync(p, 'utf8'));
-    }
-  };
-  walk(dir);
-  return out.join('\n');
-}
-const HAS_SIGN_IN = /Sign in/.test(consoleSource());
+import { TEST_TIMEOUT, useConsole, waitForText } from './harness.mjs';
 
 describe('console smoke', () => {
   const je = useConsole({ name: 'console-smoke' });
-
-  // Skips t (saying why) while the binary does not serve /console/ and the source does not
-  // embed it; once it does, a 404 is a failure of the test that loads the page.
-  async function skipUnlessServed(t) {
-    const probe = await je.api('GET', '/console/');
-    if (probe.status === 404 && !CONSOLE_EMBEDDED) {
-      t.skip('the binary does not serve /console/ yet (no console embedding in CMakeLists.txt)');
-      return true;
-    }
-    return false;
-  }
 
   it('the browser loads a document of the real server and the test reads it', { timeout: TEST_TIMEOUT }, async () => {
     const page = await je.newPage();
@@ -96,8 +63,7 @@ describe('console smoke', () => {
     page.je.allowProblem(/./); // afterEach: nothing unexpected left
   });
 
-  it('GET /console/ is served with its CSP and loads without a console error', { timeout: TEST_TIMEOUT }, async (t) => {
-    if (await skipUnlessServed(t)) return;
+  it('GET /console/ is served with its CSP and loads without a console error', { timeout: TEST_TIMEOUT }, async () => {
     const page = await je.newPage();
     const resp = await page.goto(je.url + '/console/');
     assert.equal(resp.status(), 200, 'GET /console/');
@@ -110,12 +76,7 @@ describe('console smoke', () => {
     je.assertNoProblems(page);
   });
 
-  it('sign in with the admin client: #who shows the client id and tenant', { timeout: TEST_TIMEOUT }, async (t) => {
-    if (!HAS_SIGN_IN) {
-      t.skip('console/ has no sign-in form yet');
-      return;
-    }
-    if (await skipUnlessServed(t)) return;
+  it('sign in with the admin client: #who shows the client id and tenant', { timeout: TEST_TIMEOUT }, async () => {
     const admin = je.clients.admin;
     const page = await je.newPage();
     await page.goto(je.url + '/console/');
