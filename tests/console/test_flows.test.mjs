@@ -148,6 +148,20 @@ describe('operator console flows', () => {
     assert.equal(await page.getByRole('meter', { name: 'build.linux active: 5 of 8' }).count(), 1, 'the bar is labelled with its numbers');
     await je.shot(page, 'console-quotas');
 
+    // Lowering maxActive below the five running: refused in words until the operator says so.
+    await page.getByRole('button', { name: 'Adjust build.linux' }).click();
+    const lower = page.getByRole('form', { name: 'Adjust quota build.linux' });
+    await lower.getByLabel('maxActive').fill('3');
+    await lower.getByRole('button', { name: 'Apply change' }).click();
+    await waitForText(page.locator('#errors'), 'QUOTA_DECREASE_BELOW_USAGE:');
+    await waitForText(page.locator('#errors'), 'Allow decrease below current usage');
+    assert.equal((await quotaOf(je, 'build.linux')).maxActive, 8, 'refused: unchanged');
+    await lower.getByLabel('Allow decrease below current usage').check();
+    await lower.getByRole('button', { name: 'Apply change' }).click();
+    await waitForText(page.locator('#notice'), 'Quota build.linux adjusted');
+    await waitForText(busy.locator('td').first(), '5 / 3');
+    assert.equal((await quotaOf(je, 'build.linux')).maxActive, 3);
+
     // Pause shows the reason it was paused for; resume clears it.
     await page.getByRole('button', { name: `Pause ${JT}` }).click();
     await waitForText(row.locator('.state'), 'paused');
@@ -264,6 +278,24 @@ describe('operator console flows', () => {
     await waitForText(row.locator('[data-k="duplicatesSkipped"]'), '5');
     await waitForText(row.locator('[data-k="eventsFailed"]'), '0');
     await je.shot(page, 'console-backfill-done', { fullPage: true });
+
+    // Another backfill through every move the list offers: start, pause, resume, cancel.
+    await page.getByLabel('Source ID').fill('ghsa');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await preview.getByRole('button', { name: 'Create backfill' }).click();
+    await waitForText(page.locator('#notice'), 'created (pending)');
+    const all = (await je.api('GET', '/jobengine/backfills', { token: await je.token('admin') })).body.items;
+    const second = all.find((b) => b.sourceId === 'ghsa');
+    assert.ok(second, JSON.stringify(all));
+    const id8 = second.backfillId.slice(0, 8);
+    const row2 = page.locator(`tr[data-backfill-id="${second.backfillId}"]`);
+    for (const [move, state] of [['Start', 'running'], ['Pause', 'paused'], ['Resume', 'running'], ['Cancel', 'canceled']]) {
+      await page.getByRole('button', { name: `${move} backfill ${id8}` }).click();
+      await waitForText(row2.locator('.state'), state);
+      const now = (await je.api('GET', `/jobengine/backfills/${second.backfillId}`, { token: await je.token('admin') })).body;
+      assert.equal(now.status, state, `${move}: the API agrees`);
+    }
+    assert.equal(await row2.getByRole('button').count(), 0, 'a canceled backfill offers no move');
 
     // A window that is not over yet fails its check: create is refused with the check named.
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
