@@ -1,8 +1,8 @@
 /* console/ui.js: what every view shares: the one place API errors are shown (code, message,
  * plain words for the common refusals, trace id; never swallowed), the reason dialog, and calls
  * with the right token (a change asks for its reason first). */
-import {call} from './api.js';
-import {clear, field, fill, h} from './dom.js';
+import {call, q} from './api.js';
+import {clear, field, fill, h, labelCells} from './dom.js';
 import * as session from './session.js';
 
 const errors = document.getElementById('errors');
@@ -153,4 +153,48 @@ export function actionButton(label, scope, onclick, attrs = {}, rowAction = fals
 export function scopeNote(scope, what) {
   const c = session.can(scope);
   return c.ok ? null : h('p', {class: 'why scope-note'}, `Read-only here: ${what} ${c.why.startsWith('needs') ? c.why : `are not offered because ${c.why}`}.`);
+}
+
+/* A form card in a panel: its title, the children, a problem line, the submit button and Close.
+ * onSubmit runs with the problem line and the page's errors cleared; a string it returns is
+ * shown as the problem (the operator's mistake, caught before anything is sent). */
+export function cardForm(panel, {id, title, submit}, children, onSubmit) {
+  const problem = h('p', {class: 'problem', role: 'alert'});
+  const form = h('form', {class: 'card', 'aria-labelledby': id}, h('h2', {id}, title), children, problem,
+    h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'primary'}, submit),
+      h('button', {type: 'button', onclick: () => clear(panel)}, 'Close')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    fill(problem);
+    clearErrors();
+    const bad = await onSubmit();
+    if (typeof bad === 'string') fill(problem, bad);
+  });
+  return form;
+}
+
+/* A list read page by page (continuationToken) into a table in slot, with "Load more".
+ * load(query, more): the first page for query (more false) or the next one. */
+export function pagedTable(slot, {path, limit, caption, columns, row, empty, tableClass = 'grid', onReset}) {
+  let next = null;
+  let query = {};
+  return async function load(params, more = false) {
+    if (!more) query = params || {};
+    const page = await attempt(() => get(`${path}${q({...query, limit, continuationToken: more ? next : null})}`));
+    if (!page) return;
+    next = page.continuationToken;
+    let body = slot.querySelector('tbody');
+    if (!more || !body) {
+      if (onReset) onReset();
+      body = h('tbody');
+      fill(slot, h('table', {class: tableClass}, h('caption', {}, caption),
+        h('thead', {}, h('tr', {}, columns.map((c) => h('th', {scope: 'col'}, c)))), body));
+    }
+    for (const item of page.items) body.append(row(item));
+    labelCells(slot.querySelector('table'));
+    if (!page.items.length && !more) fill(slot, h('p', {class: 'empty'}, empty));
+    const old = slot.querySelector('.more');
+    if (old) old.remove();
+    if (next) slot.append(h('button', {type: 'button', class: 'more', onclick: () => load(null, true)}, 'Load more'));
+  };
 }

@@ -1,10 +1,9 @@
 /* console/views/audit.js: the tenant's hash-chained audit trail with filters, each entry with
  * actor, reason, ticket, token id and its hash link; the chain's status from /audit/verify; the
  * export (NDJSON with its signed checkpoint) as a download. */
-import {q} from '../api.js';
-import {fill, field, h, labelCells, num, when} from '../dom.js';
+import {fill, field, h, num, when} from '../dom.js';
 import * as session from '../session.js';
-import {attempt, clearErrors, get, getRaw, notice} from '../ui.js';
+import {attempt, clearErrors, get, getRaw, notice, pagedTable} from '../ui.js';
 
 const EVENT_TYPES = ['authority.client_credentials.grant', 'quota.created', 'quota.updated', 'quota.deleted', 'quota.paused',
   'quota.resumed', 'quota.change.denied', 'quota.elevation.expired', 'backfill.created', 'backfill.started', 'backfill.paused',
@@ -23,8 +22,6 @@ export async function renderAudit(root) {
   const chain = h('div', {class: 'chain', role: 'status'});
   const listSlot = h('div', {class: 'table-wrap'});
   const detail = h('div', {class: 'panel-slot'});
-  let filters = {};
-  let next = null;
   let last = null; /* the last entry shown, to check the next one links to it */
 
   async function verify() {
@@ -63,26 +60,9 @@ export async function renderAudit(root) {
     detail.querySelector('h2').focus();
   }
 
-  async function load(more) {
-    const page = await attempt(() => get(`/jobengine/audit${q({...filters, limit: 100, continuationToken: more ? next : null})}`));
-    if (!page) return;
-    next = page.continuationToken;
-    let body = listSlot.querySelector('tbody');
-    if (!more || !body) {
-      last = null;
-      body = h('tbody');
-      fill(listSlot, h('table', {class: 'grid audit'},
-        h('caption', {}, 'Entries in chain order (ascending sequence)'),
-        h('thead', {}, h('tr', {}, ['#', 'Occurred', 'Event', 'Resource', 'Actor', 'Reason', 'Ticket', 'Token id', 'Hash link', '']
-          .map((c) => h('th', {scope: 'col'}, c)))), body));
-    }
-    for (const e of page.items) body.append(row(e));
-    if (listSlot.querySelector('table')) labelCells(listSlot.querySelector('table'));
-    if (!page.items.length && !more) fill(listSlot, h('p', {class: 'empty'}, 'No entry matches.'));
-    const old = listSlot.querySelector('.more');
-    if (old) old.remove();
-    if (next) listSlot.append(h('button', {type: 'button', class: 'more', onclick: () => load(true)}, 'Load more'));
-  }
+  const load = pagedTable(listSlot, {path: '/jobengine/audit', limit: 100, caption: 'Entries in chain order (ascending sequence)',
+    columns: ['#', 'Occurred', 'Event', 'Resource', 'Actor', 'Reason', 'Ticket', 'Token id', 'Hash link', ''],
+    row, empty: 'No entry matches.', tableClass: 'grid audit', onReset: () => { last = null; }});
 
   const eventType = field('Event type', {list: 'event-types', spellcheck: 'false', autocomplete: 'off'});
   const resourceType = field('Resource type', {type: 'select'});
@@ -98,10 +78,9 @@ export async function renderAudit(root) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     clearErrors();
-    filters = {eventType: eventType.input.value.trim(), resourceType: resourceType.input.value,
+    load({eventType: eventType.input.value.trim(), resourceType: resourceType.input.value,
       resourceId: resourceId.input.value.trim(), actor: actor.input.value.trim(),
-      since: since.input.value.trim(), until: until.input.value.trim()};
-    load(false);
+      since: since.input.value.trim(), until: until.input.value.trim()});
   });
 
   async function download() {
@@ -122,6 +101,6 @@ export async function renderAudit(root) {
     h('div', {class: 'toolbar'}, h('button', {type: 'button', onclick: () => { clearErrors(); verify(); }}, 'Verify chain'),
       h('button', {type: 'button', onclick: download}, 'Download export')),
     form, detail, listSlot);
-  await Promise.all([verify(), load(false)]);
+  await Promise.all([verify(), load({})]);
   return {};
 }

@@ -1,8 +1,7 @@
 /* console/views/jobs.js: jobs by job type and status, a filtered list, and one job's attempts,
  * lease and last error. Read-only: the console leases and completes nothing. */
-import {q} from '../api.js';
 import {clear, field, fill, h, labelCells, num, when} from '../dom.js';
-import {attempt, clearErrors, get} from '../ui.js';
+import {attempt, clearErrors, get, pagedTable} from '../ui.js';
 
 const STATUSES = ['pending', 'leased', 'succeeded', 'failed', 'canceled'];
 const PAYLOAD_SHOWN = 4096;
@@ -11,8 +10,6 @@ export async function renderJobs(root) {
   const summarySlot = h('div', {class: 'table-wrap'});
   const listSlot = h('div', {class: 'table-wrap'});
   const detail = h('div', {class: 'panel-slot', 'aria-live': 'polite'});
-  let next = null;
-  let filters = {};
 
   async function drawSummary() {
     const s = await attempt(() => get('/jobengine/jobs/summary'));
@@ -33,24 +30,8 @@ export async function renderJobs(root) {
       h('td', {}, when(j.updatedAt)), h('td', {}, j.error ? h('small', {class: 'why'}, j.error.slice(0, 120)) : '—'));
   }
 
-  async function drawList(more) {
-    const page = await attempt(() => get(`/jobengine/jobs${q({...filters, limit: 50, continuationToken: more ? next : null})}`));
-    if (!page) return;
-    next = page.continuationToken;
-    let body = listSlot.querySelector('tbody');
-    if (!more || !body) {
-      body = h('tbody');
-      fill(listSlot, h('table', {class: 'grid'},
-        h('caption', {}, 'Jobs, oldest first'),
-        h('thead', {}, h('tr', {}, ['Job', 'Type', 'Status', 'Attempt', 'Priority', 'Updated', 'Last error'].map((c) => h('th', {scope: 'col'}, c)))), body));
-    }
-    for (const j of page.items) body.append(jobRow(j));
-    if (listSlot.querySelector('table')) labelCells(listSlot.querySelector('table'));
-    if (!page.items.length && !more) fill(listSlot, h('p', {class: 'empty'}, 'No job matches.'));
-    const old = listSlot.querySelector('.more');
-    if (old) old.remove();
-    if (next) listSlot.append(h('button', {type: 'button', class: 'more', onclick: () => drawList(true)}, 'Load more'));
-  }
+  const drawList = pagedTable(listSlot, {path: '/jobengine/jobs', limit: 50, caption: 'Jobs, oldest first',
+    columns: ['Job', 'Type', 'Status', 'Attempt', 'Priority', 'Updated', 'Last error'], row: jobRow, empty: 'No job matches.'});
 
   async function show(id) {
     clearErrors();
@@ -83,12 +64,11 @@ export async function renderJobs(root) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     clearErrors();
-    filters = {status: status.input.value, jobType: jobType.input.value.trim()};
-    drawList(false);
+    drawList({status: status.input.value, jobType: jobType.input.value.trim()});
   });
 
   root.append(h('h1', {}, 'Jobs'), summarySlot, h('h2', {}, 'List'), form, detail, listSlot);
   await drawSummary();
-  await drawList(false);
+  await drawList({});
   return {};
 }

@@ -4,7 +4,7 @@
  * optionally temporary), pause, resume, delete. Changes send If-Match with the version shown. */
 import {q} from '../api.js';
 import {actionsCell, bar, clear, countdown, field, fill, h, labelCells, num, when} from '../dom.js';
-import {actionButton, attempt, change, clearErrors, get, notice} from '../ui.js';
+import {actionButton, attempt, cardForm, change, clearErrors, get, notice} from '../ui.js';
 
 const LIMITS = [
   {name: 'maxActive', label: 'maxActive', what: 'jobs running at once', int: true},
@@ -183,33 +183,26 @@ export async function renderQuotas(root) {
     const minutes = field('Revert after (minutes)', {type: 'number', min: 1, max: 10080, step: 1, inputmode: 'numeric'},
       'Optional: makes this a temporary elevation that goes back to the current limits by itself.');
     const allow = field('Allow decrease below current usage', {type: 'checkbox'});
-    const problem = h('p', {class: 'problem', role: 'alert'});
-    const form = h('form', {class: 'card', 'aria-labelledby': 'adjust-title'},
-      h('h2', {id: 'adjust-title'}, `Adjust quota ${x.jobType}`),
+    const form = cardForm(panel, {id: 'adjust-title', title: `Adjust quota ${x.jobType}`, submit: 'Apply change'}, [
       h('p', {class: 'meta'}, `Version ${x.version}; the change is refused if someone changes it first.`),
-      h('div', {class: 'limits'}, lim.rows), minutes.row, allow.row, problem,
-      h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'primary'}, 'Apply change'),
-        h('button', {type: 'button', onclick: () => clear(panel)}, 'Close')));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      fill(problem);
-      clearErrors();
+      h('div', {class: 'limits'}, lim.rows), minutes.row, allow.row,
+    ], async () => {
       const {body, bad} = readLimits(lim.inputs, x);
-      if (bad) return fill(problem, bad);
+      if (bad) return bad;
       const m = minutes.input.value.trim();
       if (m) {
         const n = Number(m);
-        if (!Number.isInteger(n) || n < 1) return fill(problem, 'Revert after must be a whole number of minutes.');
+        if (!Number.isInteger(n) || n < 1) return 'Revert after must be a whole number of minutes.';
         body.expiresAt = new Date(Date.now() + n * 60000).toISOString();
       }
       if (allow.input.checked) body.allowDecreaseBelowUsage = true;
-      if (!Object.keys(body).some((k) => k !== 'allowDecreaseBelowUsage'))
-        return fill(problem, 'Nothing to change: every limit is as it is now.');
+      if (!Object.keys(body).some((k) => k !== 'allowDecreaseBelowUsage')) return 'Nothing to change: every limit is as it is now.';
       const r = await attempt(() => change('orch:quota', 'PUT', `/jobengine/quotas/${x.quotaId}`, body, {'If-Match': `"${x.version}"`}));
-      if (!r) return;
+      if (!r) return null;
       notice(`Quota ${x.jobType} adjusted (version ${r.body.version})${r.body.elevation ? `; reverts at ${when(r.body.elevation.expiresAt)}` : ''}.`);
       clear(panel);
       refresh();
+      return null;
     });
     fill(panel, form);
     lim.inputs.maxActive.focus();
@@ -228,25 +221,18 @@ export async function renderQuotas(root) {
       const c = await attempt(() => ceilingsFor(jt));
       if (c && jobType.input.value.trim() === jt) lim.showCeilings(c);
     });
-    const problem = h('p', {class: 'problem', role: 'alert'});
-    const form = h('form', {class: 'card', 'aria-labelledby': 'create-title'},
-      h('h2', {id: 'create-title'}, 'New quota'),
-      jobType.row, h('div', {class: 'limits'}, lim.rows), problem,
-      h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'primary'}, 'Create quota'),
-        h('button', {type: 'button', onclick: () => clear(panel)}, 'Close')));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      fill(problem);
-      clearErrors();
-      const jt = jobType.input.value.trim();
-      const {body, bad} = readLimits(lim.inputs, null);
-      if (bad) return fill(problem, bad);
-      const r = await attempt(() => change('orch:quota', 'POST', '/jobengine/quotas', {jobType: jt, ...body}));
-      if (!r) return;
-      notice(`Quota ${jt} created.`);
-      clear(panel);
-      refresh();
-    });
+    const form = cardForm(panel, {id: 'create-title', title: 'New quota', submit: 'Create quota'},
+      [jobType.row, h('div', {class: 'limits'}, lim.rows)], async () => {
+        const jt = jobType.input.value.trim();
+        const {body, bad} = readLimits(lim.inputs, null);
+        if (bad) return bad;
+        const r = await attempt(() => change('orch:quota', 'POST', '/jobengine/quotas', {jobType: jt, ...body}));
+        if (!r) return null;
+        notice(`Quota ${jt} created.`);
+        clear(panel);
+        refresh();
+        return null;
+      });
     fill(panel, form);
     jobType.input.focus();
   }
