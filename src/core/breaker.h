@@ -39,11 +39,12 @@ typedef struct je_breaker {
     je_breaker_settings s;
     je_breaker_state state;
     je_breaker_force force;
-    int64_t opened_ms;        /* when it last opened (JE_NO_TIME-like INT64_MIN when never) */
-    int64_t bucket_ms;        /* start of the newest bucket */
-    int64_t ok[JE_BREAKER_BUCKETS], failed[JE_BREAKER_BUCKETS]; /* [0] newest */
-    int64_t probes_admitted;  /* half-open: probes let through */
-    int64_t probes_ok;        /* half-open: probes that succeeded */
+    int64_t opened_ms; /* when it last opened (JE_NO_TIME-like INT64_MIN when never) */
+    int64_t bucket_ms; /* start of the newest bucket */
+    /* outcomes per bucket, [0] the newest */
+    int64_t ok[JE_BREAKER_BUCKETS], failed[JE_BREAKER_BUCKETS];
+    int64_t probes_admitted; /* half-open: probes let through */
+    int64_t probes_ok;       /* half-open: probes that succeeded */
 } je_breaker;
 
 /* "closed", "open", "half-open"; "auto", "forced-open", "forced-closed". */
@@ -66,22 +67,25 @@ void je_breaker_advance(je_breaker *b, int64_t now_ms);
  * probe), 0 no, with *retry_at_ms when it may next admit (open: opened + open_ms; half-open with
  * its probes out: INT64_MIN, unknown until they end). Advances first. */
 int je_breaker_admit(je_breaker *b, int64_t now_ms, int64_t *retry_at_ms);
-/* Gives back a probe admitted but not used (the job went away). */
+/* Gives back a probe admitted but not used (the job went away), in the same decision as the
+ * admit that answered 1; a no-op unless the breaker is half-open in AUTO with probes out. */
 void je_breaker_unadmit(je_breaker *b);
 
 /* A job of the breaker's job type completed (success 1) or failed (0) at now. Advances first;
  * may open (closed: the window passes the threshold; half-open: a probe failed) or close
- * (half-open: every probe succeeded). */
+ * (half-open: every probe succeeded). Every outcome goes into the window, whatever the state or
+ * force; transitions happen only in AUTO. Half-open, any outcome counts as a probe's, also one
+ * of a job leased before the breaker opened. */
 void je_breaker_record(je_breaker *b, int success, int64_t now_ms);
 
 /* An operator forces it open or closed, or releases it to follow its outcomes (AUTO: it
- * resumes closed with an empty window). */
+ * resumes closed with an empty window, also when it was AUTO already: a reset). */
 void je_breaker_set_force(je_breaker *b, je_breaker_force f, int64_t now_ms);
 
 /* The state a client sees: forced states win. */
 je_breaker_state je_breaker_effective(const je_breaker *b);
 
-/* Outcomes in the window now: ok and failed totals. */
+/* Outcomes in the window as of the last advance (advance to now first): ok and failed totals. */
 void je_breaker_window(const je_breaker *b, int64_t *ok, int64_t *failed);
 
 #endif
