@@ -39,7 +39,7 @@ typedef enum je_pool_strategy {
     JE_POOL_MAX_LIMIT,
 } je_pool_strategy;
 #define JE_POOL_STRATEGY_COUNT 5
-#define JE_POOL_NO_LIMIT (-1) /* maxPerHour, a share's maxActive: none */
+#define JE_POOL_NO_LIMIT (-1)  /* maxPerHour, a share's maxActive: none */
 #define JE_POOL_MAX_SHARES 256 /* tenants listed in one pool */
 
 /* "unlimited", "proportional", "priority", "reserved", "max-limit"; NULL when out of range. */
@@ -66,8 +66,8 @@ typedef struct je_pool_use {
 typedef struct je_pool {
     char job_type[JE_JOBTYPE_MAX + 1];
     je_pool_strategy strategy;
-    int64_t max_active;   /* total concurrency, >= 1 (ignored by unlimited) */
-    int64_t max_per_hour; /* total grants per UTC hour, JE_POOL_NO_LIMIT when none */
+    int64_t max_active;                /* total concurrency, >= 1 (ignored by unlimited) */
+    int64_t max_per_hour;              /* total grants per UTC hour, JE_POOL_NO_LIMIT when none */
     int64_t hour_start_ms, hour_count; /* the pool's grants in the UTC hour starting then */
     int64_t throttled;                 /* refusals in that hour */
 } je_pool;
@@ -75,19 +75,23 @@ typedef struct je_pool {
 /* Why a decision was refused: which cap bit. */
 typedef enum je_pool_cap {
     JE_POOL_OK = 0,
-    JE_POOL_CAP_TOTAL,        /* "pool_max_active": the pool is full */
-    JE_POOL_CAP_HOURLY,       /* "pool_max_per_hour": the pool's hourly grants are spent */
-    JE_POOL_CAP_SHARE,        /* "tenant_share": proportional entitlement or max-limit cap */
-    JE_POOL_CAP_HIGHER_TIER,  /* "higher_tier_waiting": priority */
-    JE_POOL_CAP_RESERVED,     /* "reserved_for_others": free slots are others' reserves */
+    JE_POOL_CAP_TOTAL,       /* "pool_max_active": the pool is full */
+    JE_POOL_CAP_HOURLY,      /* "pool_max_per_hour": the pool's hourly grants are spent */
+    JE_POOL_CAP_SHARE,       /* "tenant_share": proportional entitlement or max-limit cap */
+    JE_POOL_CAP_HIGHER_TIER, /* "higher_tier_waiting": priority */
+    JE_POOL_CAP_RESERVED,    /* "reserved_for_others": free slots are others' reserves */
 } je_pool_cap;
 
 /* "pool_max_active", ...; "" for JE_POOL_OK. */
 const char *je_pool_cap_name(je_pool_cap c);
 
-/* A tenant's entitlement as GET shows it: what the strategy gives it now. */
+/* A tenant's entitlement as GET shows it: what the strategy gives it now. entitled is the most
+ * it could hold now (its use plus the grants it would get in a row if it asked, the hourly cap
+ * aside), but at least its proportional entitlement or its reserve; while the pool is not full a
+ * request of a tenant with demand passes the strategy exactly when entitled > active (pool.c). */
 typedef struct je_pool_entitlement {
-    int64_t entitled;  /* slots the strategy entitles it to now (may exceed its use) */
+    int64_t entitled;   /* slots it is entitled to now (may exceed its use); JE_POOL_NO_LIMIT
+                         * under unlimited */
     int64_t guaranteed; /* reserved minimum (reserved), else 0 */
     int64_t cap;        /* its own cap (max-limit), JE_POOL_NO_LIMIT when none */
 } je_pool_entitlement;
@@ -103,7 +107,8 @@ void je_pool_roll(je_pool *p, int64_t now_ms);
  * the pool's listed terms. JE_POOL_OK when granted: the caller then counts the unit (use of the
  * tenant += 1, je_pool_granted); otherwise the cap that refused (je_pool_refused counts it). */
 je_pool_cap je_pool_decide(const je_pool *p, const je_pool_share *shares, size_t n_shares,
-                           const je_pool_use *use, size_t n_use, const char *tenant, int64_t now_ms);
+                           const je_pool_use *use, size_t n_use, const char *tenant,
+                           int64_t now_ms);
 void je_pool_granted(je_pool *p, int64_t now_ms);
 void je_pool_refused(je_pool *p, int64_t now_ms);
 
