@@ -10,6 +10,7 @@ export const JUSTIFY = {
   'orch:quota': {reason: 'quota_reason', ticket: 'quota_ticket', ticketRequired: false},
   'orch:backfill': {reason: 'backfill_reason', ticket: 'backfill_ticket', ticketRequired: false},
   'orch:operate': {reason: 'operator_reason', ticket: 'operator_ticket', ticketRequired: true},
+  'orch:governance': {reason: 'governance_reason', ticket: 'governance_ticket', ticketRequired: false},
 };
 
 const REFRESH_MARGIN_MS = 60_000; /* a read token is renewed this long before it expires */

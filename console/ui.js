@@ -58,7 +58,8 @@ export function notice(text) {
 
 /* ---- the reason dialog ------------------------------------------------------------------- */
 
-const SCOPE_WORDS = {'orch:quota': 'change quotas', 'orch:backfill': 'run backfills', 'orch:operate': 'operate jobs'};
+const SCOPE_WORDS = {'orch:quota': 'change quotas', 'orch:backfill': 'run backfills', 'orch:operate': 'operate jobs',
+  'orch:governance': 'govern capacity pools'};
 
 export function askReason(scope) {
   const j = session.JUSTIFY[scope];

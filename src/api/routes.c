@@ -6,7 +6,8 @@
 #include "core/scope.h"
 #include "core/text.h"
 
-#define AUDIT_SCOPES (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE)
+#define AUDIT_SCOPES                                                                               \
+    (JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL | JE_SCOPE_OPERATE | JE_SCOPE_GOVERNANCE)
 #define QUOTA_READ (JE_SCOPE_READ | JE_SCOPE_QUOTA)
 #define QUOTA_ID "/jobengine/quotas/{quotaId}"
 #define JOBS_READ (JE_SCOPE_READ | JE_SCOPE_JOBS)

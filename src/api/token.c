@@ -9,14 +9,15 @@
 #include "api/routes.h"
 #include "auth/jwt.h"
 #include "core/audit.h"
+#include "core/ids.h"
 #include "core/scope.h"
 #include "base/random.h"
 #include "core/text.h"
 
-#define SYSTEM_TENANT "_system"
 #define MAX_SCOPE_NAMES 16
 
-/* The justification parameters, in the order they are checked: quota, backfill, operate. */
+/* The justification parameters, in the order they are checked: quota, backfill, operate,
+ * governance (the order of the first elevated scope's reason in the audit entry too). */
 static const struct {
     unsigned scope;
     const char *reason_param, *ticket_param;
@@ -29,12 +30,15 @@ static const struct {
      JE_CLAIM_BACKFILL_TICKET, 0},
     {JE_SCOPE_OPERATE, "operator_reason", "operator_ticket", JE_CLAIM_OPERATOR_REASON,
      JE_CLAIM_OPERATOR_TICKET, 1},
+    {JE_SCOPE_GOVERNANCE, "governance_reason", "governance_ticket", JE_CLAIM_GOVERNANCE_REASON,
+     JE_CLAIM_GOVERNANCE_TICKET, 0},
 };
+#define N_JUSTIFICATIONS (sizeof justifications / sizeof justifications[0])
 
 /* What the audit names for the requested scopes' reasons (request.* for operate). */
 static const char *const audit_keys[JE_CLAIM_COUNT] = {
-    "quota.reason",    "quota.ticket",   "backfill.reason",
-    "backfill.ticket", "request.reason", "request.ticket",
+    "quota.reason",   "quota.ticket",   "backfill.reason",   "backfill.ticket",
+    "request.reason", "request.ticket", "governance.reason", "governance.ticket",
 };
 
 typedef struct grant {
@@ -102,13 +106,13 @@ static void grant_describe(grant *g) {
     if (t && t->value_len && je_utf8_valid(t->value, t->value_len) &&
         !memchr(t->value, 0, t->value_len))
         g->tenant_named = t->value;
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < N_JUSTIFICATIONS; i++)
         if (g->requested & justifications[i].scope) justify_one(g, (int)i);
 }
 
 static const char *audit_chain(const grant *g) {
-    if (!g->ca.authenticated || !g->tenant) return SYSTEM_TENANT;
-    return je_client_has_tenant(&g->ca.client, g->tenant) ? g->tenant : SYSTEM_TENANT;
+    if (!g->ca.authenticated || !g->tenant) return JE_TENANT_SYSTEM;
+    return je_client_has_tenant(&g->ca.client, g->tenant) ? g->tenant : JE_TENANT_SYSTEM;
 }
 
 static json_t *grant_details(const grant *g, const char *outcome, const char *desc) {
@@ -117,7 +121,7 @@ static json_t *grant_details(const grant *g, const char *outcome, const char *de
                           g->tenant ? json_string(g->tenant) : NULL, "scope", g->scope_sent,
                           "outcome", outcome);
     if (g->jti[0]) json_object_set_new(d, "jti", json_string(g->jti));
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < N_JUSTIFICATIONS; i++) {
         if (!(g->requested & justifications[i].scope)) continue;
         for (int k = 0; k < 2; k++) {
             int c = k ? justifications[i].ticket_claim : justifications[i].reason_claim;
@@ -131,7 +135,7 @@ static json_t *grant_details(const grant *g, const char *outcome, const char *de
 
 static int grant_audit(grant *g, const char *outcome, const char *desc, je_err *err) {
     const char *reason = NULL, *ticket = NULL;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < N_JUSTIFICATIONS; i++) {
         if (!(g->requested & justifications[i].scope)) continue;
         reason = g->vals[justifications[i].reason_claim];
         ticket = g->vals[justifications[i].ticket_claim];
@@ -221,7 +225,7 @@ static json_t *grant_claims(grant *g, int64_t now_s, int64_t ttl, const char *sc
                   "sub", g->ca.client.id, "aud", g->app->cfg.audience, "iat", (json_int_t)now_s,
                   "nbf", (json_int_t)now_s, "exp", (json_int_t)(now_s + ttl), "jti", g->jti,
                   "client_id", g->ca.client.id, "scope", scope, "stellaops:tenant", g->tenant);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < N_JUSTIFICATIONS; i++) {
         if (!(g->requested & justifications[i].scope)) continue;
         int rc = justifications[i].reason_claim, tc = justifications[i].ticket_claim;
         json_object_set_new(cl, je_claim_names[rc], json_string(g->vals[rc]));

@@ -15,8 +15,8 @@
 #include "core/scope.h"
 
 const char *const je_claim_names[JE_CLAIM_COUNT] = {
-    "quota.reason",    "quota.ticket",    "backfill.reason",
-    "backfill.ticket", "operator.reason", "operator.ticket",
+    "quota.reason",    "quota.ticket",    "backfill.reason",   "backfill.ticket",
+    "operator.reason", "operator.ticket", "governance.reason", "governance.ticket",
 };
 
 struct je_verifier_slot {

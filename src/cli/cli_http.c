@@ -36,6 +36,9 @@ const cli_scope cli_scope_backfill = {"orch:backfill", "backfill_reason", "backf
 const cli_scope cli_scope_operate = {"orch:operate", "operator_reason", "operator_ticket",
                                      "STELLAOPS_ORCH_OPERATOR_REASON",
                                      "STELLAOPS_ORCH_OPERATOR_TICKET"};
+const cli_scope cli_scope_governance = {"orch:governance", "governance_reason", "governance_ticket",
+                                        "STELLAOPS_ORCH_GOVERNANCE_REASON",
+                                        "STELLAOPS_ORCH_GOVERNANCE_TICKET"};
 
 static int has_line_break(const char *s) {
     return s && strpbrk(s, "\r\n") != NULL;

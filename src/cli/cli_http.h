@@ -39,7 +39,7 @@ typedef struct cli_scope {
 } cli_scope;
 
 extern const cli_scope cli_scope_read, cli_scope_jobs, cli_scope_quota, cli_scope_backfill,
-    cli_scope_operate;
+    cli_scope_operate, cli_scope_governance;
 
 typedef struct cli_http {
     const char *cmd;    /* "quota set": the prefix of every message */

@@ -57,7 +57,10 @@ int je_client_make(je_client *c, const char *id, const char *const *tenants, siz
     snprintf(c->id, sizeof c->id, "%s", id);
     if (n_tenants == 0) return je_err_field(err, "VALIDATION_FAILED", "tenant", "give a tenant");
     for (size_t i = 0; i < n_tenants; i++) {
-        if (!je_id_tenant_valid(tenants[i], strlen(tenants[i])))
+        /* "_system" is no tenant id, but the platform administrator's tenant (je_platform_rule,
+         * checked below once the roles are known). */
+        int system = strcmp(tenants[i], JE_TENANT_SYSTEM) == 0;
+        if (!system && !je_id_tenant_valid(tenants[i], strlen(tenants[i])))
             return je_err_field(err, "VALIDATION_FAILED", "tenant",
                                 "tenant '%.64s' is not 1-64 of [A-Za-z0-9._-], starting "
                                 "alphanumeric",
@@ -71,12 +74,15 @@ int je_client_make(je_client *c, const char *id, const char *const *tenants, siz
         if (!je_role_scopes(roles[i]))
             return je_err_field(err, "VALIDATION_FAILED", "role",
                                 "unknown role '%.32s' (Orch.Viewer, Orch.Worker, Orch.Operator, "
-                                "Orch.Admin)",
+                                "Orch.Admin, Orch.PlatformAdmin)",
                                 roles[i]);
         if (add_unique(&c->roles[0][0], sizeof c->roles[0], &c->n_roles, JE_MAX_ROLES, roles[i]) !=
             0)
             return je_err_field(err, "VALIDATION_FAILED", "role", "too many roles");
     }
+    const char *field = NULL;
+    const char *why = je_platform_rule(tenants, n_tenants, roles, n_roles, &field);
+    if (why) return je_err_field(err, "VALIDATION_FAILED", field, "%s", why);
     int64_t now = je_now_ms();
     c->created_ms = c->updated_ms = now;
     return je_client_set_secret(c, secret, secret_out, err);

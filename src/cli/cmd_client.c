@@ -117,8 +117,9 @@ static void client_usage(void) {
            "       jobengine client remove ID [--store URL]\n"
            "       jobengine client rotate-secret ID [--secret S] [--store URL] [--json]\n"
            "       jobengine client bootstrap FILE [--store URL]\n\n"
-           "Roles: Orch.Viewer, Orch.Worker, Orch.Operator, Orch.Admin. A secret is printed\n"
-           "once; only its SHA-256 is stored.\n");
+           "Roles: Orch.Viewer, Orch.Worker, Orch.Operator, Orch.Admin, and Orch.PlatformAdmin,\n"
+           "which goes only with tenant _system (the platform), alone: --tenant _system --role\n"
+           "Orch.PlatformAdmin. A secret is printed once; only its SHA-256 is stored.\n");
 }
 
 int cmd_client(int argc, char **argv) {

@@ -17,6 +17,8 @@ static const cli_optspec opts[] = {
     {"backfill-ticket", 1},
     {"operator-reason", 1},
     {"operator-ticket", 1},
+    {"governance-reason", 1},
+    {"governance-ticket", 1},
     {"json", 0},
     {NULL, 0},
 };
@@ -33,6 +35,8 @@ static const char *const params[][3] = {
     {"backfill-ticket", "backfill_ticket", "STELLAOPS_ORCH_BACKFILL_TICKET"},
     {"operator-reason", "operator_reason", "STELLAOPS_ORCH_OPERATOR_REASON"},
     {"operator-ticket", "operator_ticket", "STELLAOPS_ORCH_OPERATOR_TICKET"},
+    {"governance-reason", "governance_reason", "STELLAOPS_ORCH_GOVERNANCE_REASON"},
+    {"governance-ticket", "governance_ticket", "STELLAOPS_ORCH_GOVERNANCE_TICKET"},
 };
 
 static void token_usage(void) {
@@ -40,11 +44,13 @@ static void token_usage(void) {
            "                       [--tenant T] [--quota-reason R] [--quota-ticket T]\n"
            "                       [--backfill-reason R] [--backfill-ticket T]\n"
            "                       [--operator-reason R] [--operator-ticket T]\n"
+           "                       [--governance-reason R] [--governance-ticket T]\n"
            "                       [--url URL] [--json]\n\n"
            "Prints the access token (--json: the whole response). Each flag falls back to an\n"
            "environment variable: JOBENGINE_URL, JOBENGINE_CLIENT_ID, JOBENGINE_CLIENT_SECRET,\n"
            "JOBENGINE_SCOPE, JOBENGINE_TENANT, STELLAOPS_ORCH_QUOTA_REASON, ..._QUOTA_TICKET,\n"
-           "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET.\n");
+           "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET,\n"
+           "..._GOVERNANCE_REASON, ..._GOVERNANCE_TICKET.\n");
 }
 
 static int token_result(const cli_args *a, const cli_resp *r) {

@@ -2,10 +2,12 @@
  * Role and scope names are case-sensitive. Pure: constant tables only. */
 #include "core/scope.h"
 
+#include "core/ids.h"
+
 #include <string.h>
 
 static const char *const scope_names[JE_SCOPE_COUNT] = {
-    "orch:read", "orch:jobs", "orch:operate", "orch:quota", "orch:backfill",
+    "orch:read", "orch:jobs", "orch:operate", "orch:quota", "orch:backfill", "orch:governance",
 };
 
 typedef struct role_grant {
@@ -18,10 +20,11 @@ static const role_grant roles[] = {
     {"Orch.Worker", JE_SCOPE_READ | JE_SCOPE_JOBS},
     {"Orch.Operator", JE_SCOPE_READ | JE_SCOPE_JOBS | JE_SCOPE_OPERATE},
     {"Orch.Admin", JE_SCOPE_READ | JE_SCOPE_QUOTA | JE_SCOPE_BACKFILL},
+    {JE_ROLE_PLATFORM_ADMIN, JE_SCOPE_READ | JE_SCOPE_GOVERNANCE},
 };
 
-const char *const je_role_names[] = {"Orch.Viewer", "Orch.Worker", "Orch.Operator", "Orch.Admin",
-                                     NULL};
+const char *const je_role_names[] = {"Orch.Viewer", "Orch.Worker",          "Orch.Operator",
+                                     "Orch.Admin",  JE_ROLE_PLATFORM_ADMIN, NULL};
 
 unsigned je_scope_from_name(const char *s, size_t len) {
     if (!s) return 0;
@@ -86,4 +89,34 @@ unsigned je_roles_scopes(const char *const *role_list, size_t n) {
     unsigned m = 0;
     for (size_t i = 0; role_list && i < n; i++) m |= je_role_scopes(role_list[i]);
     return m;
+}
+
+static int all_equal(const char *const *list, size_t n, const char *v) {
+    for (size_t i = 0; i < n; i++)
+        if (!list[i] || strcmp(list[i], v) != 0) return 0;
+    return 1;
+}
+
+static int any_equal(const char *const *list, size_t n, const char *v) {
+    for (size_t i = 0; i < n; i++)
+        if (list[i] && strcmp(list[i], v) == 0) return 1;
+    return 0;
+}
+
+const char *je_platform_rule(const char *const *tenants, size_t n_tenants,
+                             const char *const *role_list, size_t n_roles, const char **field) {
+    int platform = any_equal(role_list, n_roles, JE_ROLE_PLATFORM_ADMIN);
+    int system = any_equal(tenants, n_tenants, JE_TENANT_SYSTEM);
+    if (!platform && !system) return NULL;
+    if (platform && !all_equal(tenants, n_tenants, JE_TENANT_SYSTEM)) {
+        *field = "tenant";
+        return "role Orch.PlatformAdmin is given only with tenant _system and no other tenant: "
+               "a platform administrator never acts inside a tenant";
+    }
+    if (!all_equal(role_list, n_roles, JE_ROLE_PLATFORM_ADMIN)) {
+        *field = "role";
+        return "tenant _system is given only with role Orch.PlatformAdmin and no other role: "
+               "only a platform administrator acts for the platform's own chain";
+    }
+    return NULL;
 }

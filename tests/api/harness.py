@@ -53,7 +53,8 @@ TMP = os.environ.get("JE_TEST_TMP") or os.path.join(REPO, "build", "test-tmp")
 
 FORM = "application/x-www-form-urlencoded"
 ZERO_HASH = "0" * 64
-ALL_SCOPES = ["orch:read", "orch:jobs", "orch:operate", "orch:quota", "orch:backfill"]
+ALL_SCOPES = ["orch:read", "orch:jobs", "orch:operate", "orch:quota", "orch:backfill",
+              "orch:governance"]
 GRANT_EVENT = "authority.client_credentials.grant"
 ENTRY_KEYS = {
     "sequence", "entryId", "tenantId", "eventType", "resourceType", "resourceId", "actorId",

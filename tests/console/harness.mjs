@@ -504,7 +504,7 @@ export function useConsole(opts = {}) {
     else if (client.tenants.length > 1) form.set('tenant', client.tenant);
     const scopes = scope.split(' ');
     for (const [s, prefix] of [['orch:quota', 'quota'], ['orch:backfill', 'backfill'],
-                               ['orch:operate', 'operator']]) {
+                               ['orch:operate', 'operator'], ['orch:governance', 'governance']]) {
       if (!scopes.includes(s)) continue;
       form.set(prefix + '_reason', reason || 'arranged by the console test harness');
       if (ticket) form.set(prefix + '_ticket', ticket);

@@ -52,9 +52,11 @@ static int st_client_get(je_store *s, const char *id, je_client *out, je_err *er
     out->n_tenants = 2;
     snprintf(out->tenants[0], sizeof out->tenants[0], FZ_TENANT);
     snprintf(out->tenants[1], sizeof out->tenants[1], FZ_TENANT2);
-    static const char *const roles[] = {"Orch.Admin", "Orch.Operator", "Orch.Viewer"};
-    out->n_roles = 3;
-    for (size_t i = 0; i < 3; i++) snprintf(out->roles[i], sizeof out->roles[i], "%s", roles[i]);
+    /* every scope, orch:governance included (the stub is not held to je_platform_rule) */
+    static const char *const roles[] = {"Orch.Admin", "Orch.Operator", "Orch.Viewer",
+                                        "Orch.PlatformAdmin"};
+    out->n_roles = 4;
+    for (size_t i = 0; i < 4; i++) snprintf(out->roles[i], sizeof out->roles[i], "%s", roles[i]);
     return JE_STORE_OK;
 }
 
