@@ -26,6 +26,7 @@ typedef struct lease_arg {
     int slot_of[MAX_TYPES]; /* type index → slot index, -1 unlimited */
     size_t n_slots;
     je_lease_held held;
+    je_pool_gate *pools[MAX_TYPES]; /* type index → its capacity pool, NULL none (issue 15) */
 } lease_arg;
 
 /* Loads a quota into a new slot, freeing what expired first. */
@@ -60,6 +61,35 @@ static int resolve_types(sqlite3 *db, lease_arg *a, je_err *err) {
         if (a->slot_of[i] < 0 && (a->slot_of[i] = slot_open(db, a, &r, err)) < 0) return -1;
     }
     return 0;
+}
+
+/* Opens the capacity pool of every requested type that has one. */
+static int open_pools(sqlite3 *db, lease_arg *a, je_err *err) {
+    for (size_t i = 0; i < a->req->n_job_types; i++)
+        if (je_sqlite_pool_gate_open(db, a->req->job_types[i], a->tenant, 0, a->req->now_ms,
+                                     &a->pools[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+static void close_pools(lease_arg *a) {
+    for (size_t i = 0; i < MAX_TYPES; i++) {
+        free(a->pools[i]);
+        a->pools[i] = NULL;
+    }
+}
+
+/* The pool of the candidate's type refused: noted for the answer (the first pool that did). */
+static int pool_held(sqlite3 *db, lease_arg *a, const je_pool_gate *g, je_err *err) {
+    je_lease_out *out = a->out;
+    if (out->pool_held) return 0;
+    out->pool_held = 1;
+    snprintf(out->pool_job_type, sizeof out->pool_job_type, "%s", g->pool.job_type);
+    out->pool_cap = g->last_cap;
+    out->pool_next_ms = g->last_cap == JE_POOL_CAP_HOURLY
+                            ? g->pool.hour_start_ms + JE_HOUR_MS
+                            : je_sqlite_pool_next_free(db, g->pool.job_type, a->req->now_ms, err);
+    return out->pool_next_ms == INT64_MAX ? -1 : 0;
 }
 
 /* qsort moves elements, so the job id is pointed at here, not stored in the order. */
@@ -121,19 +151,28 @@ static int lease_one(sqlite3 *db, lease_arg *a, const cand *c, const char *quota
     return 1;
 }
 
-/* One candidate: decide on its quota and lease it when granted. */
+/* One candidate: decide on its quota, then on its type's capacity pool, and lease it when both
+ * grant. */
 static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err) {
     int si = a->slot_of[c->type];
+    je_pool_gate *g = a->pools[c->type];
     int64_t until = 0;
-    if (si < 0) return a->req->unlimited_when_no_quota ? lease_one(db, a, c, NULL, &until, err) : 0;
-    je_lease_slot *sl = &a->slots[si];
-    if (!je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) return 0;
-    int rc = lease_one(db, a, c, sl->rec.quota_id, &until, err);
+    if (si < 0 && !a->req->unlimited_when_no_quota) return 0;
+    if (g && g->last_cap != JE_POOL_OK)
+        return 0; /* refused once: capacity only shrinks in a call */
+    je_lease_slot *sl = si < 0 ? NULL : &a->slots[si];
+    if (sl && !je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) return 0;
+    if (g && je_pool_gate_decide(g, a->tenant, a->req->now_ms) != JE_POOL_OK) {
+        if (sl) je_lease_slot_undo(sl);
+        return pool_held(db, a, g, err);
+    }
+    int rc = lease_one(db, a, c, sl ? sl->rec.quota_id : NULL, &until, err);
     if (rc <= 0) {
-        je_lease_slot_undo(sl); /* the job went away: give the unit back */
+        if (sl) je_lease_slot_undo(sl); /* the job went away: give the unit back */
         return rc;
     }
-    je_lease_slot_leased(sl, c->order.lane, until);
+    if (sl) je_lease_slot_leased(sl, c->order.lane, until);
+    if (g) je_pool_gate_granted(g, a->tenant, a->req->now_ms);
     return 1;
 }
 
@@ -149,7 +188,8 @@ static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     lease_out_reset(a->out);
     a->n_slots = 0;
     memset(&a->held, 0, sizeof a->held);
-    if (resolve_types(db, a, err) != 0) return -1;
+    close_pools(a);
+    if (resolve_types(db, a, err) != 0 || open_pools(db, a, err) != 0) return -1;
     size_t n = 0;
     cand *c = candidates(db, a, &n, err);
     if (!c) return -1;
@@ -161,6 +201,9 @@ static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     /* every slot opened was changed (expiry, decisions): saved as it stands */
     for (size_t k = 0; rc == 0 && k < a->n_slots; k++)
         rc = je_sqlite_quota_save(db, &a->slots[k].rec, err);
+    for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
+        if (a->pools[t] && a->pools[t]->changed)
+            rc = je_sqlite_pool_counters_save(db, &a->pools[t]->pool, err);
     a->out->held = a->held.held;
     a->out->decision = a->held.decision;
     a->out->limits = a->held.limits;
@@ -180,7 +223,9 @@ int je_sqlite_jobs_lease(je_store *s, const char *tenant, const je_lease_req *re
     a->tenant = tenant;
     a->req = req;
     a->out = out;
+    memset(a->pools, 0, sizeof a->pools);
     int rc = je_sqlite_write(s, lease_op, a, err);
+    close_pools(a);
     free(a);
     if (rc != 0) lease_out_reset(out); /* the transaction rolled back: nothing is leased */
     return rc == 0 ? JE_STORE_OK : JE_STORE_ERROR;

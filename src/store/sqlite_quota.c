@@ -148,6 +148,32 @@ typedef struct acquire_arg {
     int result;
 } acquire_arg;
 
+/* The quota granted: the job type's capacity pool (issue 15) must allow it too. A refusal
+ * undoes the quota's grant (before: the quota as it was) and says which cap refused. */
+static int pool_decide(sqlite3 *db, acquire_arg *a, const je_quota *before, je_err *err) {
+    je_acquire *out = a->out;
+    if (strcmp(out->rec.job_type, "*") == 0) return 0; /* "*" names no job type: no pool */
+    je_pool_gate *g = NULL;
+    if (je_sqlite_pool_gate_open(db, out->rec.job_type, a->tenant, 1, a->now, &g, err) != 0)
+        return -1;
+    if (!g) return 0;
+    int rc = 0;
+    out->pool_cap = je_pool_gate_decide(g, a->tenant, a->now);
+    if (out->pool_cap == JE_POOL_OK) {
+        je_pool_gate_granted(g, a->tenant, a->now);
+    } else {
+        out->rec.q = *before;
+        out->pool_next_ms = out->pool_cap == JE_POOL_CAP_HOURLY
+                                ? g->pool.hour_start_ms + JE_HOUR_MS
+                                : je_sqlite_pool_next_free(db, out->rec.job_type, a->now, err);
+        out->decision = (je_decision){JE_DECISION_EXHAUSTED, out->pool_next_ms, 0};
+        if (out->pool_next_ms == INT64_MAX) rc = -1;
+    }
+    if (rc == 0) rc = je_sqlite_pool_counters_save(db, &g->pool, err);
+    free(g);
+    return rc;
+}
+
 static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     acquire_arg *a = argp;
     je_acquire *out = a->out;
@@ -166,7 +192,9 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     if (out->rec.q.state.active >= out->rec.q.limits.max_active)
         earliest = je_sqlite_quota_earliest_expiry(db, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
+    je_quota before = out->rec.q;
     out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
+    if (out->decision.kind == JE_DECISION_GRANT && pool_decide(db, a, &before, err) != 0) return -1;
     if (out->decision.kind == JE_DECISION_GRANT) {
         je_uuid7(a->now, out->permit_id);
         out->expires_ms = a->now + a->ttl_ms;

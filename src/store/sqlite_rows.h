@@ -9,6 +9,7 @@
 
 #include "store/sqlite_impl.h"
 #include "store/backend.h"
+#include "core/pool_gate.h"
 
 /* Column lists, in the order the row loaders read them. */
 #define JE_SQLITE_QUOTA_COLS                                                                       \
@@ -37,6 +38,25 @@
     "plan_hash, safety_checks, batches_submitted, batches_done, events_processed, "                \
     "duplicates_skipped, events_failed, created_ms, created_by, started_ms, completed_ms, error, " \
     "version"
+
+/* ---- capacity pools (sqlite_rows_pool.c) ---- */
+/* By job type, shares included: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */
+int je_sqlite_pool_load(sqlite3 *db, const char *job_type, je_pool_record *out, je_err *err);
+int je_sqlite_pool_list_tx(sqlite3 *db, je_pool_visit_fn fn, void *ctx, je_err *err);
+/* The whole record (shares replaced); only the hour's counters (after a decision). */
+int je_sqlite_pool_save(sqlite3 *db, const je_pool_record *r, je_err *err);
+int je_sqlite_pool_counters_save(sqlite3 *db, const je_pool *p, je_err *err);
+int je_sqlite_pool_delete(sqlite3 *db, const char *job_type, je_err *err);
+/* Counts every tenant's use of g's pool at now into g (active: live leases of the job type and
+ * live permits of its quotas; demand: pending jobs available now, for the strategies that use
+ * it), the listed tenants and tenant (when given, its demand + extra) always present. */
+int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, int64_t extra,
+                             int64_t now, je_err *err);
+/* The pool of job_type as a decision of tenant holds it (malloc'd; *out NULL: no pool). */
+int je_sqlite_pool_gate_open(sqlite3 *db, const char *job_type, const char *tenant, int64_t extra,
+                             int64_t now, je_pool_gate **out, je_err *err);
+/* The earliest end of a live lease or permit in the pool (JE_NO_TIME: none; INT64_MAX error). */
+int64_t je_sqlite_pool_next_free(sqlite3 *db, const char *job_type, int64_t now, je_err *err);
 
 /* ---- quotas (sqlite_rows_quota.c) ---- */
 void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r);

@@ -39,6 +39,7 @@
 #include "core/justify.h"
 #include "core/backfill.h"
 #include "core/jobs.h"
+#include "core/pool_change.h"
 #include "core/quota.h"
 
 typedef enum je_store_rc {
@@ -140,6 +141,11 @@ typedef struct je_acquire {
     char permit_id[37];
     int64_t expires_ms;
     je_quota_record rec; /* the quota after the decision */
+    /* the quota granted but the job type's capacity pool refused (issue 15): decision is then
+     * a denial, pool_cap says which cap, pool_next_ms when a slot of the pool frees at the
+     * latest known (JE_NO_TIME unknown) */
+    je_pool_cap pool_cap;
+    int64_t pool_next_ms;
 } je_acquire;
 
 typedef struct je_job_filter {
@@ -174,7 +180,20 @@ typedef struct je_lease_out {
     je_decision decision;   /* of the first quota that held work back */
     je_quota_limits limits; /* its limits */
     int only_paused;        /* every quota that held work back was paused */
+    /* a capacity pool held work back (issue 15): which one, which cap, and when a slot of it
+     * frees at the latest known (its earliest live lease or permit; JE_NO_TIME unknown) */
+    int pool_held;
+    char pool_job_type[JE_JOBTYPE_MAX + 1];
+    je_pool_cap pool_cap;
+    int64_t pool_next_ms;
 } je_lease_out;
+
+typedef int (*je_pool_visit_fn)(void *ctx, const je_pool_record *p);
+/* A pool change callback, run inside the write transaction with the current record (exists 0:
+ * none, rec zeroed but for its job type): as je_quota_change_fn (JE_CHANGE_APPLY stores *rec,
+ * JE_CHANGE_DELETE deletes the pool, JE_CHANGE_DENY changes nothing; *audit is appended). */
+typedef int (*je_pool_change_fn)(void *ctx, je_pool_record *rec, int exists, int64_t now_ms,
+                                 json_t **audit, je_err *err);
 
 typedef struct je_backfill_filter {
     int status;                /* -1 any */
@@ -322,6 +341,17 @@ typedef struct je_store_ops {
     /* Completes a live lease (core: je_job_finish; a batch job also counts on its backfill,
      * je_backfill_batch_done): JE_STORE_OK (out), JE_STORE_NOT_FOUND, JE_STORE_LEASE_LOST. The
      * slot is released and the job's ledger claims settle. */
+    /* Capacity pools (issue 15; core/pool.h). get: JE_STORE_OK or JE_STORE_NOT_FOUND. list:
+     * ordered by job type. change: atomic read-decide-write as quota_change. usage: every
+     * tenant's use of the pool now as a decision would count it (live leases of the job type,
+     * live permits of its quotas, pending jobs available now), malloc'd into *out. A lease or
+     * acquire on a job type with a pool decides on the pool too, in its own transaction. */
+    int (*pool_get)(je_store *s, const char *job_type, je_pool_record *out, je_err *err);
+    int (*pool_list)(je_store *s, je_pool_visit_fn fn, void *ctx, je_err *err);
+    int (*pool_change)(je_store *s, const char *job_type, int64_t now_ms, je_pool_change_fn fn,
+                       void *ctx, je_pool_record *out, je_err *err);
+    int (*pool_usage)(je_store *s, const char *job_type, int64_t now_ms, je_pool_use **out,
+                      size_t *n, je_err *err);
     int (*job_complete)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
                         int succeeded, const char *error, int64_t now_ms, je_job *out, je_err *err);
     /* Engine: expired leases go back to pending and free their slots. Returns how many. */
