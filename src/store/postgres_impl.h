@@ -6,7 +6,8 @@
  * to rows, shared transaction steps), then the operations (postgres_ops.h).
  *
  * Isolation is READ COMMITTED with explicit row locks, always taken in one order: quota rows
- * (sorted by id), then job rows, then the tenant's audit head. */
+ * (sorted by id), then capacity pool rows (sorted by job type), then job rows, then the tenant's
+ * audit head. */
 #ifndef JE_STORE_POSTGRES_IMPL_H
 #define JE_STORE_POSTGRES_IMPL_H
 

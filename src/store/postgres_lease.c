@@ -32,6 +32,7 @@ typedef struct lease_arg {
     int slot_of[MAX_TYPES]; /* type index → slot index, -1 unlimited */
     size_t n_slots;
     je_lease_held held;
+    je_pool_gate *pools[MAX_TYPES]; /* type index → its capacity pool, NULL none (issue 15) */
 } lease_arg;
 
 /* {"a","b"}: every element quoted, its quotes and backslashes escaped. NULL when out of memory. */
@@ -125,10 +126,50 @@ static int slot_open(je_pg_tx *tx, lease_arg *a, je_lease_slot *sl, je_err *err)
     return 0;
 }
 
+static void close_pools(lease_arg *a) {
+    for (size_t i = 0; i < MAX_TYPES; i++) {
+        free(a->pools[i]);
+        a->pools[i] = NULL;
+    }
+}
+
+/* Opens (locks) the capacity pool of every requested type that has one, in job type order: the
+ * lock order after the quota rows. */
+static int open_pools(je_pg_tx *tx, lease_arg *a, je_err *err) {
+    size_t n = a->req->n_job_types, order[MAX_TYPES];
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = 1; i < n; i++) /* insertion sort: at most 32 */
+        for (size_t k = i;
+             k > 0 && strcmp(a->req->job_types[order[k - 1]], a->req->job_types[order[k]]) > 0;
+             k--) {
+            size_t t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (je_pg_pool_gate_open(tx, a->req->job_types[order[i]], a->tenant, 0, a->req->now_ms, 1,
+                                 &a->pools[order[i]], err) != 0)
+            return -1;
+    return 0;
+}
+
+/* The pool of a candidate's type refused: noted for the answer (the first pool that did). */
+static int pool_held(je_pg_tx *tx, lease_arg *a, const je_pool_gate *g, je_err *err) {
+    je_lease_out *out = a->out;
+    if (out->pool_held) return 0;
+    out->pool_held = 1;
+    snprintf(out->pool_job_type, sizeof out->pool_job_type, "%s", g->pool.job_type);
+    out->pool_cap = g->last_cap;
+    out->pool_next_ms = g->last_cap == JE_POOL_CAP_HOURLY
+                            ? g->pool.hour_start_ms + JE_HOUR_MS
+                            : je_pg_pool_next_free(tx, g->pool.job_type, a->req->now_ms, err);
+    return out->pool_next_ms == INT64_MAX ? -1 : 0;
+}
+
 /* Resolves every requested type to a slot (own quota, else "*", else unlimited) and opens the
  * slots. */
 static int resolve_types(je_pg_tx *tx, lease_arg *a, je_err *err) {
-    if (lock_quotas(tx, a, err) != 0) return -1;
+    if (lock_quotas(tx, a, err) != 0 || open_pools(tx, a, err) != 0) return -1;
     int failed = 0;
     for (size_t i = 0; i < a->req->n_job_types; i++) {
         je_quota_record *r = locked_of(a, a->req->job_types[i]);
@@ -203,14 +244,23 @@ static int lease_one(je_pg_tx *tx, lease_arg *a, cand *c, const char *quota_id, 
     return 0;
 }
 
-/* One candidate: decide on its quota and lease it when granted. */
+/* One candidate: decide on its quota, then on its type's capacity pool, and lease it when both
+ * grant. */
 static int lease_candidate(je_pg_tx *tx, lease_arg *a, cand *c, je_err *err) {
     int si = a->slot_of[c->type];
-    if (si < 0) return a->req->unlimited_when_no_quota ? lease_one(tx, a, c, NULL, err) : 0;
-    je_lease_slot *sl = &a->slots[si];
-    if (!je_lease_slot_decide(sl, c->job.lane, a->req->now_ms, &a->held)) return 0;
-    if (lease_one(tx, a, c, sl->rec.quota_id, err) != 0) return -1;
-    je_lease_slot_leased(sl, c->job.lane, c->job.lease_until_ms);
+    je_pool_gate *g = a->pools[c->type];
+    if (si < 0 && !a->req->unlimited_when_no_quota) return 0;
+    if (g && g->last_cap != JE_POOL_OK)
+        return 0; /* refused once: capacity only shrinks in a call */
+    je_lease_slot *sl = si < 0 ? NULL : &a->slots[si];
+    if (sl && !je_lease_slot_decide(sl, c->job.lane, a->req->now_ms, &a->held)) return 0;
+    if (g && je_pool_gate_decide(g, a->tenant, a->req->now_ms) != JE_POOL_OK) {
+        if (sl) je_lease_slot_undo(sl);
+        return pool_held(tx, a, g, err);
+    }
+    if (lease_one(tx, a, c, sl ? sl->rec.quota_id : NULL, err) != 0) return -1;
+    if (sl) je_lease_slot_leased(sl, c->job.lane, c->job.lease_until_ms);
+    if (g) je_pool_gate_granted(g, a->tenant, a->req->now_ms);
     return 0;
 }
 
@@ -227,6 +277,7 @@ static int lease_tx(je_pg_tx *tx, void *argp, je_err *err) {
     a->n_slots = a->n_locked = 0;
     a->star_checked = 0;
     memset(&a->held, 0, sizeof a->held);
+    close_pools(a);
     if (resolve_types(tx, a, err) != 0) return JE_STORE_ERROR;
     size_t n = 0;
     cand *c = candidates(tx, a, &n, err);
@@ -240,6 +291,9 @@ static int lease_tx(je_pg_tx *tx, void *argp, je_err *err) {
     /* every slot opened was changed (expiry, decisions): saved as it stands */
     for (size_t k = 0; rc == 0 && k < a->n_slots; k++)
         rc = je_pg_quota_save(tx, &a->slots[k].rec, err);
+    for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
+        if (a->pools[t] && a->pools[t]->changed)
+            rc = je_pg_pool_counters_save(tx, &a->pools[t]->pool, err);
     a->out->held = a->held.held;
     a->out->decision = a->held.decision;
     a->out->limits = a->held.limits;
@@ -261,6 +315,7 @@ int je_pg_jobs_lease(je_store *s, const char *tenant, const je_lease_req *req, j
     }
     *a = (lease_arg){.tenant = tenant, .req = req, .out = out, .types = types};
     int rc = je_pg_write(s, lease_tx, a, err);
+    close_pools(a);
     free(a);
     free(types);
     if (rc < 0) lease_out_reset(out); /* the transaction rolled back: nothing is leased */

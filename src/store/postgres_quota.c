@@ -199,6 +199,7 @@ typedef struct acquire_arg {
     int64_t ttl_ms, now;
     je_idem *idem;
     je_acquire *out;
+    je_quota before; /* the quota just before its decision (a pool's refusal restores it) */
 } acquire_arg;
 
 static int permit_insert(je_pg_tx *tx, const je_acquire *out, je_err *err) {
@@ -229,8 +230,27 @@ static int acquire_decide(je_pg_tx *tx, acquire_arg *a, je_err *err) {
     if (out->rec.q.state.active >= out->rec.q.limits.max_active)
         earliest = je_pg_quota_earliest_expiry(tx, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
+    a->before = out->rec.q;
     out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
     return 0;
+}
+
+/* The quota granted: the pool must allow it too, else the quota's grant is undone (the slot
+ * and token it took given back) and the answer says which cap refused. */
+static int pool_decide(je_pg_tx *tx, acquire_arg *a, je_pool_gate *g, je_err *err) {
+    je_acquire *out = a->out;
+    out->pool_cap = je_pool_gate_decide(g, a->tenant, a->now);
+    if (out->pool_cap == JE_POOL_OK) {
+        je_pool_gate_granted(g, a->tenant, a->now);
+    } else {
+        out->rec.q = a->before;
+        out->pool_next_ms = out->pool_cap == JE_POOL_CAP_HOURLY
+                                ? g->pool.hour_start_ms + JE_HOUR_MS
+                                : je_pg_pool_next_free(tx, out->rec.job_type, a->now, err);
+        if (out->pool_next_ms == INT64_MAX) return -1;
+        out->decision = (je_decision){JE_DECISION_EXHAUSTED, out->pool_next_ms, 0};
+    }
+    return je_pg_pool_counters_save(tx, &g->pool, err);
 }
 
 static int acquire_tx(je_pg_tx *tx, void *argp, je_err *err) {
@@ -246,7 +266,15 @@ static int acquire_tx(je_pg_tx *tx, void *argp, je_err *err) {
     if (seen != 0) return seen < 0 ? JE_STORE_ERROR : JE_STORE_OK;
     int found = je_pg_quota_load(tx, a->tenant, a->quota_id, 0, &out->rec, err);
     if (found != JE_STORE_OK) return found;
-    if (acquire_decide(tx, a, err) != 0) return JE_STORE_ERROR;
+    /* the job type's capacity pool (issue 15), locked right after the quota (the lock order) */
+    je_pool_gate *g = NULL;
+    if (strcmp(out->rec.job_type, "*") != 0 &&
+        je_pg_pool_gate_open(tx, out->rec.job_type, a->tenant, 1, a->now, 1, &g, err) != 0)
+        return JE_STORE_ERROR;
+    int rc = acquire_decide(tx, a, err) != 0 ? -1 : 0;
+    if (rc == 0 && g && out->decision.kind == JE_DECISION_GRANT) rc = pool_decide(tx, a, g, err);
+    free(g);
+    if (rc != 0) return JE_STORE_ERROR;
     int granted = out->decision.kind == JE_DECISION_GRANT;
     if (granted) {
         je_uuid7(a->now, out->permit_id);
@@ -260,7 +288,12 @@ static int acquire_tx(je_pg_tx *tx, void *argp, je_err *err) {
 
 int je_pg_quota_acquire(je_store *s, const char *tenant, const char *quota_id, int64_t ttl_ms,
                         int64_t now_ms, je_idem *idem, je_acquire *out, je_err *err) {
-    acquire_arg a = {tenant, quota_id, ttl_ms, now_ms, idem, out};
+    acquire_arg a = {.tenant = tenant,
+                     .quota_id = quota_id,
+                     .ttl_ms = ttl_ms,
+                     .now = now_ms,
+                     .idem = idem,
+                     .out = out};
     memset(out, 0, sizeof *out);
     return je_pg_write(s, acquire_tx, &a, err);
 }

@@ -6,12 +6,14 @@
  * call this tier and postgres.c, never each other.
  *
  * Locks: a step that loads a row to change it locks it (FOR UPDATE), in the one order of
- * postgres_impl.h: quota rows (sorted by id), then job rows, then the tenant's audit head. */
+ * postgres_impl.h: quota rows (sorted by id), then capacity pool rows (sorted by job
+ * type), then job rows, then the tenant's audit head. */
 #ifndef JE_STORE_POSTGRES_ROWS_H
 #define JE_STORE_POSTGRES_ROWS_H
 
 #include "store/postgres_impl.h"
 #include "store/backend.h"
+#include "core/pool_gate.h"
 
 /* Column lists, in the order the row loaders read them (the same as SQLite's). */
 #define JE_PG_QUOTA_COLS                                                                           \
@@ -38,6 +40,26 @@
     "plan_hash, safety_checks, batches_submitted, batches_done, events_processed, "                \
     "duplicates_skipped, events_failed, created_ms, created_by, started_ms, completed_ms, error, " \
     "version"
+
+/* ---- capacity pools (postgres_rows_pool.c) ---- */
+/* By job type, shares included, locked FOR UPDATE: JE_STORE_OK, NOT_FOUND or ERROR. */
+int je_pg_pool_load(je_pg_tx *tx, const char *job_type, je_pool_record *out, je_err *err);
+/* The same without the lock, for reads. */
+int je_pg_pool_read(je_pg_tx *tx, const char *job_type, je_pool_record *out, je_err *err);
+int je_pg_pool_list_tx(je_pg_tx *tx, je_pool_visit_fn fn, void *ctx, je_err *err);
+/* The whole record (shares replaced); only the hour's counters (after a decision). */
+int je_pg_pool_save(je_pg_tx *tx, const je_pool_record *r, je_err *err);
+int je_pg_pool_counters_save(je_pg_tx *tx, const je_pool *p, je_err *err);
+int je_pg_pool_delete(je_pg_tx *tx, const char *job_type, je_err *err);
+/* As SQLite's (sqlite_rows.h): every tenant's use and demand of g's pool at now. */
+int je_pg_pool_use_count(je_pg_tx *tx, je_pool_gate *g, const char *tenant, int64_t extra,
+                         int64_t now, je_err *err);
+/* The pool of job_type as a decision of tenant holds it (malloc'd; *out NULL: no pool), its row
+ * locked when lock (a decision: after the quota rows, before job rows). */
+int je_pg_pool_gate_open(je_pg_tx *tx, const char *job_type, const char *tenant, int64_t extra,
+                         int64_t now, int lock, je_pool_gate **out, je_err *err);
+/* The earliest end of a live lease or permit in the pool (JE_NO_TIME: none; INT64_MAX error). */
+int64_t je_pg_pool_next_free(je_pg_tx *tx, const char *job_type, int64_t now, je_err *err);
 
 /* ---- quotas (postgres_rows_quota.c) ---- */
 void je_pg_quota_from_row(const PGresult *r, int row, je_quota_record *q);
