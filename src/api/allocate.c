@@ -47,6 +47,19 @@ void je_api_reply_denied(je_req *r, const je_decision *d) {
                    json_pack("{s:s}", "nextEligibleAt", je_time_format(d->next_eligible_ms, t)));
 }
 
+/* The 429 of a decision the quota granted but the job type's capacity pool refused (issue 15):
+ * which pool and which cap; nextEligibleAt when a slot of it frees at the latest (null when
+ * unknown, and then Retry-After 1). */
+void je_api_reply_pool_denied(je_req *r, const char *job_type, je_pool_cap cap, int64_t next_ms) {
+    char t[JE_TIME_BUF];
+    if (next_ms == JE_NO_TIME) je_reply_header(r, "Retry-After", "1");
+    je_reply_error(
+        r, 429, "POOL_EXHAUSTED", "the job type's capacity pool allows no more work now",
+        json_pack("{s:s, s:s, s:o}", "pool", job_type, "cap", je_pool_cap_name(cap),
+                  "nextEligibleAt",
+                  next_ms == JE_NO_TIME ? json_null() : json_string(je_time_format(next_ms, t))));
+}
+
 static char *render_grant(void *ctx, int *status) {
     const je_acquire *a = ctx;
     char t[JE_TIME_BUF];
@@ -103,6 +116,8 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     je_metric_decision(r->principal->tenant, a->rec.job_type, "acquire", outcomes[a->decision.kind],
                        1);
     je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
+    if (a->pool_cap != JE_POOL_OK)
+        return je_api_reply_pool_denied(r, a->rec.job_type, a->pool_cap, a->pool_next_ms);
     if (a->decision.kind != JE_DECISION_GRANT) return je_api_reply_denied(r, &a->decision);
     int status;
     char *s = render_grant(a, &status);

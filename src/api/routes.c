@@ -13,6 +13,8 @@
 #define JOBS_READ (JE_SCOPE_READ | JE_SCOPE_JOBS)
 #define BACKFILL_READ (JE_SCOPE_READ | JE_SCOPE_BACKFILL)
 #define BACKFILL_ID "/jobengine/backfills/{backfillId}"
+/* a pool's reads: any tenant's read token (each sees its own use) or the platform's */
+#define POOL_READ (JE_SCOPE_READ | JE_SCOPE_GOVERNANCE)
 
 const je_route je_routes[] = {
     {"GET", "/healthz", JE_ROUTE_PUBLIC, 0, je_api_healthz},
@@ -58,6 +60,10 @@ const je_route je_routes[] = {
     {"POST", BACKFILL_ID "/resume", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_resume},
     {"POST", BACKFILL_ID "/cancel", JE_ROUTE_API, JE_SCOPE_BACKFILL, je_api_backfill_cancel},
     {"POST", "/jobengine/dedup/claim", JE_ROUTE_API, JE_SCOPE_JOBS, je_api_dedup_claim},
+    {"GET", "/jobengine/pools", JE_ROUTE_API, POOL_READ, je_api_pool_list},
+    {"GET", "/jobengine/pools/{jobType}", JE_ROUTE_API, POOL_READ, je_api_pool_get},
+    {"PUT", "/jobengine/pools/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE, je_api_pool_put},
+    {"DELETE", "/jobengine/pools/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE, je_api_pool_delete},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -5,6 +5,7 @@
 #define JE_API_ROUTES_H
 
 #include "api/app.h"
+#include "core/pool.h"
 #include "http/http.h"
 
 typedef enum je_route_kind {
@@ -70,12 +71,19 @@ void je_api_backfill_pause(je_req *r, je_app *app);
 void je_api_backfill_resume(je_req *r, je_app *app);
 void je_api_backfill_cancel(je_req *r, je_app *app);
 void je_api_dedup_claim(je_req *r, je_app *app);
+/* Capacity pools (issue 15; api/pools.c). */
+void je_api_pool_list(je_req *r, je_app *app);
+void je_api_pool_get(je_req *r, je_app *app);
+void je_api_pool_put(je_req *r, je_app *app);
+void je_api_pool_delete(je_req *r, je_app *app);
 
 /* Decision answers shared by acquire and lease. */
 /* X-RateLimit-* of a decision, and Retry-After for a denial when retry_after. */
 void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decision *d,
                              int64_t now_ms, int retry_after);
 void je_api_reply_denied(je_req *r, const je_decision *d);
+/* 429 POOL_EXHAUSTED: the quota granted, the job type's capacity pool did not. */
+void je_api_reply_pool_denied(je_req *r, const char *job_type, je_pool_cap cap, int64_t next_ms);
 
 /* The gate: authentication, tenant, scope, in the order of api.md §1. Returns 0 and sets
  * r->principal when admitted; otherwise it has replied. */
