@@ -1,8 +1,13 @@
 /* store/backend.c: see backend.h. */
 #include "store/backend.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/random.h"
+#include "core/audit.h"
+#include "core/ids.h"
 #include "core/jcs.h"
 #include "core/timefmt.h"
 
@@ -53,4 +58,52 @@ int je_audit_row_of(const json_t *entry, je_audit_row *row, je_err *err) {
     row->text = je_jcs_dumps(entry, &row->len);
     if (!row->text) return je_err_set(err, "AUDIT_INVALID", "audit entry cannot be canonicalised");
     return 0;
+}
+
+void je_store_buckets_format(const int64_t *v, char *out, size_t cap) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < JE_BREAKER_BUCKETS && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%lld", i ? "," : "", (long long)v[i]);
+}
+
+void je_store_buckets_parse(const char *text, int64_t *v) {
+    const char *p = text ? text : "";
+    for (int i = 0; i < JE_BREAKER_BUCKETS; i++) {
+        char *end;
+        long long n = strtoll(p, &end, 10);
+        v[i] = end == p || n < 0 ? 0 : n;
+        p = *end == ',' ? end + 1 : end;
+    }
+}
+
+json_t *je_store_breaker_entry(const je_breaker_row *r, je_breaker_state before, int64_t now_ms) {
+    je_breaker_state after = je_breaker_effective(&r->b);
+    if (after == before || after == JE_BREAKER_HALF_OPEN) return NULL; /* half-open: lazily */
+    int64_t ok = 0, failed = 0;
+    je_breaker_window(&r->b, &ok, &failed);
+    char id[JE_UUID_BUF], reason[160];
+    je_uuid7(now_ms, id);
+    if (after == JE_BREAKER_OPEN)
+        snprintf(reason, sizeof reason, "%lld of %lld completed jobs failed in the window",
+                 (long long)failed, (long long)(ok + failed));
+    else
+        snprintf(reason, sizeof reason, "%lld probe jobs succeeded", (long long)r->b.probes_ok);
+    json_t *details =
+        json_pack("{s:s, s:s, s:s, s:{s:I, s:I}}", "jobType", r->job_type, "before",
+                  je_breaker_state_name(before), "after", je_breaker_state_name(after), "window",
+                  "ok", (json_int_t)ok, "failed", (json_int_t)failed);
+    je_audit_fields f = {.entry_id = id,
+                         .tenant_id = r->tenant_id[0] ? r->tenant_id : JE_TENANT_SYSTEM,
+                         .event_type =
+                             after == JE_BREAKER_OPEN ? "breaker.opened" : "breaker.closed",
+                         .resource_type = "breaker",
+                         .resource_id = r->job_type,
+                         .actor_id = "jobengine",
+                         .actor_type = "system",
+                         .reason = reason,
+                         .ticket = NULL,
+                         .occurred_ms = now_ms,
+                         .details = details};
+    return je_audit_entry_new(&f);
 }

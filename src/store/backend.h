@@ -26,4 +26,13 @@ typedef struct je_audit_row {
  * time, no entryId or eventType, or cannot be canonicalised. */
 int je_audit_row_of(const json_t *entry, je_audit_row *row, je_err *err);
 
+/* A breaker's window buckets as stored ("3,0,1,..."; JE_BREAKER_BUCKETS counts), and back (a
+ * malformed list reads as zeros). */
+void je_store_buckets_format(const int64_t *v, char *out, size_t cap);
+void je_store_buckets_parse(const char *text, int64_t *v);
+/* The audit entry of a breaker that opened or closed by itself (by the engine, in the chain of
+ * its tenant, or of _system for a job type's breaker), or NULL when its effective state did not
+ * move from before. */
+json_t *je_store_breaker_entry(const je_breaker_row *r, je_breaker_state before, int64_t now_ms);
+
 #endif

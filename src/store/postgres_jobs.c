@@ -211,6 +211,17 @@ static int complete_locked(je_pg_tx *tx, lease_change *a, const char *read_id, j
     snprintf(quota_id, sizeof quota_id, "%s", j->quota_id);
     je_job_finish(j, a->succeeded, a->error, a->now);
     if (je_pg_job_save(tx, j, err) != 0) return JE_STORE_ERROR;
+    /* the outcome counts in the job type's circuit breaker (issue 15) */
+    je_breaker_row *br = NULL;
+    if (je_pg_breaker_gate(tx, j->job_type, a->tenant, a->now, &br, err) != 0)
+        return JE_STORE_ERROR;
+    if (br) {
+        je_breaker_state before = je_breaker_effective(&br->b);
+        je_breaker_record(&br->b, a->succeeded, a->now);
+        int rc = je_pg_breaker_settle(tx, br, before, a->now, err);
+        free(br);
+        if (rc != 0) return JE_STORE_ERROR;
+    }
     if (strcmp(read_id, quota_id) != 0) {
         /* charged to another quota than read before the lock: never seen (a live lease keeps
          * its quota), handled all the same */

@@ -33,6 +33,8 @@ typedef struct lease_arg {
     size_t n_slots;
     je_lease_held held;
     je_pool_gate *pools[MAX_TYPES]; /* type index → its capacity pool, NULL none (issue 15) */
+    je_breaker_row *breakers[MAX_TYPES]; /* type index → its circuit breaker, NULL none */
+    je_breaker_state breaker_before[MAX_TYPES];
 } lease_arg;
 
 /* {"a","b"}: every element quoted, its quotes and backslashes escaped. NULL when out of memory. */
@@ -130,7 +132,28 @@ static void close_pools(lease_arg *a) {
     for (size_t i = 0; i < MAX_TYPES; i++) {
         free(a->pools[i]);
         a->pools[i] = NULL;
+        free(a->breakers[i]);
+        a->breakers[i] = NULL;
     }
+}
+
+/* Opens (locks) the circuit breaker of every requested type that has one, after the pools. */
+static int open_breakers(je_pg_tx *tx, lease_arg *a, je_err *err) {
+    for (size_t i = 0; i < a->req->n_job_types; i++) {
+        if (je_pg_breaker_gate(tx, a->req->job_types[i], a->tenant, a->req->now_ms, &a->breakers[i],
+                               err) != 0)
+            return -1;
+        if (a->breakers[i]) a->breaker_before[i] = je_breaker_effective(&a->breakers[i]->b);
+    }
+    return 0;
+}
+
+static void breaker_held(lease_arg *a, const je_breaker_row *br, int64_t retry_at) {
+    je_lease_out *out = a->out;
+    if (out->breaker_held) return;
+    out->breaker_held = 1;
+    snprintf(out->breaker_job_type, sizeof out->breaker_job_type, "%s", br->job_type);
+    out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
 }
 
 /* Opens (locks) the capacity pool of every requested type that has one, in job type order: the
@@ -169,7 +192,9 @@ static int pool_held(je_pg_tx *tx, lease_arg *a, const je_pool_gate *g, je_err *
 /* Resolves every requested type to a slot (own quota, else "*", else unlimited) and opens the
  * slots. */
 static int resolve_types(je_pg_tx *tx, lease_arg *a, je_err *err) {
-    if (lock_quotas(tx, a, err) != 0 || open_pools(tx, a, err) != 0) return -1;
+    if (lock_quotas(tx, a, err) != 0 || open_pools(tx, a, err) != 0 ||
+        open_breakers(tx, a, err) != 0)
+        return -1;
     int failed = 0;
     for (size_t i = 0; i < a->req->n_job_types; i++) {
         je_quota_record *r = locked_of(a, a->req->job_types[i]);
@@ -252,10 +277,20 @@ static int lease_candidate(je_pg_tx *tx, lease_arg *a, cand *c, je_err *err) {
     if (si < 0 && !a->req->unlimited_when_no_quota) return 0;
     if (g && g->last_cap != JE_POOL_OK)
         return 0; /* refused once: capacity only shrinks in a call */
+    je_breaker_row *br = a->breakers[c->type];
+    int64_t retry_at = 0;
+    if (br && !je_breaker_admit(&br->b, a->req->now_ms, &retry_at)) {
+        breaker_held(a, br, retry_at);
+        return 0;
+    }
     je_lease_slot *sl = si < 0 ? NULL : &a->slots[si];
-    if (sl && !je_lease_slot_decide(sl, c->job.lane, a->req->now_ms, &a->held)) return 0;
+    if (sl && !je_lease_slot_decide(sl, c->job.lane, a->req->now_ms, &a->held)) {
+        if (br) je_breaker_unadmit(&br->b);
+        return 0;
+    }
     if (g && je_pool_gate_decide(g, a->tenant, a->req->now_ms) != JE_POOL_OK) {
         if (sl) je_lease_slot_undo(sl);
+        if (br) je_breaker_unadmit(&br->b);
         return pool_held(tx, a, g, err);
     }
     if (lease_one(tx, a, c, sl ? sl->rec.quota_id : NULL, err) != 0) return -1;
@@ -294,6 +329,10 @@ static int lease_tx(je_pg_tx *tx, void *argp, je_err *err) {
     for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
         if (a->pools[t] && a->pools[t]->changed)
             rc = je_pg_pool_counters_save(tx, &a->pools[t]->pool, err);
+    for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
+        if (a->breakers[t])
+            rc =
+                je_pg_breaker_settle(tx, a->breakers[t], a->breaker_before[t], a->req->now_ms, err);
     a->out->held = a->held.held;
     a->out->decision = a->held.decision;
     a->out->limits = a->held.limits;

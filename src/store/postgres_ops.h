@@ -40,6 +40,12 @@ int je_pg_pool_change(je_store *s, const char *job_type, int64_t now_ms, je_pool
                       void *ctx, je_pool_record *out, je_err *err);
 int je_pg_pool_usage(je_store *s, const char *job_type, int64_t now_ms, je_pool_use **out,
                      size_t *n, je_err *err);
+int je_pg_breaker_get(je_store *s, const char *job_type, const char *tenant, je_breaker_row *out,
+                      je_err *err);
+int je_pg_breaker_list(je_store *s, const char *job_type, je_breaker_visit_fn fn, void *ctx,
+                       je_err *err);
+int je_pg_breaker_change(je_store *s, const char *job_type, const char *tenant, int64_t now_ms,
+                         je_breaker_change_fn fn, void *ctx, je_breaker_row *out, je_err *err);
 int je_pg_quota_release(je_store *s, const char *tenant, const char *quota_id,
                         const char *permit_id, int64_t now_ms, je_err *err);
 int64_t je_pg_permits_expire(je_store *s, int64_t now_ms, je_err *err);

@@ -271,9 +271,27 @@ static int acquire_tx(je_pg_tx *tx, void *argp, je_err *err) {
     if (strcmp(out->rec.job_type, "*") != 0 &&
         je_pg_pool_gate_open(tx, out->rec.job_type, a->tenant, 1, a->now, 1, &g, err) != 0)
         return JE_STORE_ERROR;
-    int rc = acquire_decide(tx, a, err) != 0 ? -1 : 0;
-    if (rc == 0 && g && out->decision.kind == JE_DECISION_GRANT) rc = pool_decide(tx, a, g, err);
+    /* then its circuit breaker (the lock order): open, it admits nothing at all */
+    je_breaker_row *br = NULL;
+    int rc = strcmp(out->rec.job_type, "*") != 0
+                 ? je_pg_breaker_gate(tx, out->rec.job_type, a->tenant, a->now, &br, err)
+                 : 0;
+    je_breaker_state br_before = br ? je_breaker_effective(&br->b) : JE_BREAKER_CLOSED;
+    int64_t retry_at = 0;
+    if (rc == 0 && br && !je_breaker_admit(&br->b, a->now, &retry_at)) {
+        out->breaker_open = 1;
+        out->breaker_state = je_breaker_effective(&br->b);
+        out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
+        out->decision = (je_decision){JE_DECISION_EXHAUSTED, out->breaker_retry_ms, 0};
+    } else if (rc == 0) {
+        rc = acquire_decide(tx, a, err) != 0 ? -1 : 0;
+        if (rc == 0 && g && out->decision.kind == JE_DECISION_GRANT)
+            rc = pool_decide(tx, a, g, err);
+        if (rc == 0 && br && out->decision.kind != JE_DECISION_GRANT) je_breaker_unadmit(&br->b);
+    }
+    if (rc == 0 && br) rc = je_pg_breaker_settle(tx, br, br_before, a->now, err);
     free(g);
+    free(br);
     if (rc != 0) return JE_STORE_ERROR;
     int granted = out->decision.kind == JE_DECISION_GRANT;
     if (granted) {

@@ -61,6 +61,20 @@ int je_pg_pool_gate_open(je_pg_tx *tx, const char *job_type, const char *tenant,
 /* The earliest end of a live lease or permit in the pool (JE_NO_TIME: none; INT64_MAX error). */
 int64_t je_pg_pool_next_free(je_pg_tx *tx, const char *job_type, int64_t now, je_err *err);
 
+/* ---- circuit breakers (postgres_rows_breaker.c) ---- */
+int je_pg_breaker_load(je_pg_tx *tx, const char *job_type, const char *tenant, int lock,
+                       je_breaker_row *out, je_err *err);
+int je_pg_breaker_list_tx(je_pg_tx *tx, const char *job_type, je_breaker_visit_fn fn, void *ctx,
+                          je_err *err);
+int je_pg_breaker_save(je_pg_tx *tx, const je_breaker_row *r, je_err *err);
+int je_pg_breaker_settings_spread(je_pg_tx *tx, const je_breaker_row *r, je_err *err);
+int je_pg_breaker_delete_all(je_pg_tx *tx, const char *job_type, je_err *err);
+/* As SQLite's (sqlite_rows.h), the rows locked FOR UPDATE. */
+int je_pg_breaker_gate(je_pg_tx *tx, const char *job_type, const char *tenant, int64_t now,
+                       je_breaker_row **out, je_err *err);
+int je_pg_breaker_settle(je_pg_tx *tx, je_breaker_row *r, je_breaker_state before, int64_t now,
+                         je_err *err);
+
 /* ---- quotas (postgres_rows_quota.c) ---- */
 void je_pg_quota_from_row(const PGresult *r, int row, je_quota_record *q);
 /* By id (by_job_type = 0) or job type, locked FOR UPDATE: JE_STORE_OK, JE_STORE_NOT_FOUND or

@@ -187,6 +187,16 @@ static int lease_change_op(sqlite3 *db, void *argp, je_err *err) {
     snprintf(quota_id, sizeof quota_id, "%s", j->quota_id);
     je_job_finish(j, a->succeeded, a->error, a->now);
     if (je_sqlite_job_save(db, j, err) != 0) return -1;
+    /* the outcome counts in the job type's circuit breaker (issue 15) */
+    je_breaker_row *br = NULL;
+    if (je_sqlite_breaker_gate(db, j->job_type, a->tenant, a->now, &br, err) != 0) return -1;
+    if (br) {
+        je_breaker_state before = je_breaker_effective(&br->b);
+        je_breaker_record(&br->b, a->succeeded, a->now);
+        int rc = je_sqlite_breaker_settle(db, br, before, a->now, err);
+        free(br);
+        if (rc != 0) return -1;
+    }
     if (je_sqlite_quota_release_slots(db, a->tenant, quota_id, 1, err) < 0) return -1;
     /* its ledger claims become processed, or are given up for the next attempt */
     int64_t claims = je_sqlite_ledger_settle(db, a->tenant, a->job_id, a->succeeded, err);

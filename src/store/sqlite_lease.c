@@ -27,6 +27,8 @@ typedef struct lease_arg {
     size_t n_slots;
     je_lease_held held;
     je_pool_gate *pools[MAX_TYPES]; /* type index → its capacity pool, NULL none (issue 15) */
+    je_breaker_row *breakers[MAX_TYPES]; /* type index → its circuit breaker, NULL none */
+    je_breaker_state breaker_before[MAX_TYPES];
 } lease_arg;
 
 /* Loads a quota into a new slot, freeing what expired first. */
@@ -76,7 +78,29 @@ static void close_pools(lease_arg *a) {
     for (size_t i = 0; i < MAX_TYPES; i++) {
         free(a->pools[i]);
         a->pools[i] = NULL;
+        free(a->breakers[i]);
+        a->breakers[i] = NULL;
     }
+}
+
+/* Opens the circuit breaker of every requested type that has one. */
+static int open_breakers(sqlite3 *db, lease_arg *a, je_err *err) {
+    for (size_t i = 0; i < a->req->n_job_types; i++) {
+        if (je_sqlite_breaker_gate(db, a->req->job_types[i], a->tenant, a->req->now_ms,
+                                   &a->breakers[i], err) != 0)
+            return -1;
+        if (a->breakers[i]) a->breaker_before[i] = je_breaker_effective(&a->breakers[i]->b);
+    }
+    return 0;
+}
+
+/* The breaker of a candidate's type admitted nothing: noted for the answer (the first one). */
+static void breaker_held(lease_arg *a, const je_breaker_row *br, int64_t retry_at) {
+    je_lease_out *out = a->out;
+    if (out->breaker_held) return;
+    out->breaker_held = 1;
+    snprintf(out->breaker_job_type, sizeof out->breaker_job_type, "%s", br->job_type);
+    out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
 }
 
 /* The pool of the candidate's type refused: noted for the answer (the first pool that did). */
@@ -160,15 +184,26 @@ static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err
     if (si < 0 && !a->req->unlimited_when_no_quota) return 0;
     if (g && g->last_cap != JE_POOL_OK)
         return 0; /* refused once: capacity only shrinks in a call */
+    je_breaker_row *br = a->breakers[c->type];
+    int64_t retry_at = 0;
+    if (br && !je_breaker_admit(&br->b, a->req->now_ms, &retry_at)) {
+        breaker_held(a, br, retry_at);
+        return 0;
+    }
     je_lease_slot *sl = si < 0 ? NULL : &a->slots[si];
-    if (sl && !je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) return 0;
+    if (sl && !je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) {
+        if (br) je_breaker_unadmit(&br->b);
+        return 0;
+    }
     if (g && je_pool_gate_decide(g, a->tenant, a->req->now_ms) != JE_POOL_OK) {
         if (sl) je_lease_slot_undo(sl);
+        if (br) je_breaker_unadmit(&br->b);
         return pool_held(db, a, g, err);
     }
     int rc = lease_one(db, a, c, sl ? sl->rec.quota_id : NULL, &until, err);
     if (rc <= 0) {
         if (sl) je_lease_slot_undo(sl); /* the job went away: give the unit back */
+        if (br) je_breaker_unadmit(&br->b);
         return rc;
     }
     if (sl) je_lease_slot_leased(sl, c->order.lane, until);
@@ -189,7 +224,9 @@ static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     a->n_slots = 0;
     memset(&a->held, 0, sizeof a->held);
     close_pools(a);
-    if (resolve_types(db, a, err) != 0 || open_pools(db, a, err) != 0) return -1;
+    if (resolve_types(db, a, err) != 0 || open_pools(db, a, err) != 0 ||
+        open_breakers(db, a, err) != 0)
+        return -1;
     size_t n = 0;
     cand *c = candidates(db, a, &n, err);
     if (!c) return -1;
@@ -204,6 +241,10 @@ static int lease_op(sqlite3 *db, void *argp, je_err *err) {
     for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
         if (a->pools[t] && a->pools[t]->changed)
             rc = je_sqlite_pool_counters_save(db, &a->pools[t]->pool, err);
+    for (size_t t = 0; rc == 0 && t < a->req->n_job_types; t++)
+        if (a->breakers[t])
+            rc = je_sqlite_breaker_settle(db, a->breakers[t], a->breaker_before[t], a->req->now_ms,
+                                          err);
     a->out->held = a->held.held;
     a->out->decision = a->held.decision;
     a->out->limits = a->held.limits;
@@ -224,6 +265,7 @@ int je_sqlite_jobs_lease(je_store *s, const char *tenant, const je_lease_req *re
     a->req = req;
     a->out = out;
     memset(a->pools, 0, sizeof a->pools);
+    memset(a->breakers, 0, sizeof a->breakers);
     int rc = je_sqlite_write(s, lease_op, a, err);
     close_pools(a);
     free(a);

@@ -192,9 +192,28 @@ static int acquire_op(sqlite3 *db, void *argp, je_err *err) {
     if (out->rec.q.state.active >= out->rec.q.limits.max_active)
         earliest = je_sqlite_quota_earliest_expiry(db, &out->rec, err);
     if (earliest == INT64_MAX) return -1;
-    je_quota before = out->rec.q;
-    out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
-    if (out->decision.kind == JE_DECISION_GRANT && pool_decide(db, a, &before, err) != 0) return -1;
+    /* the job type's circuit breaker first (issue 15): open, it admits nothing at all */
+    je_breaker_row *br = NULL;
+    if (strcmp(out->rec.job_type, "*") != 0 &&
+        je_sqlite_breaker_gate(db, out->rec.job_type, a->tenant, a->now, &br, err) != 0)
+        return -1;
+    je_breaker_state br_before = br ? je_breaker_effective(&br->b) : JE_BREAKER_CLOSED;
+    int64_t retry_at = 0;
+    if (br && !je_breaker_admit(&br->b, a->now, &retry_at)) {
+        out->breaker_open = 1;
+        out->breaker_state = je_breaker_effective(&br->b);
+        out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
+        out->decision = (je_decision){JE_DECISION_EXHAUSTED, out->breaker_retry_ms, 0};
+    } else {
+        je_quota before = out->rec.q;
+        out->decision = je_quota_decide(&out->rec.q, a->now, earliest);
+        if (out->decision.kind == JE_DECISION_GRANT && pool_decide(db, a, &before, err) != 0)
+            return free(br), -1;
+        if (br && out->decision.kind != JE_DECISION_GRANT) je_breaker_unadmit(&br->b);
+    }
+    int settled = br ? je_sqlite_breaker_settle(db, br, br_before, a->now, err) : 0;
+    free(br);
+    if (settled != 0) return -1;
     if (out->decision.kind == JE_DECISION_GRANT) {
         je_uuid7(a->now, out->permit_id);
         out->expires_ms = a->now + a->ttl_ms;

@@ -58,6 +58,23 @@ int je_sqlite_pool_gate_open(sqlite3 *db, const char *job_type, const char *tena
 /* The earliest end of a live lease or permit in the pool (JE_NO_TIME: none; INT64_MAX error). */
 int64_t je_sqlite_pool_next_free(sqlite3 *db, const char *job_type, int64_t now, je_err *err);
 
+/* ---- circuit breakers (sqlite_rows_breaker.c) ---- */
+int je_sqlite_breaker_load(sqlite3 *db, const char *job_type, const char *tenant,
+                           je_breaker_row *out, je_err *err);
+int je_sqlite_breaker_list_tx(sqlite3 *db, const char *job_type, je_breaker_visit_fn fn, void *ctx,
+                              je_err *err);
+int je_sqlite_breaker_save(sqlite3 *db, const je_breaker_row *r, je_err *err);
+/* The job type's settings and per_tenant onto every tenant row of it. */
+int je_sqlite_breaker_settings_spread(sqlite3 *db, const je_breaker_row *r, je_err *err);
+int je_sqlite_breaker_delete_all(sqlite3 *db, const char *job_type, je_err *err);
+/* The breaker governing tenant's work of job_type, advanced to now (malloc'd; *out NULL: the job
+ * type has none). Remember je_breaker_effective before changing it, then settle it. */
+int je_sqlite_breaker_gate(sqlite3 *db, const char *job_type, const char *tenant, int64_t now,
+                           je_breaker_row **out, je_err *err);
+/* Saves r, with the audit entry of an opening or closing since before. */
+int je_sqlite_breaker_settle(sqlite3 *db, je_breaker_row *r, je_breaker_state before, int64_t now,
+                             je_err *err);
+
 /* ---- quotas (sqlite_rows_quota.c) ---- */
 void je_sqlite_quota_from_row(sqlite3_stmt *st, je_quota_record *r);
 /* By id (by_job_type = 0) or job type: JE_STORE_OK, JE_STORE_NOT_FOUND or JE_STORE_ERROR. */

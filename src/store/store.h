@@ -39,6 +39,7 @@
 #include "core/justify.h"
 #include "core/backfill.h"
 #include "core/jobs.h"
+#include "core/breaker.h"
 #include "core/pool_change.h"
 #include "core/quota.h"
 
@@ -146,6 +147,10 @@ typedef struct je_acquire {
      * latest known (JE_NO_TIME unknown) */
     je_pool_cap pool_cap;
     int64_t pool_next_ms;
+    /* the job type's circuit breaker admitted nothing (issue 15): decision is then a denial */
+    int breaker_open;
+    je_breaker_state breaker_state;
+    int64_t breaker_retry_ms; /* JE_NO_TIME unknown */
 } je_acquire;
 
 typedef struct je_job_filter {
@@ -186,7 +191,30 @@ typedef struct je_lease_out {
     char pool_job_type[JE_JOBTYPE_MAX + 1];
     je_pool_cap pool_cap;
     int64_t pool_next_ms;
+    /* a circuit breaker held work back (issue 15): which job type, and when it next admits
+     * (JE_NO_TIME unknown) */
+    int breaker_held;
+    char breaker_job_type[JE_JOBTYPE_MAX + 1];
+    int64_t breaker_retry_ms;
 } je_lease_out;
+
+/* A circuit breaker as stored (issue 15; core/breaker.h). The row of tenant "" is the job
+ * type's: its settings, and its state when per_tenant is 0; with per_tenant each tenant's work
+ * of the job type has a row of its own (same settings), made on first use. */
+typedef struct je_breaker_row {
+    char job_type[JE_JOBTYPE_MAX + 1];
+    char tenant_id[JE_TENANT_MAX + 1];
+    int per_tenant;
+    je_breaker b;
+    int64_t version, updated_ms;
+    char updated_by[JE_ID_MAX + 1], last_reason[JE_REASON_BUF], last_ticket[JE_TICKET_BUF];
+} je_breaker_row;
+typedef int (*je_breaker_visit_fn)(void *ctx, const je_breaker_row *b);
+/* As je_pool_change_fn, on one breaker row (exists 0: none; rec zeroed but for its keys). For
+ * the job type's row (tenant ""), JE_CHANGE_APPLY also gives its settings and per_tenant to
+ * every tenant row, and JE_CHANGE_DELETE deletes them all. */
+typedef int (*je_breaker_change_fn)(void *ctx, je_breaker_row *rec, int exists, int64_t now_ms,
+                                    json_t **audit, je_err *err);
 
 typedef int (*je_pool_visit_fn)(void *ctx, const je_pool_record *p);
 /* A pool change callback, run inside the write transaction with the current record (exists 0:
@@ -352,6 +380,17 @@ typedef struct je_store_ops {
                        void *ctx, je_pool_record *out, je_err *err);
     int (*pool_usage)(je_store *s, const char *job_type, int64_t now_ms, je_pool_use **out,
                       size_t *n, je_err *err);
+    /* Circuit breakers (issue 15). get: the row of (job_type, tenant; "" the job type's),
+     * JE_STORE_OK or JE_STORE_NOT_FOUND. list: every row of job_type (NULL: all), ordered by
+     * job type then tenant. change: atomic read-decide-write of one row. A lease, acquire or
+     * complete of a job type with a breaker admits through it or records its outcome in the same
+     * transaction (opening or closing it, with its audit entry). */
+    int (*breaker_get)(je_store *s, const char *job_type, const char *tenant, je_breaker_row *out,
+                       je_err *err);
+    int (*breaker_list)(je_store *s, const char *job_type, je_breaker_visit_fn fn, void *ctx,
+                        je_err *err);
+    int (*breaker_change)(je_store *s, const char *job_type, const char *tenant, int64_t now_ms,
+                          je_breaker_change_fn fn, void *ctx, je_breaker_row *out, je_err *err);
     int (*job_complete)(je_store *s, const char *tenant, const char *job_id, const char *lease_id,
                         int succeeded, const char *error, int64_t now_ms, je_job *out, je_err *err);
     /* Engine: expired leases go back to pending and free their slots. Returns how many. */
