@@ -60,6 +60,20 @@ void je_api_reply_pool_denied(je_req *r, const char *job_type, je_pool_cap cap, 
                   next_ms == JE_NO_TIME ? json_null() : json_string(je_time_format(next_ms, t))));
 }
 
+/* 503 of an acquire whose job type's circuit breaker is open (issue 15): its state and when it
+ * lets work through again (null: not by itself, e.g. forced open; then Retry-After 1). */
+void je_api_reply_breaker_open(je_req *r, const char *job_type, const char *state,
+                               int64_t retry_ms) {
+    char t[JE_TIME_BUF];
+    int64_t wait = retry_ms == JE_NO_TIME ? 1 : (retry_ms - je_now_ms() + 999) / 1000;
+    je_reply_header(r, "Retry-After",
+                    je_arena_printf(r->arena, "%lld", (long long)(wait < 1 ? 1 : wait)));
+    je_reply_error(
+        r, 503, "BREAKER_OPEN", "the job type's circuit breaker lets no work through now",
+        json_pack("{s:s, s:s, s:o}", "jobType", job_type, "state", state, "retryAt",
+                  retry_ms == JE_NO_TIME ? json_null() : json_string(je_time_format(retry_ms, t))));
+}
+
 static char *render_grant(void *ctx, int *status) {
     const je_acquire *a = ctx;
     char t[JE_TIME_BUF];
@@ -116,6 +130,9 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     je_metric_decision(r->principal->tenant, a->rec.job_type, "acquire", outcomes[a->decision.kind],
                        1);
     je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
+    if (a->breaker_open)
+        return je_api_reply_breaker_open(
+            r, a->rec.job_type, je_breaker_state_name(a->breaker_state), a->breaker_retry_ms);
     if (a->pool_cap != JE_POOL_OK)
         return je_api_reply_pool_denied(r, a->rec.job_type, a->pool_cap, a->pool_next_ms);
     if (a->decision.kind != JE_DECISION_GRANT) return je_api_reply_denied(r, &a->decision);

@@ -185,6 +185,19 @@ static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
         json_object_set_new(body, "nextEligibleAt",
                             timed ? opt_time(out->decision.next_eligible_ms) : json_null());
     }
+    if (out->breaker_held) { /* a circuit breaker held work back (issue 15) */
+        json_object_set_new(body, "breaker",
+                            json_pack("{s:s, s:o}", "jobType", out->breaker_job_type, "retryAt",
+                                      opt_time(out->breaker_retry_ms)));
+        if (!out->held && !out->pool_held) {
+            json_object_set_new(body, "nextEligibleAt", opt_time(out->breaker_retry_ms));
+            int64_t wait = out->breaker_retry_ms == JE_NO_TIME
+                               ? 1
+                               : (out->breaker_retry_ms - now + 999) / 1000;
+            je_reply_header(r, "Retry-After",
+                            je_arena_printf(r->arena, "%lld", (long long)(wait < 1 ? 1 : wait)));
+        }
+    }
     if (out->pool_held) { /* a capacity pool held work back (issue 15) */
         json_object_set_new(body, "pool",
                             json_pack("{s:s, s:s, s:o}", "jobType", out->pool_job_type, "cap",

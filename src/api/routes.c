@@ -64,6 +64,13 @@ const je_route je_routes[] = {
     {"GET", "/jobengine/pools/{jobType}", JE_ROUTE_API, POOL_READ, je_api_pool_get},
     {"PUT", "/jobengine/pools/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE, je_api_pool_put},
     {"DELETE", "/jobengine/pools/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE, je_api_pool_delete},
+    {"GET", "/jobengine/breakers", JE_ROUTE_API, POOL_READ, je_api_breaker_list},
+    {"GET", "/jobengine/breakers/{jobType}", JE_ROUTE_API, POOL_READ, je_api_breaker_get},
+    {"PUT", "/jobengine/breakers/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE, je_api_breaker_put},
+    {"DELETE", "/jobengine/breakers/{jobType}", JE_ROUTE_API, JE_SCOPE_GOVERNANCE,
+     je_api_breaker_delete},
+    {"POST", "/jobengine/breakers/{jobType}/force", JE_ROUTE_API,
+     JE_SCOPE_GOVERNANCE | JE_SCOPE_OPERATE, je_api_breaker_force},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -76,6 +76,12 @@ void je_api_pool_list(je_req *r, je_app *app);
 void je_api_pool_get(je_req *r, je_app *app);
 void je_api_pool_put(je_req *r, je_app *app);
 void je_api_pool_delete(je_req *r, je_app *app);
+/* Circuit breakers (issue 15; api/breakers.c). */
+void je_api_breaker_list(je_req *r, je_app *app);
+void je_api_breaker_get(je_req *r, je_app *app);
+void je_api_breaker_put(je_req *r, je_app *app);
+void je_api_breaker_delete(je_req *r, je_app *app);
+void je_api_breaker_force(je_req *r, je_app *app);
 
 /* Decision answers shared by acquire and lease. */
 /* X-RateLimit-* of a decision, and Retry-After for a denial when retry_after. */
@@ -84,6 +90,9 @@ void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decis
 void je_api_reply_denied(je_req *r, const je_decision *d);
 /* 429 POOL_EXHAUSTED: the quota granted, the job type's capacity pool did not. */
 void je_api_reply_pool_denied(je_req *r, const char *job_type, je_pool_cap cap, int64_t next_ms);
+/* 503 BREAKER_OPEN: the job type's circuit breaker admits nothing now. */
+void je_api_reply_breaker_open(je_req *r, const char *job_type, const char *state,
+                               int64_t retry_ms);
 
 /* The gate: authentication, tenant, scope, in the order of api.md §1. Returns 0 and sets
  * r->principal when admitted; otherwise it has replied. */
