@@ -1,5 +1,6 @@
 /* console/app.js: the operator console's entry point. Hash routes (#/quotas, #/backfills,
- * #/jobs, #/audit), the header, and the banner of live elevated tokens with their reasons. */
+ * #/jobs, #/pools, #/audit), the header, and the banner of live elevated tokens with their
+ * reasons. The platform (tenant _system) runs no work of its own: it gets Pools and Audit. */
 import {clear, countdown, fill, h} from './dom.js';
 import * as session from './session.js';
 import {clearErrors} from './ui.js';
@@ -8,13 +9,22 @@ import {renderQuotas} from './views/quotas.js';
 import {renderBackfills} from './views/backfills.js';
 import {renderJobs} from './views/jobs.js';
 import {renderAudit} from './views/audit.js';
+import {PLATFORM_TENANT, renderPools} from './views/pools.js';
 
 const ROUTES = {
-  quotas: {title: 'Quotas', render: renderQuotas},
-  backfills: {title: 'Backfills', render: renderBackfills},
-  jobs: {title: 'Jobs', render: renderJobs},
+  quotas: {title: 'Quotas', render: renderQuotas, tenantOnly: true},
+  backfills: {title: 'Backfills', render: renderBackfills, tenantOnly: true},
+  jobs: {title: 'Jobs', render: renderJobs, tenantOnly: true},
+  pools: {title: 'Pools', render: renderPools},
   audit: {title: 'Audit', render: renderAudit},
 };
+
+const isPlatform = () => session.signedIn() && session.who().tenant === PLATFORM_TENANT;
+
+/* The routes of the signed-in tenant, in the nav's order. */
+function routes() {
+  return Object.entries(ROUTES).filter(([, r]) => !(r.tenantOnly && isPlatform()));
+}
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -34,7 +44,7 @@ function renderHeader() {
   }
   const w = session.who();
   const active = routeName();
-  for (const [name, r] of Object.entries(ROUTES))
+  for (const [name, r] of routes())
     nav.append(h('a', {href: `#/${name}`, 'aria-current': name === active ? 'page' : undefined}, r.title));
   nav.hidden = false;
   fill(whoEl, h('span', {class: 'client'}, w.clientId), ' · tenant ', h('span', {class: 'tenant'}, w.tenant || '—'),
@@ -56,7 +66,8 @@ function renderBanner() {
 
 function routeName() {
   const m = /^#\/([a-z]+)/.exec(location.hash);
-  return m && ROUTES[m[1]] ? m[1] : 'quotas';
+  const ok = new Set(routes().map(([name]) => name));
+  return m && ok.has(m[1]) ? m[1] : isPlatform() ? 'pools' : 'quotas';
 }
 
 async function render() {

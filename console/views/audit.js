@@ -7,7 +7,8 @@ import {attempt, clearErrors, get, getRaw, notice, pagedTable} from '../ui.js';
 
 const EVENT_TYPES = ['authority.client_credentials.grant', 'quota.created', 'quota.updated', 'quota.deleted', 'quota.paused',
   'quota.resumed', 'quota.change.denied', 'quota.elevation.expired', 'backfill.created', 'backfill.started', 'backfill.paused',
-  'backfill.resumed', 'backfill.canceled', 'backfill.completed', 'backfill.failed', 'backfill.rejected'];
+  'backfill.resumed', 'backfill.canceled', 'backfill.completed', 'backfill.failed', 'backfill.rejected',
+  'pool.created', 'pool.updated', 'pool.deleted', 'pool.change.denied'];
 
 function short(hash) {
   return hash ? `${hash.slice(0, 10)}…` : '—';
@@ -66,7 +67,7 @@ export async function renderAudit(root) {
 
   const eventType = field('Event type', {list: 'event-types', spellcheck: 'false', autocomplete: 'off'});
   const resourceType = field('Resource type', {type: 'select'});
-  resourceType.input.append(h('option', {value: ''}, 'any'), ...['quota', 'backfill', 'client'].map((x) => h('option', {value: x}, x)));
+  resourceType.input.append(h('option', {value: ''}, 'any'), ...['quota', 'backfill', 'pool', 'client'].map((x) => h('option', {value: x}, x)));
   const resourceId = field('Resource ID', {spellcheck: 'false', autocomplete: 'off'});
   const actor = field('Actor', {spellcheck: 'false', autocomplete: 'off'});
   const since = field('Since (UTC)', {spellcheck: 'false', placeholder: '2026-11-01T00:00:00Z'}, 'Inclusive, RFC 3339.');

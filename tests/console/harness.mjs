@@ -26,8 +26,10 @@
 //
 // What `je` gives (filled in by the `before` hook useConsole registers):
 //   je.url                 the server's base URL, http://127.0.0.1:PORT
-//   je.clients             {admin, operator, viewer, multi}: {id, secret, tenant, tenants, roles}
-//                          (multi acts for two tenants, acme and globex; the others for acme)
+//   je.clients             {admin, operator, viewer, multi, otherOperator, platform}:
+//                          {id, secret, tenant, tenants, roles} (multi acts for two tenants,
+//                          acme and globex; otherOperator for globex; platform, role
+//                          Orch.PlatformAdmin, for _system; the others for acme)
 //   je.newPage(opts)       a page in a fresh browser context (1280x800 unless opts.viewport)
 //                          recording every console error, page error, failed request, asset
 //                          answered >= 400, any 5xx, and CSP violation; the test fails on any
@@ -75,12 +77,17 @@ export const TEST_TIMEOUT = scaled(60_000);
 
 export const TENANT = 'acme';
 export const OTHER_TENANT = 'globex';
+export const PLATFORM_TENANT = '_system';
 
 const CLIENTS = {
   admin: { id: 'console-admin', tenants: [TENANT], roles: ['Orch.Admin'] },
   operator: { id: 'console-operator', tenants: [TENANT], roles: ['Orch.Operator'] },
   viewer: { id: 'console-viewer', tenants: [TENANT], roles: ['Orch.Viewer'] },
   multi: { id: 'console-multi', tenants: [TENANT, OTHER_TENANT], roles: ['Orch.Admin'] },
+  // the other tenant's worker side (acquire, lease: orch:jobs)
+  otherOperator: { id: 'console-globex-operator', tenants: [OTHER_TENANT], roles: ['Orch.Operator'] },
+  // the platform administrator: capacity pools (orch:governance), its own audit chain
+  platform: { id: 'console-platform', tenants: [PLATFORM_TENANT], roles: ['Orch.PlatformAdmin'] },
 };
 
 // ------------------------------------------------------------------------------------------------
