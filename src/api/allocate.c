@@ -130,6 +130,9 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     je_metric_decision(r->principal->tenant, a->rec.job_type, "acquire", outcomes[a->decision.kind],
                        1);
     je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
+    if (a->breaker_open) je_metric_breaker_held(a->rec.job_type, "acquire");
+    if (a->pool_cap != JE_POOL_OK)
+        je_metric_pool_refused(a->rec.job_type, "acquire", je_pool_cap_name(a->pool_cap));
     if (a->breaker_open)
         return je_api_reply_breaker_open(
             r, a->rec.job_type, je_breaker_state_name(a->breaker_state), a->breaker_retry_ms);

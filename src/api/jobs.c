@@ -166,6 +166,9 @@ static int parse_lease(const json_t *body, je_lease_req *q, const char **types, 
 }
 
 static void reply_lease(je_req *r, je_lease_out *out, int64_t now) {
+    if (out->pool_held)
+        je_metric_pool_refused(out->pool_job_type, "lease", je_pool_cap_name(out->pool_cap));
+    if (out->breaker_held) je_metric_breaker_held(out->breaker_job_type, "lease");
     /* Retry-After only when nothing at all was leased: a worker that got jobs should not wait */
     if (out->held) je_api_decision_headers(r, &out->limits, &out->decision, now, out->n == 0);
     if (out->n) {

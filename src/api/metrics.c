@@ -24,6 +24,11 @@ static const char *const families[][3] = {
     {"jobengine_store_commit_duration_seconds", "histogram",
      "Time of one write batch, begin to durable commit."},
     {"jobengine_audit_entries_appended_total", "counter", "Audit entries by event type."},
+    {"jobengine_pool_refusals_total", "counter",
+     "Units a tenant's quota granted but the job type's capacity pool refused, by job type, "
+     "path (acquire, lease) and the cap that refused."},
+    {"jobengine_breaker_holds_total", "counter",
+     "Acquires and lease calls a job type's circuit breaker held back, by job type and path."},
 };
 
 static void observe_request(const je_req *r, double seconds) {
@@ -143,4 +148,21 @@ void je_api_metrics_serve(je_req *r, void *cls) {
     je_metrics_render(&out);
     je_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     je_buf_free(&out);
+}
+
+void je_metric_pool_refused(const char *job_type, const char *via, const char *cap) {
+    je_buf l = JE_BUF_INIT;
+    je_metrics_label(&l, "job_type", job_type);
+    je_metrics_label(&l, "via", via);
+    je_metrics_label(&l, "cap", cap);
+    je_metrics_add("jobengine_pool_refusals_total", l.data, 1);
+    je_buf_free(&l);
+}
+
+void je_metric_breaker_held(const char *job_type, const char *via) {
+    je_buf l = JE_BUF_INIT;
+    je_metrics_label(&l, "job_type", job_type);
+    je_metrics_label(&l, "via", via);
+    je_metrics_add("jobengine_breaker_holds_total", l.data, 1);
+    je_buf_free(&l);
 }

@@ -22,5 +22,8 @@ void je_metric_engine(const char *what, int64_t n);
 /* store hooks */
 void je_metric_batch_committed(double seconds, int64_t writes, int ok);
 void je_metric_audit_appended(const char *event_type);
+/* Capacity pools and circuit breakers (issue 15). */
+void je_metric_pool_refused(const char *job_type, const char *via, const char *cap);
+void je_metric_breaker_held(const char *job_type, const char *via);
 
 #endif

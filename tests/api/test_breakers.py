@@ -8,7 +8,7 @@ change and every opening or closing is audited."""
 import time
 import unittest
 
-from harness import ServerTestCase, quota_body, submit_many
+from harness import ServerTestCase, quota_body, submit_many, wait_until
 
 CLIENTS = [
     ("platform", ["_system"], ["Orch.PlatformAdmin"]),
@@ -23,7 +23,7 @@ LEASE = "/jobengine/jobs/lease"
 class BreakersTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = cls.start_class_server(CLIENTS, name="breakers")
+        cls.srv = cls.start_class_server(CLIENTS, name="breakers", metrics=True)
         s = cls.srv
         cls.gov = s.grant("platform", "orch:governance", governance_reason="protect the scanners",
                           governance_ticket="REL-1")
@@ -82,6 +82,9 @@ class BreakersTest(ServerTestCase):
         err = self.assertEnvelope((st, hdrs, body), 503, "BREAKER_OPEN")
         self.assertEqual((err["details"]["jobType"], err["details"]["state"]), ("brk.scan", "open"))
         self.assertIn("Retry-After", hdrs)
+        wait_until("breaker holds in /metrics", lambda: all(
+            'jobengine_breaker_holds_total{job_type="brk.scan",via="%s"} 1' % via
+            in self.srv.metrics()[2] for via in ("lease", "acquire")), 5)
         # after openSeconds: one probe, and only one, until it ends
         time.sleep(2.2)
         _, probe = self.lease(self.acme_jobs, "brk.scan", 4)

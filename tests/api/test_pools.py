@@ -8,7 +8,7 @@ on PostgreSQL as api-pg.*)."""
 import threading
 import unittest
 
-from harness import KeepAlive, ServerTestCase, quota_body, submit_many
+from harness import KeepAlive, ServerTestCase, quota_body, submit_many, wait_until
 
 CLIENTS = [
     ("platform", ["_system"], ["Orch.PlatformAdmin"]),
@@ -30,7 +30,7 @@ def pool_body(strategy, max_active, shares=(), **extra):
 class PoolsCase(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = cls.start_class_server(CLIENTS, name="pools")
+        cls.srv = cls.start_class_server(CLIENTS, name="pools", metrics=True)
         s = cls.srv
         cls.gov = s.grant("platform", "orch:governance", governance_reason="capacity plan Q4",
                           governance_ticket="CAP-7")
@@ -172,6 +172,11 @@ class PoolDecisionsTest(PoolsCase):
         err = self.assertEnvelope((st, hdrs, body), 429, "POOL_EXHAUSTED")
         self.assertEqual(err["details"]["cap"], "pool_max_active", err)
         self.assertIn("Retry-After", hdrs)
+        # counted in /metrics by the cap that refused (recorded once the reply is sent)
+        series = 'jobengine_pool_refusals_total{job_type="dec.cap",via="acquire",cap="%s"} 1'
+        wait_until("pool refusals in /metrics",
+                   lambda: all(series % cap in self.srv.metrics()[2]
+                               for cap in ("tenant_share", "pool_max_active")), 5)
         # the quota's own count was given back: the tenant's quota shows what the pool allowed
         st, _, q = self.srv.api("GET", Q + "/" + aq["quotaId"], self.acme_read)
         self.assertEqual(q["usage"]["active"], 3, q)
