@@ -96,11 +96,16 @@ static json_t *pool_view(je_req *r, je_app *app, const je_pool_record *p, je_err
         }
         je_pool cur = p->pool;
         je_pool_roll(&cur, now);
+        json_t *last = p->pool.last_cap ? json_pack("{s:s, s:o}", "cap",
+                                                    je_pool_cap_name((je_pool_cap)p->pool.last_cap),
+                                                    "at", time_json(p->pool.last_refusal_ms))
+                                        : json_null();
         json_object_set_new(o, "usage",
-                            json_pack("{s:I, s:I, s:o, s:I, s:o}", "active", (json_int_t)total,
+                            json_pack("{s:I, s:I, s:o, s:I, s:o, s:o}", "active", (json_int_t)total,
                                       "hourCount", (json_int_t)cur.hour_count, "hourStartedAt",
                                       time_json(cur.hour_start_ms), "throttled",
-                                      (json_int_t)cur.throttled, "tenants", tenants));
+                                      (json_int_t)cur.throttled, "lastRefusal", last, "tenants",
+                                      tenants));
         json_object_set_new(o, "createdAt", time_json(p->created_ms));
         json_object_set_new(o, "createdBy", json_string(p->created_by));
         json_object_set_new(o, "updatedAt", time_json(p->updated_ms));

@@ -70,6 +70,8 @@ typedef struct je_pool {
     int64_t max_per_hour;              /* total grants per UTC hour, JE_POOL_NO_LIMIT when none */
     int64_t hour_start_ms, hour_count; /* the pool's grants in the UTC hour starting then */
     int64_t throttled;                 /* refusals in that hour */
+    int last_cap;            /* the cap of the pool's last refusal (je_pool_cap), 0 none */
+    int64_t last_refusal_ms; /* and when it was */
 } je_pool;
 
 /* Why a decision was refused: which cap bit. */

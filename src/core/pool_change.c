@@ -66,6 +66,8 @@ void je_pool_apply(const je_pool_change_req *req, je_pool_record *rec, int exist
         rec->pool.hour_start_ms = counters.hour_start_ms;
         rec->pool.hour_count = counters.hour_count;
         rec->pool.throttled = counters.throttled;
+        rec->pool.last_cap = counters.last_cap;
+        rec->pool.last_refusal_ms = counters.last_refusal_ms;
         rec->version += 1;
     } else {
         rec->pool.hour_start_ms = now_ms - now_ms % 3600000;

@@ -22,6 +22,8 @@ je_pool_cap je_pool_gate_decide(je_pool_gate *g, const char *tenant, int64_t now
         je_pool_refused(&g->pool, now_ms);
         g->changed = 1;
         g->last_cap = cap;
+        g->pool.last_cap = (int)cap;
+        g->pool.last_refusal_ms = now_ms;
     }
     return cap;
 }

@@ -10,7 +10,8 @@
 
 #define POOL_COLS                                                                                  \
     "job_type, strategy, max_active, max_per_hour, hour_start_ms, hour_count, throttled, "         \
-    "version, created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket"
+    "version, created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket, "          \
+    "last_cap, last_refusal_ms"
 
 static void pool_from_row(const PGresult *res, int row, je_pool_record *r) {
     je_pg_get_text(res, row, 0, r->pool.job_type, sizeof r->pool.job_type);
@@ -27,6 +28,8 @@ static void pool_from_row(const PGresult *res, int row, je_pool_record *r) {
     je_pg_get_text(res, row, 11, r->updated_by, sizeof r->updated_by);
     je_pg_get_text(res, row, 12, r->last_reason, sizeof r->last_reason);
     je_pg_get_text(res, row, 13, r->last_ticket, sizeof r->last_ticket);
+    r->pool.last_cap = (int)je_pg_get_int(res, row, 14);
+    r->pool.last_refusal_ms = je_pg_get_int(res, row, 15);
 }
 
 static int shares_load(je_pg_tx *tx, je_pool_record *r, je_err *err) {
@@ -101,9 +104,11 @@ int je_pg_pool_counters_save(je_pg_tx *tx, const je_pool *pool, je_err *err) {
     je_pg_int(&p, pool->hour_start_ms);
     je_pg_int(&p, pool->hour_count);
     je_pg_int(&p, pool->throttled);
+    je_pg_int(&p, pool->last_cap);
+    je_pg_int(&p, pool->last_refusal_ms);
     return je_pg_run(tx,
-                     "UPDATE pools SET hour_start_ms=$2, hour_count=$3, throttled=$4 WHERE "
-                     "job_type=$1",
+                     "UPDATE pools SET hour_start_ms=$2, hour_count=$3, throttled=$4, "
+                     "last_cap=$5, last_refusal_ms=$6 WHERE job_type=$1",
                      &p, NULL, err);
 }
 
@@ -131,12 +136,15 @@ int je_pg_pool_save(je_pg_tx *tx, const je_pool_record *r, je_err *err) {
     je_pg_text(&p, r->updated_by);
     je_pg_text(&p, r->last_reason);
     je_pg_text(&p, r->last_ticket);
+    je_pg_int(&p, pool->last_cap);
+    je_pg_int(&p, pool->last_refusal_ms);
     if (je_pg_run(tx,
                   "INSERT INTO pools(" POOL_COLS
-                  ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (job_type) "
-                  "DO UPDATE SET strategy=$2, max_active=$3, max_per_hour=$4, hour_start_ms=$5, "
-                  "hour_count=$6, throttled=$7, version=$8, created_ms=$9, created_by=$10, "
-                  "updated_ms=$11, updated_by=$12, last_reason=$13, last_ticket=$14",
+                  ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT "
+                  "(job_type) DO UPDATE SET strategy=$2, max_active=$3, max_per_hour=$4, "
+                  "hour_start_ms=$5, hour_count=$6, throttled=$7, version=$8, created_ms=$9, "
+                  "created_by=$10, updated_ms=$11, updated_by=$12, last_reason=$13, "
+                  "last_ticket=$14, last_cap=$15, last_refusal_ms=$16",
                   &p, NULL, err) != 0)
         return -1;
     je_pg_params d = {0};

@@ -10,7 +10,8 @@
 
 #define POOL_COLS                                                                                  \
     "job_type, strategy, max_active, max_per_hour, hour_start_ms, hour_count, throttled, "         \
-    "version, created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket"
+    "version, created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket, "          \
+    "last_cap, last_refusal_ms"
 
 static void pool_from_row(sqlite3_stmt *st, je_pool_record *r) {
     je_sqlite_col_text(st, 0, r->pool.job_type, sizeof r->pool.job_type);
@@ -27,6 +28,8 @@ static void pool_from_row(sqlite3_stmt *st, je_pool_record *r) {
     je_sqlite_col_text(st, 11, r->updated_by, sizeof r->updated_by);
     je_sqlite_col_text(st, 12, r->last_reason, sizeof r->last_reason);
     je_sqlite_col_text(st, 13, r->last_ticket, sizeof r->last_ticket);
+    r->pool.last_cap = sqlite3_column_int(st, 14);
+    r->pool.last_refusal_ms = sqlite3_column_int64(st, 15);
 }
 
 static int shares_load(sqlite3 *db, je_pool_record *r, je_err *err) {
@@ -88,13 +91,16 @@ int je_sqlite_pool_list_tx(sqlite3 *db, je_pool_visit_fn fn, void *ctx, je_err *
 int je_sqlite_pool_counters_save(sqlite3 *db, const je_pool *p, je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(db,
                                          "UPDATE pools SET hour_start_ms=?2, hour_count=?3, "
-                                         "throttled=?4 WHERE job_type=?1",
+                                         "throttled=?4, last_cap=?5, last_refusal_ms=?6 WHERE "
+                                         "job_type=?1",
                                          err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, p->job_type, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, p->hour_start_ms);
     sqlite3_bind_int64(st, 3, p->hour_count);
     sqlite3_bind_int64(st, 4, p->throttled);
+    sqlite3_bind_int(st, 5, p->last_cap);
+    sqlite3_bind_int64(st, 6, p->last_refusal_ms);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
     return rc == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "pool counters");
@@ -116,10 +122,11 @@ int je_sqlite_pool_delete(sqlite3 *db, const char *job_type, je_err *err) {
 }
 
 int je_sqlite_pool_save(sqlite3 *db, const je_pool_record *r, je_err *err) {
-    sqlite3_stmt *st = je_sqlite_prepare(db,
-                                         "INSERT OR REPLACE INTO pools(" POOL_COLS
-                                         ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
-                                         err);
+    sqlite3_stmt *st =
+        je_sqlite_prepare(db,
+                          "INSERT OR REPLACE INTO pools(" POOL_COLS
+                          ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                          err);
     if (!st) return -1;
     const je_pool *p = &r->pool;
     sqlite3_bind_text(st, 1, p->job_type, -1, SQLITE_STATIC);
@@ -136,6 +143,8 @@ int je_sqlite_pool_save(sqlite3 *db, const je_pool_record *r, je_err *err) {
     sqlite3_bind_text(st, 12, r->updated_by, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, r->last_reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 14, r->last_ticket, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 15, p->last_cap);
+    sqlite3_bind_int64(st, 16, p->last_refusal_ms);
     int rc = sqlite3_step(st);
     je_sqlite_done(st);
     if (rc != SQLITE_DONE) return je_sqlite_fail(err, db, "pool save");

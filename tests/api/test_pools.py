@@ -172,6 +172,10 @@ class PoolDecisionsTest(PoolsCase):
         err = self.assertEnvelope((st, hdrs, body), 429, "POOL_EXHAUSTED")
         self.assertEqual(err["details"]["cap"], "pool_max_active", err)
         self.assertIn("Retry-After", hdrs)
+        # the pool says why it last refused
+        st, _, full = self.srv.api("GET", P + "dec.cap", self.platform_read)
+        self.assertEqual(full["usage"]["lastRefusal"]["cap"], "pool_max_active", full)
+        self.assertGreaterEqual(full["usage"]["throttled"], 2, full)
         # counted in /metrics by the cap that refused (recorded once the reply is sent)
         series = 'jobengine_pool_refusals_total{job_type="dec.cap",via="acquire",cap="%s"} 1'
         wait_until("pool refusals in /metrics",

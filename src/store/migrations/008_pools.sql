@@ -10,6 +10,8 @@ CREATE TABLE pools (
     hour_start_ms INTEGER NOT NULL,
     hour_count INTEGER NOT NULL,
     throttled INTEGER NOT NULL,
+    last_cap INTEGER NOT NULL,
+    last_refusal_ms INTEGER NOT NULL,
     version INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
     created_by TEXT NOT NULL,

@@ -9,6 +9,8 @@ CREATE TABLE pools (
     hour_start_ms BIGINT NOT NULL,
     hour_count BIGINT NOT NULL,
     throttled BIGINT NOT NULL,
+    last_cap INTEGER NOT NULL,
+    last_refusal_ms BIGINT NOT NULL,
     version BIGINT NOT NULL,
     created_ms BIGINT NOT NULL,
     created_by TEXT NOT NULL,
