@@ -31,7 +31,9 @@ void je_api_decision_headers(je_req *r, const je_quota_limits *l, const je_decis
                     je_arena_printf(r->arena, "%lld", (long long)d->remaining));
     je_reply_header(r, "X-RateLimit-Reset", je_arena_printf(r->arena, "%lld", (long long)reset_s));
     if (retry_after && d->kind == JE_DECISION_EXHAUSTED) {
-        int64_t wait = ceil_div(d->next_eligible_ms - now_ms, 1000);
+        int64_t wait = d->next_eligible_ms == JE_NO_TIME /* unknown (a pool's): 1 s */
+                           ? 1
+                           : ceil_div(d->next_eligible_ms - now_ms, 1000);
         je_reply_header(r, "Retry-After",
                         je_arena_printf(r->arena, "%lld", (long long)(wait < 1 ? 1 : wait)));
     }
@@ -49,10 +51,9 @@ void je_api_reply_denied(je_req *r, const je_decision *d) {
 
 /* The 429 of a decision the quota granted but the job type's capacity pool refused (issue 15):
  * which pool and which cap; nextEligibleAt when a slot of it frees at the latest (null when
- * unknown, and then Retry-After 1). */
+ * unknown). Retry-After comes with the decision's headers (1 when unknown). */
 void je_api_reply_pool_denied(je_req *r, const char *job_type, je_pool_cap cap, int64_t next_ms) {
     char t[JE_TIME_BUF];
-    if (next_ms == JE_NO_TIME) je_reply_header(r, "Retry-After", "1");
     je_reply_error(
         r, 429, "POOL_EXHAUSTED", "the job type's capacity pool allows no more work now",
         json_pack("{s:s, s:s, s:o}", "pool", job_type, "cap", je_pool_cap_name(cap),

@@ -16,6 +16,7 @@ static const struct {
     {"keys", cmd_keys, "rotate and list the signing keys"},
     {"token", cmd_token, "get an access token from a running server"},
     {"quota", cmd_quota, "list, change, pause quotas; acquire and release permits (server)"},
+    {"pool", cmd_pool, "list the capacity pools; set and delete them as the platform (server)"},
     {"backfill", cmd_backfill, "preview, create, start, pause, watch backfills (server)"},
     {"job", cmd_job, "submit, get, list and count jobs (server)"},
     {"worker", cmd_worker, "lease jobs and run a command for each (server)"},

@@ -12,16 +12,32 @@ static void refuse(je_pool_outcome *out, const char *code, const char *field, co
         je_err_set(&out->refusal, code, "%s", msg);
 }
 
+/* Shares are a set keyed by tenant (validation refused a tenant twice): the store keeps and
+ * shows them by tenant id in byte order, so the order a PUT lists them in changes nothing. */
+static void sort_by_tenant(je_pool_share *s, size_t n) {
+    for (size_t i = 1; i < n; i++) { /* insertion sort: at most 256, and no allocation */
+        je_pool_share x = s[i];
+        size_t j = i;
+        for (; j > 0 && strcmp(s[j - 1].tenant_id, x.tenant_id) > 0; j--) s[j] = s[j - 1];
+        s[j] = x;
+    }
+}
+
+static int same_share(const je_pool_share *x, const je_pool_share *y) {
+    return x->weight == y->weight && x->tier == y->tier && x->reserved == y->reserved &&
+           x->max_active == y->max_active;
+}
+
 static int same_settings(const je_pool_change_req *req, const je_pool_record *rec) {
     const je_pool *a = &req->settings, *b = &rec->pool;
     if (a->strategy != b->strategy || a->max_active != b->max_active ||
         a->max_per_hour != b->max_per_hour || req->n_shares != rec->n_shares)
         return 0;
     for (size_t i = 0; i < req->n_shares; i++) {
-        const je_pool_share *x = &req->shares[i], *y = &rec->shares[i];
-        if (strcmp(x->tenant_id, y->tenant_id) != 0 || x->weight != y->weight ||
-            x->tier != y->tier || x->reserved != y->reserved || x->max_active != y->max_active)
-            return 0;
+        const je_pool_share *x = &req->shares[i], *y = NULL;
+        for (size_t j = 0; j < rec->n_shares && !y; j++)
+            if (strcmp(x->tenant_id, rec->shares[j].tenant_id) == 0) y = &rec->shares[j];
+        if (!y || !same_share(x, y)) return 0;
     }
     return 1;
 }
@@ -78,6 +94,7 @@ void je_pool_apply(const je_pool_change_req *req, je_pool_record *rec, int exist
     }
     memcpy(rec->shares, req->shares, req->n_shares * sizeof *req->shares);
     rec->n_shares = req->n_shares;
+    sort_by_tenant(rec->shares, rec->n_shares);
     stamp(req, rec, now_ms);
     out->verdict = exists ? JE_POOL_REPLACED : JE_POOL_CREATED;
     out->event_type = exists ? "pool.updated" : "pool.created";

@@ -10,7 +10,7 @@
 /* A capacity pool as stored: settings, counters, shares and bookkeeping. */
 typedef struct je_pool_record {
     je_pool pool;
-    je_pool_share shares[JE_POOL_MAX_SHARES];
+    je_pool_share shares[JE_POOL_MAX_SHARES]; /* by tenant id in byte order (the store's) */
     size_t n_shares;
     int64_t version;
     int64_t created_ms, updated_ms;
@@ -44,7 +44,9 @@ typedef struct je_pool_outcome {
     je_err refusal;         /* when refused: VALIDATION_FAILED, VERSION_MISMATCH, NOT_FOUND */
 } je_pool_outcome;
 
-/* Applies req to rec (exists: a pool is stored; rec holds it) at now. */
+/* Applies req to rec (exists: a pool is stored; rec holds it) at now. A PUT's shares are a set
+ * keyed by tenant: listed in another order they are the same settings (JE_POOL_UNCHANGED), and
+ * rec gets them sorted by tenant id. */
 void je_pool_apply(const je_pool_change_req *req, je_pool_record *rec, int exists, int64_t now_ms,
                    je_pool_outcome *out);
 

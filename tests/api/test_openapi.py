@@ -37,6 +37,7 @@ CLIENTS = [
     ("all", [TENANT], ["Orch.Admin", "Orch.Operator"]),
     ("viewer", [TENANT], ["Orch.Viewer"]),
     ("other", [TENANT], ["Orch.Viewer"]),
+    ("platform", ["_system"], ["Orch.PlatformAdmin"]),
 ]
 
 
@@ -344,6 +345,9 @@ class OpenApiDocumentTest(ServerTestCase):
                               quota_reason="openapi conformance", quota_ticket="OA-1",
                               backfill_reason="openapi conformance")
         cls.reader = srv.grant("viewer", "orch:read")
+        cls.gov = srv.grant("platform", "orch:governance", governance_reason="openapi conformance",
+                            governance_ticket="OA-9")
+        cls.platform_read = srv.grant("platform", "orch:read")
         cls.covered = set()  # (METHOD, template) answered 2xx and checked
 
     # -- the route itself --------------------------------------------------------------------------
@@ -620,6 +624,49 @@ class OpenApiDocumentTest(ServerTestCase):
         gone = call(201, "POST", Q, token=tok, body=harness.quota_body("gone"))
         call(204, "DELETE", QID, [gone["quotaId"]], token=tok, body={"reason": "cleanup"})
         call(404, "DELETE", QID, [gone["quotaId"]], token=tok)
+
+        # capacity pools (issue 15): the platform's view and a tenant's, the pool's refusal of an
+        # acquire and its hold on a lease
+        P, PID = "/jobengine/pools", "/jobengine/pools/{jobType}"
+        pt = ["pool.scan"]
+        pool = {"strategy": "max-limit", "maxActive": 1, "maxPerHour": 1000, "shares": [
+            {"tenantId": TENANT, "weight": 2.5, "tier": 1, "reserved": 0, "maxActive": 1},
+            {"tenantId": "globex", "maxActive": None}], "reason": "capacity plan",
+            "ticket": "OA-10"}
+        created = call(201, "PUT", PID, pt, token=self.gov, body=pool)
+        self.assertIn("usage", created)
+        call(200, "PUT", PID, pt, token=self.gov, body=pool, headers={"If-Match": '"1"'})
+        call(412, "PUT", PID, pt, token=self.gov, body=pool, headers={"If-Match": '"9"'})
+        call(400, "PUT", PID, pt, token=self.gov, body=dict(pool, strategy="fair"))
+        call(403, "PUT", PID, pt, token=tok, body=pool)
+        call(404, "PUT", PID, ["*"], token=self.gov, body=pool)
+        call(201, "PUT", PID, ["pool.other"], token=self.gov,
+             headers={"X-StellaOps-Reason": "second pool"},
+             body={"strategy": "unlimited", "maxActive": 5, "maxPerHour": None, "shares": None})
+        full = call(200, "GET", P, token=self.platform_read)
+        self.assertEqual([p["jobType"] for p in full["items"]], ["pool.other", "pool.scan"])
+        mine = call(200, "GET", P, token=self.reader)
+        self.assertTrue(all("you" in p and "usage" not in p for p in mine["items"]), mine)
+        call(200, "GET", PID, pt, token=self.gov)
+        call(200, "GET", PID, pt, token=tok)
+        call(404, "GET", PID, ["pool.none"], token=tok)
+        pq = call(201, "POST", Q, token=tok, body=harness.quota_body("pool.scan"))
+        pqid = [pq["quotaId"]]
+        held = call(200, "POST", QID + "/acquire", pqid, token=tok, body={"ttlSeconds": 60})
+        refused = call(429, "POST", QID + "/acquire", pqid, token=tok)
+        self.assertEqual((refused["error"]["code"], refused["error"]["details"]["cap"]),
+                         ("POOL_EXHAUSTED", "pool_max_active"), refused)
+        call(201, "POST", "/jobengine/jobs", token=tok, body={"jobType": "pool.scan",
+                                                              "payload": 1})
+        waiting = call(200, "POST", "/jobengine/jobs/lease", token=tok,
+                       body={"jobTypes": ["pool.scan"], "workerId": "wp"})
+        self.assertEqual((waiting["jobs"], waiting["pool"]["jobType"]), ([], "pool.scan"), waiting)
+        seen = call(200, "GET", PID, pt, token=self.platform_read)
+        self.assertEqual(seen["usage"]["active"], 1, seen)
+        call(204, "POST", QID + "/release", pqid, token=tok, body={"permitId": held["permitId"]})
+        call(204, "DELETE", PID, pt, token=self.gov, body={"reason": "done", "ticket": "OA-11"})
+        call(204, "DELETE", PID, ["pool.other"], token=self.gov)
+        call(404, "DELETE", PID, pt, token=self.gov)
 
         # jobs
         J, JID = "/jobengine/jobs", "/jobengine/jobs/{jobId}"

@@ -5,8 +5,11 @@ entitlement and use; every acquire and lease grants only when the tenant's quota
 both allow it, exactly, also with 32 threads of two tenants at once (run on SQLite as api.* and
 on PostgreSQL as api-pg.*)."""
 
+import http.client
+import json
 import threading
 import unittest
+import urllib.parse
 
 from harness import KeepAlive, ServerTestCase, quota_body, submit_many, wait_until
 
@@ -190,6 +193,43 @@ class PoolDecisionsTest(PoolsCase):
         self.assertEqual(st, 204)
         st, _, g = self.acquire(self.globex_jobs, gq["quotaId"])
         self.assertEqual(st, 200, g)
+
+    def test_refusal_with_no_known_end_says_retry_after_1_once(self):
+        # a priority pool whose free slot waits for a higher tier's pending job: nothing held
+        # will end, so the pool cannot say when; the answer says so and asks for a retry in 1 s
+        self.assertEqual(self.put("dec.tier", pool_body("priority", 1, [
+            {"tenantId": "acme", "tier": 5}]))[0], 201)
+        submit_many(self.srv, self.acme_jobs, "dec.tier", 2)
+        gq = self.quota(self.globex_q, "dec.tier")
+        u = urllib.parse.urlsplit(self.srv.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+        try:
+            conn.request("POST", Q + "/" + gq["quotaId"] + "/acquire", body=b"{}", headers={
+                "Authorization": "Bearer " + self.globex_jobs,
+                "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            err = json.loads(resp.read())
+            headers = resp.getheaders()
+        finally:
+            conn.close()
+        self.assertEqual((resp.status, err["error"]["code"]), (429, "POOL_EXHAUSTED"), err)
+        self.assertEqual((err["error"]["details"]["cap"], err["error"]["details"]["nextEligibleAt"]),
+                         ("higher_tier_waiting", None), err)
+        self.assertEqual([v for k, v in headers if k.lower() == "retry-after"], ["1"], headers)
+
+    def test_shares_listed_in_another_order_are_the_same_settings(self):
+        shares = [{"tenantId": "globex", "maxActive": 2}, {"tenantId": "acme", "maxActive": 3}]
+        st, _, p = self.put("dec.order", pool_body("max-limit", 4, shares))
+        self.assertEqual(st, 201, p)
+        self.assertEqual([s["tenantId"] for s in p["shares"]], ["acme", "globex"], p)
+        st, hdrs, again = self.put("dec.order", pool_body("max-limit", 4, shares[::-1]))
+        self.assertEqual((st, again["version"], hdrs.get("ETag")), (200, 1, '"1"'), again)
+        st, _, again = self.put("dec.order", pool_body("max-limit", 4, shares))
+        self.assertEqual((st, again["version"]), (200, 1), again)
+        events = [e["eventType"] for e in self.srv.audit_all(self.platform_read,
+                                                             resourceType="pool")
+                  if e["resourceId"] == "dec.order"]
+        self.assertEqual(events, ["pool.created"])
 
     def test_reserved_capacity_is_lent_while_idle_and_reclaimed_without_preemption(self):
         self.assertEqual(self.put("dec.res", pool_body("reserved", 4, [
