@@ -16,6 +16,7 @@
 #   verification            AUDIT (200,000) entries; appends not run  1,000,000 entries; appends
 #   PostgreSQL              1 node, 3 rounds of 3 s, 600 jobs, no     1, 2, 3 nodes, 3 rounds of
 #                           pg_stat_statements                        5 s, 3,000 jobs, statements
+#   pool / no pool          3 x 3 s per mode, 3 x 3,000 jobs          3 x 5 s, 3 x 5,000 jobs
 # (the generated export of 1,000,000 entries alone takes over a minute to write; verification
 # streams, so its rate hardly depends on the count). On a 2-core machine shared with other work
 # (load average 7) the quick run took 11 min with a 1M export and pg_stat_statements, hence these.
@@ -24,7 +25,7 @@
 # missing) leaves its rows "not measured", the others still run, and all.sh exits 1.
 #
 # Usage: make bench    or    bash bench/all.sh
-# Settings (environment): FULL=1; SCRIPTS="token quota lease claim audit pg" (which, in this
+# Settings (environment): FULL=1; SCRIPTS="token quota lease claim audit pool pg" (which, in this
 #   order); LEDGER=10000000 and AUDIT=200000 (the quick sizes of the two generated data sets);
 #   SCRIPT_TIMEOUT=900 seconds per script; SKIP_BUILD=1 (do not run `make -s build` first);
 #   ALL_ENV="VAR=V ..." more settings for every script, after the driver's (a smoke test:
@@ -37,7 +38,7 @@ BENCH_NAME=all
 . "$(dirname "$0")/lib.sh"
 
 FULL=${FULL:-0}
-read -r -a SCRIPTS <<<"${SCRIPTS:-token quota lease claim audit pg}"
+read -r -a SCRIPTS <<<"${SCRIPTS:-token quota lease claim audit pool pg}"
 LEDGER=${LEDGER:-10000000}
 AUDIT=${AUDIT:-200000}
 SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-900}
@@ -55,6 +56,7 @@ settings() { # SCRIPT
     lease) echo "JOBS=3000 RUNS=3 SQLITE_SECONDS=2 SQLITE_RUNS=3" ;;
     claim) echo "LEDGER_EVENTS=$LEDGER WARMUP=1 DURATION=3 RUNS=3 FLOOR_SECONDS=2 FLOOR_RUNS=3" ;;
     audit) echo "PART=b AUDIT_ENTRIES=$AUDIT VERIFY_RUNS=3 OPENSSL_SECONDS=2" ;;
+    pool) echo "WARMUP=1 DURATION=3 RUNS=3 JOBS=3000" ;;
     pg) echo "NODE_COUNTS=1 RUNS=3 DURATION=3 WARMUP=2 JOBS=600 PEER_SHARED=0 PGSS=0" ;;
     esac
 }
@@ -133,8 +135,10 @@ table_rows() { # prints: label|value|peer|peer value|ratio|target|verdict, one p
     done
     echo "--|PostgreSQL backend (pg_bench.sh, next to pgbench on the same server)||||||"
     awk '$2 ~ /^pg\./' <<<"$ALL_RESULTS" | while read -r l; do row_of "" "$l"; done
+    echo "--|capacity pools (issue 15, pool_bench.sh): the same load with a pool / without||||||"
+    awk '$2 ~ /^pool_/' <<<"$ALL_RESULTS" | while read -r l; do row_of "" "$l"; done
     echo "--|other figures the scripts measure (no issue 12 target)||||||"
-    awk '$2 !~ /^pg\./' <<<"$ALL_RESULTS" | while read -r l; do
+    awk '$2 !~ /^(pg\.|pool_)/' <<<"$ALL_RESULTS" | while read -r l; do
         read -r _ f _ p _ <<<"$l"
         [[ " $used " == *" $f/$p "* ]] || row_of "" "$l"
     done
@@ -153,6 +157,8 @@ describe() { # FIGURE (without @size): what it is
     core_decide) echo "core/ decide+release calls/s, 1 thread" ;;
     rss_idle_mb) echo "RSS (MB) idle after start" ;;
     rss_quotas_mb) echo "RSS (MB) with the quotas, before the load" ;;
+    pool_acquire_*) echo "acquire+release decisions/s, pool ${1#pool_acquire_} (two tenants)" ;;
+    pool_lease_*) echo "lease+complete pairs/s, pool ${1#pool_lease_}" ;;
     *) echo "$1" ;;
     esac
 }

@@ -111,15 +111,16 @@ function response(status, headers, body)
       empty = empty + 1
       draining = true
     end
-  elseif head == '{"jobId":' then -- a complete's answer (the job)
-    completing = completing - 1
-    if status == 200 and body:find('"status":"succeeded"', 1, true) then
+  elseif status == 200 and head == '{"status"' then -- GET /healthz
+  elseif status == 200 and body:find('"jobId":"', 1, true) then -- a complete's answer (the job,
+    completing = completing - 1 -- which begins with its payload since api/job_view.c)
+    if body:find('"status":"succeeded"', 1, true) then
       completed = completed + 1
       t_last = now()
     else
       failed(status, body)
     end
-  elseif status ~= 200 or head ~= '{"status"' then
+  else
     -- an error envelope: from a lease or a complete, which cannot be told apart here; the
     -- run fails on any, and the thread may then not drain (wrk's -d bounds it)
     failed(status, body)

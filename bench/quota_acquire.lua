@@ -5,6 +5,9 @@
 -- quota_bench.sh passes, in the environment:
 --   QUOTA_BENCH_TOKEN  a bearer token with orch:jobs (an Orch.Worker client)
 --   QUOTA_BENCH_QUOTA  the quota id
+--   QUOTA_BENCH_TOKEN2, QUOTA_BENCH_QUOTA2  optional (pool_bench.sh): a second tenant's token
+--                      and quota, used by the odd-numbered wrk threads (thread 1 of -t2), so
+--                      that two tenants draw on the same job type at once
 --
 -- Pairing: wrk keeps one Lua state per thread and tells neither request() nor response() which
 -- connection it serves, so the alternation is kept per wrk thread, not per connection: every
@@ -24,18 +27,16 @@ local quota = os.getenv("QUOTA_BENCH_QUOTA")
 if not token or token == "" or not quota or quota == "" then
   error("quota_acquire.lua: set QUOTA_BENCH_TOKEN and QUOTA_BENCH_QUOTA")
 end
+local token2 = os.getenv("QUOTA_BENCH_TOKEN2")
+local quota2 = os.getenv("QUOTA_BENCH_QUOTA2")
 
-local base = "/jobengine/quotas/" .. quota
-local release_path = base .. "/release"
-local headers = {
-  ["Authorization"] = "Bearer " .. token,
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/json",
-}
+local base, release_path, headers
 local acquire_req
 
-local threads = {}
+local threads, next_tid = {}, 0
 function setup(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
   table.insert(threads, thread)
 end
 
@@ -45,6 +46,16 @@ grants, denials, releases, release_404, other, first_other, held = 0, 0, 0, 0, 0
 local fifo, head, tail = {}, 1, 0
 
 function init(args)
+  if tid and tid % 2 == 1 and token2 and token2 ~= "" and quota2 and quota2 ~= "" then
+    token, quota = token2, quota2
+  end
+  base = "/jobengine/quotas/" .. quota
+  release_path = base .. "/release"
+  headers = {
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json",
+  }
   -- wrk.init has set wrk.headers.Host by now; wrk.format copies it into our headers.
   acquire_req = wrk.format("POST", base .. "/acquire", headers, "{}")
 end
