@@ -204,6 +204,11 @@ int je_pg_pool_use_count(je_pg_tx *tx, je_pool_gate *g, const char *tenant, int6
         return je_err_set(err, "STORE", "too many tenants use the pool of %s", jt);
     int demand = g->pool.strategy == JE_POOL_PROPORTIONAL || g->pool.strategy == JE_POOL_PRIORITY ||
                  g->pool.strategy == JE_POOL_RESERVED;
+    /* as on SQLite: a demand beyond the free slots changes no decision */
+    int64_t used = 0;
+    for (size_t i = 0; i < g->n_use; i++) used += g->use[i].active;
+    int64_t limit = g->pool.max_active - used + 1;
+    if (limit < 1) limit = 1;
     for (size_t i = 0; i < g->n_use; i++) {
         je_pool_use *u = &g->use[i];
         int64_t d = 0;
@@ -212,7 +217,7 @@ int je_pg_pool_use_count(je_pg_tx *tx, je_pool_gate *g, const char *tenant, int6
             je_pg_text(&p, u->tenant_id);
             je_pg_text(&p, jt);
             je_pg_int(&p, now);
-            je_pg_int(&p, g->pool.max_active + 1);
+            je_pg_int(&p, limit);
             PGresult *res = je_pg_exec(tx,
                                        "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE "
                                        "tenant_id=$1 AND job_type=$2 AND status=0 AND "
@@ -234,8 +239,11 @@ int je_pg_pool_gate_open(je_pg_tx *tx, const char *job_type, const char *tenant,
     if (!r) return je_err_set(err, "STORE", "out of memory");
     int found = pool_select(tx, job_type, lock, r, err);
     if (found != JE_STORE_OK) return free(r), found == JE_STORE_NOT_FOUND ? 0 : -1;
-    je_pool_gate *g = calloc(1, sizeof *g);
+    je_pool_gate *g = malloc(sizeof *g); /* not zeroed: only what is used is touched */
     if (!g) return free(r), je_err_set(err, "STORE", "out of memory");
+    g->n_use = 0;
+    g->changed = 0;
+    g->last_cap = JE_POOL_OK;
     g->pool = r->pool;
     memcpy(g->shares, r->shares, r->n_shares * sizeof *r->shares);
     g->n_shares = r->n_shares;

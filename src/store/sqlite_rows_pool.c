@@ -13,14 +13,21 @@
     "version, created_ms, created_by, updated_ms, updated_by, last_reason, last_ticket, "          \
     "last_cap, last_refusal_ms"
 
+/* The pool's own columns (0-6, 14-15) into p. */
+static void pool_settings_from_row(sqlite3_stmt *st, je_pool *p) {
+    je_sqlite_col_text(st, 0, p->job_type, sizeof p->job_type);
+    p->strategy = (je_pool_strategy)sqlite3_column_int(st, 1);
+    p->max_active = sqlite3_column_int64(st, 2);
+    p->max_per_hour = sqlite3_column_int64(st, 3);
+    p->hour_start_ms = sqlite3_column_int64(st, 4);
+    p->hour_count = sqlite3_column_int64(st, 5);
+    p->throttled = sqlite3_column_int64(st, 6);
+    p->last_cap = sqlite3_column_int(st, 14);
+    p->last_refusal_ms = sqlite3_column_int64(st, 15);
+}
+
 static void pool_from_row(sqlite3_stmt *st, je_pool_record *r) {
-    je_sqlite_col_text(st, 0, r->pool.job_type, sizeof r->pool.job_type);
-    r->pool.strategy = (je_pool_strategy)sqlite3_column_int(st, 1);
-    r->pool.max_active = sqlite3_column_int64(st, 2);
-    r->pool.max_per_hour = sqlite3_column_int64(st, 3);
-    r->pool.hour_start_ms = sqlite3_column_int64(st, 4);
-    r->pool.hour_count = sqlite3_column_int64(st, 5);
-    r->pool.throttled = sqlite3_column_int64(st, 6);
+    pool_settings_from_row(st, &r->pool);
     r->version = sqlite3_column_int64(st, 7);
     r->created_ms = sqlite3_column_int64(st, 8);
     je_sqlite_col_text(st, 9, r->created_by, sizeof r->created_by);
@@ -28,21 +35,20 @@ static void pool_from_row(sqlite3_stmt *st, je_pool_record *r) {
     je_sqlite_col_text(st, 11, r->updated_by, sizeof r->updated_by);
     je_sqlite_col_text(st, 12, r->last_reason, sizeof r->last_reason);
     je_sqlite_col_text(st, 13, r->last_ticket, sizeof r->last_ticket);
-    r->pool.last_cap = sqlite3_column_int(st, 14);
-    r->pool.last_refusal_ms = sqlite3_column_int64(st, 15);
 }
 
-static int shares_load(sqlite3 *db, je_pool_record *r, je_err *err) {
+static int shares_into(sqlite3 *db, const char *job_type, je_pool_share *shares, size_t *n,
+                       je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(db,
                                          "SELECT tenant_id, weight, tier, reserved, max_active "
                                          "FROM pool_shares WHERE job_type=?1 ORDER BY tenant_id",
                                          err);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, r->pool.job_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, job_type, -1, SQLITE_STATIC);
     int step;
-    r->n_shares = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && r->n_shares < JE_POOL_MAX_SHARES) {
-        je_pool_share *sh = &r->shares[r->n_shares++];
+    *n = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < JE_POOL_MAX_SHARES) {
+        je_pool_share *sh = &shares[(*n)++];
         je_sqlite_col_text(st, 0, sh->tenant_id, sizeof sh->tenant_id);
         sh->weight = sqlite3_column_double(st, 1);
         sh->tier = sqlite3_column_int64(st, 2);
@@ -51,6 +57,10 @@ static int shares_load(sqlite3 *db, je_pool_record *r, je_err *err) {
     }
     je_sqlite_done(st);
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "pool shares");
+}
+
+static int shares_load(sqlite3 *db, je_pool_record *r, je_err *err) {
+    return shares_into(db, r->pool.job_type, r->shares, &r->n_shares, err);
 }
 
 int je_sqlite_pool_load(sqlite3 *db, const char *job_type, je_pool_record *out, je_err *err) {
@@ -225,9 +235,15 @@ int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, i
      * size, which is all a decision can use */
     int demand = g->pool.strategy == JE_POOL_PROPORTIONAL || g->pool.strategy == JE_POOL_PRIORITY ||
                  g->pool.strategy == JE_POOL_RESERVED;
+    /* a demand beyond the free slots changes no decision (each rule compares demand, or a sum
+     * of demands, with the free slots): counted up to one more than those */
+    int64_t used = 0;
+    for (size_t i = 0; i < g->n_use; i++) used += g->use[i].active;
+    int64_t limit = g->pool.max_active - used + 1;
+    if (limit < 1) limit = 1;
     for (size_t i = 0; i < g->n_use; i++) {
         je_pool_use *u = &g->use[i];
-        int64_t d = demand ? demand_of(db, u->tenant_id, jt, now, g->pool.max_active + 1, err) : 0;
+        int64_t d = demand ? demand_of(db, u->tenant_id, jt, now, limit, err) : 0;
         if (d < 0) return -1;
         u->demand = d + (tenant && strcmp(u->tenant_id, tenant) == 0 ? extra : 0);
     }
@@ -237,17 +253,28 @@ int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, i
 int je_sqlite_pool_gate_open(sqlite3 *db, const char *job_type, const char *tenant, int64_t extra,
                              int64_t now, je_pool_gate **out, je_err *err) {
     *out = NULL;
-    je_pool_record *r = malloc(sizeof *r);
-    if (!r) return je_err_set(err, "STORE", "out of memory");
-    int found = je_sqlite_pool_load(db, job_type, r, err);
-    if (found != JE_STORE_OK) return free(r), found == JE_STORE_NOT_FOUND ? 0 : -1;
-    je_pool_gate *g = calloc(1, sizeof *g);
-    if (!g) return free(r), je_err_set(err, "STORE", "out of memory");
-    g->pool = r->pool;
-    memcpy(g->shares, r->shares, r->n_shares * sizeof *r->shares);
-    g->n_shares = r->n_shares;
-    free(r);
-    if (je_sqlite_pool_use_count(db, g, tenant, extra, now, err) != 0) return free(g), -1;
+    sqlite3_stmt *st =
+        je_sqlite_prepare(db, "SELECT " POOL_COLS " FROM pools WHERE job_type=?1", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, job_type, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    /* ~120 KiB, only its header and the entries in use ever touched: not zeroed (a lease's
+     * cost is in such page touches, see sqlite_lease.c) */
+    je_pool_gate *g = step == SQLITE_ROW ? malloc(sizeof *g) : NULL;
+    if (g) {
+        memset(&g->pool, 0, sizeof g->pool);
+        pool_settings_from_row(st, &g->pool);
+        g->n_shares = g->n_use = 0;
+        g->changed = 0;
+        g->last_cap = JE_POOL_OK;
+    }
+    je_sqlite_done(st);
+    if (step == SQLITE_DONE) return 0;
+    if (step != SQLITE_ROW) return je_sqlite_fail(err, db, "pool load");
+    if (!g) return je_err_set(err, "STORE", "out of memory");
+    if (shares_into(db, job_type, g->shares, &g->n_shares, err) != 0 ||
+        je_sqlite_pool_use_count(db, g, tenant, extra, now, err) != 0)
+        return free(g), -1;
     *out = g;
     return 0;
 }

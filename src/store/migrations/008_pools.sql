@@ -33,3 +33,5 @@ CREATE TABLE pool_shares (
 
 -- A pool's decision counts the live leases of its job type across tenants.
 CREATE INDEX jobs_type_leases ON jobs(job_type, tenant_id, lease_until_ms) WHERE status = 1;
+-- and the live permits of the quotas of its job type, whichever tenant holds them.
+CREATE INDEX quotas_job_type ON quotas(job_type, tenant_id);
