@@ -92,7 +92,7 @@ void je_pool_apply(const je_pool_change_req *req, je_pool_record *rec, int exist
         rec->created_ms = now_ms;
         snprintf(rec->created_by, sizeof rec->created_by, "%s", req->actor ? req->actor : "");
     }
-    memcpy(rec->shares, req->shares, req->n_shares * sizeof *req->shares);
+    if (req->n_shares) memcpy(rec->shares, req->shares, req->n_shares * sizeof *req->shares);
     rec->n_shares = req->n_shares;
     sort_by_tenant(rec->shares, rec->n_shares);
     stamp(req, rec, now_ms);
