@@ -258,6 +258,38 @@ class PoolDecisionsTest(PoolsCase):
         self.assertEqual((use["globex"], use["acme"]), (3, 1), full)
 
 
+class PoolStrategiesTest(PoolsCase):
+    LEASE = {"workerId": "w", "max": 10, "leaseSeconds": 600}
+
+    def lease(self, token, jt):
+        st, _, body = self.srv.api("POST", "/jobengine/jobs/lease", token,
+                                   body=dict(self.LEASE, jobTypes=[jt]))
+        self.assertEqual(st, 200, body)
+        return body
+
+    def test_priority_serves_the_higher_tier_first(self):
+        self.assertEqual(self.put("st.prio", pool_body("priority", 3, [
+            {"tenantId": "acme", "tier": 1}, {"tenantId": "globex", "tier": 0}]))[0], 201)
+        submit_many(self.srv, self.acme_jobs, "st.prio", 5)
+        submit_many(self.srv, self.globex_jobs, "st.prio", 5)
+        low = self.lease(self.globex_jobs, "st.prio")
+        self.assertEqual((low["jobs"], low["pool"]["cap"]), ([], "higher_tier_waiting"), low)
+        self.assertEqual(len(self.lease(self.acme_jobs, "st.prio")["jobs"]), 3)
+
+    def test_proportional_divides_by_weight_when_both_ask(self):
+        self.assertEqual(self.put("st.prop", pool_body("proportional", 4, [
+            {"tenantId": "acme", "weight": 3}, {"tenantId": "globex", "weight": 1}]))[0], 201)
+        submit_many(self.srv, self.acme_jobs, "st.prop", 6)
+        submit_many(self.srv, self.globex_jobs, "st.prop", 6)
+        self.assertEqual(len(self.lease(self.globex_jobs, "st.prop")["jobs"]), 1)
+        more = self.lease(self.globex_jobs, "st.prop")
+        self.assertEqual((more["jobs"], more["pool"]["cap"]), ([], "tenant_share"), more)
+        self.assertEqual(len(self.lease(self.acme_jobs, "st.prop")["jobs"]), 3)
+        st, _, full = self.srv.api("GET", P + "st.prop", self.platform_read)
+        ent = {t["tenantId"]: (t["active"], t["entitled"]) for t in full["usage"]["tenants"]}
+        self.assertEqual(ent, {"acme": (3, 3), "globex": (1, 1)}, full)
+
+
 class PoolExactnessTest(PoolsCase):
     THREADS = 32
 
