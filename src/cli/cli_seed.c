@@ -147,18 +147,22 @@ int je_seed_demo(je_store *s, const char *listen, FILE *out, je_err *err) {
     int64_t count = s->ops->client_count(s, err);
     if (count < 0) return -1;
     if (count > 0) return 0;
-    static const char *const ids[] = {"demo-admin", "demo-operator", "demo-worker", "demo-viewer"};
+    /* the tenant's four clients, and the platform administrator (tenant _system: capacity
+     * pools and circuit breakers, issue 15) */
+    static const char *const ids[] = {"demo-admin",  "demo-operator", "demo-worker",
+                                      "demo-viewer", "demo-platform"};
     static const char *const roles[] = {"Orch.Admin", "Orch.Operator", "Orch.Worker",
-                                        "Orch.Viewer"};
-    const char *tenant = "demo";
-    fprintf(out, "Seeded tenant 'demo' with four clients. Their secrets are shown only now:\n\n");
-    for (int i = 0; i < 4; i++) {
+                                        "Orch.Viewer", "Orch.PlatformAdmin"};
+    static const char *const tenants[] = {"demo", "demo", "demo", "demo", JE_TENANT_SYSTEM};
+    fprintf(out, "Seeded tenant 'demo' with four clients, and the platform administrator. Their "
+                 "secrets are shown only now:\n\n");
+    for (int i = 0; i < 5; i++) {
         je_client c;
         char secret[JE_SECRET_MAX + 1];
-        if (je_client_make(&c, ids[i], &tenant, 1, &roles[i], 1, NULL, secret, err) != 0 ||
+        if (je_client_make(&c, ids[i], &tenants[i], 1, &roles[i], 1, NULL, secret, err) != 0 ||
             s->ops->client_put(s, &c, 1, err) != 0)
             return -1;
-        fprintf(out, "  %-14s %-14s %s\n", ids[i], roles[i], secret);
+        fprintf(out, "  %-14s %-18s %s\n", ids[i], roles[i], secret);
     }
     fprintf(out,
             "\nTry: curl -s -u demo-viewer:SECRET -d grant_type=client_credentials "

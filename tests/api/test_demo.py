@@ -24,8 +24,13 @@ class DemoTest(ServerTestCase):
         srv = self.new_server((), name="demo", args=["--demo"])
         out = self.stdout_of(srv)
         secrets = dict(re.findall(r"^\s+(demo-[a-z]+)\s+Orch\.\w+\s+(\S+)$", out, re.M))
-        self.assertEqual(sorted(secrets), ["demo-admin", "demo-operator", "demo-viewer",
-                                           "demo-worker"], out)
+        self.assertEqual(sorted(secrets), ["demo-admin", "demo-operator", "demo-platform",
+                                           "demo-viewer", "demo-worker"], out)
+        # the platform administrator acts for _system and may ask for orch:governance
+        st, js, _ = srv.token("demo-platform", secret=secrets["demo-platform"],
+                              scope="orch:governance", governance_reason="demo")
+        self.assertEqual(st, 200, js)
+        self.assertEqual(harness.claims_of(js["access_token"])["stellaops:tenant"], "_system")
         m = re.search(r"^Try: curl .*-u demo-viewer:SECRET .* (http://\S+/token)$", out, re.M)
         self.assertIsNotNone(m, out)
         self.assertEqual(m.group(1), srv.url + "/token")  # the --listen address, not a default
