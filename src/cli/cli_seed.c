@@ -149,10 +149,10 @@ int je_seed_demo(je_store *s, const char *listen, FILE *out, je_err *err) {
     if (count > 0) return 0;
     /* the tenant's four clients, and the platform administrator (tenant _system: capacity
      * pools and circuit breakers, issue 15) */
-    static const char *const ids[] = {"demo-admin",  "demo-operator", "demo-worker",
-                                      "demo-viewer", "demo-platform"};
-    static const char *const roles[] = {"Orch.Admin", "Orch.Operator", "Orch.Worker",
-                                        "Orch.Viewer", "Orch.PlatformAdmin"};
+    static const char *const ids[] = {"demo-admin", "demo-operator", "demo-worker", "demo-viewer",
+                                      "demo-platform"};
+    static const char *const roles[] = {"Orch.Admin", "Orch.Operator", "Orch.Worker", "Orch.Viewer",
+                                        "Orch.PlatformAdmin"};
     static const char *const tenants[] = {"demo", "demo", "demo", "demo", JE_TENANT_SYSTEM};
     fprintf(out, "Seeded tenant 'demo' with four clients, and the platform administrator. Their "
                  "secrets are shown only now:\n\n");

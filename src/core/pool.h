@@ -60,7 +60,7 @@ typedef struct je_pool_share {
 typedef struct je_pool_use {
     char tenant_id[JE_TENANT_MAX + 1];
     int64_t active; /* live leases of the job type and live permits of its quotas */
-    int64_t demand; /* work waiting: pending jobs of the job type available now */
+    int64_t demand; /* work waiting: pending jobs of the job type (counted up to what matters) */
 } je_pool_use;
 
 typedef struct je_pool {

@@ -37,3 +37,15 @@ void je_pool_gate_granted(je_pool_gate *g, const char *tenant, int64_t now_ms) {
     je_pool_granted(&g->pool, now_ms);
     g->changed = 1;
 }
+
+int64_t je_pool_demand_needed(const je_pool_gate *g, const je_pool_use *u, const char *tenant,
+                              int64_t free_plus_one) {
+    int64_t need = free_plus_one;
+    if (g->pool.strategy == JE_POOL_RESERVED && tenant) {
+        if (strcmp(u->tenant_id, tenant) == 0) return 1;
+        je_pool_share sh = je_pool_share_of(g->shares, g->n_shares, u->tenant_id);
+        int64_t unmet = sh.reserved - u->active;
+        need = unmet > 1 ? unmet : 1;
+    }
+    return need < free_plus_one ? need : free_plus_one;
+}

@@ -216,12 +216,11 @@ int je_pg_pool_use_count(je_pg_tx *tx, je_pool_gate *g, const char *tenant, int6
             je_pg_params p = {0};
             je_pg_text(&p, u->tenant_id);
             je_pg_text(&p, jt);
-            je_pg_int(&p, now);
-            je_pg_int(&p, limit);
+            je_pg_int(&p, je_pool_demand_needed(g, u, tenant, limit));
             PGresult *res = je_pg_exec(tx,
                                        "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE "
-                                       "tenant_id=$1 AND job_type=$2 AND status=0 AND "
-                                       "available_ms <= $3::bigint LIMIT $4::bigint) x",
+                                       "tenant_id=$1 AND job_type=$2 AND status=0 LIMIT "
+                                       "$3::bigint) x",
                                        &p, err);
             if (!res) return -1;
             d = je_pg_get_int(res, 0, 0);

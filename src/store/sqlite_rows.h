@@ -48,8 +48,9 @@ int je_sqlite_pool_save(sqlite3 *db, const je_pool_record *r, je_err *err);
 int je_sqlite_pool_counters_save(sqlite3 *db, const je_pool *p, je_err *err);
 int je_sqlite_pool_delete(sqlite3 *db, const char *job_type, je_err *err);
 /* Counts every tenant's use of g's pool at now into g (active: live leases of the job type and
- * live permits of its quotas; demand: pending jobs available now, for the strategies that use
- * it), the listed tenants and tenant (when given, its demand + extra) always present. */
+ * live permits of its quotas; demand: its pending jobs (a retry backoff not looked at), for the
+ * strategies that use it), the listed tenants and tenant (when given, its demand + extra) always
+ * present. */
 int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, int64_t extra,
                              int64_t now, je_err *err);
 /* The pool of job_type as a decision of tenant holds it (malloc'd; *out NULL: no pool). */

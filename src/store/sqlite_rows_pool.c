@@ -1,6 +1,6 @@
 /* store/sqlite_rows_pool.c: capacity pool rows (sqlite_rows.h), and what a decision on a pool
  * reads inside its transaction: the pool, its shares, and every tenant's use (live leases of the
- * job type, live permits of its quotas) and demand (pending jobs available now), counted from
+ * job type, live permits of its quotas) and demand (its pending jobs), counted from
  * the rows themselves so that nothing has to be given back when a lease or permit ends. */
 #include "store/sqlite_rows.h"
 
@@ -197,19 +197,19 @@ static int count_into(sqlite3 *db, const char *sql, const char *job_type, int64_
     return step == SQLITE_DONE ? 0 : je_sqlite_fail(err, db, "pool use");
 }
 
-/* Pending jobs of tenant's job type available now, counted up to limit. */
-static int64_t demand_of(sqlite3 *db, const char *tenant, const char *job_type, int64_t now,
-                         int64_t limit, je_err *err) {
+/* Pending jobs of tenant's job type, counted up to limit through jobs_ready alone (a retry's
+ * backoff is not looked at: such a job is demand all the same, only a little early). */
+static int64_t demand_of(sqlite3 *db, const char *tenant, const char *job_type, int64_t limit,
+                         je_err *err) {
     sqlite3_stmt *st = je_sqlite_prepare(db,
-                                         "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE "
-                                         "tenant_id=?1 AND job_type=?2 AND status=0 AND "
-                                         "available_ms <= ?3 LIMIT ?4)",
+                                         "SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY "
+                                         "jobs_ready WHERE tenant_id=?1 AND job_type=?2 AND "
+                                         "status=0 LIMIT ?3)",
                                          err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, job_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, limit);
+    sqlite3_bind_int64(st, 3, limit);
     int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     je_sqlite_done(st);
     return n < 0 ? je_sqlite_fail(err, db, "pool demand"), -1 : n;
@@ -243,7 +243,9 @@ int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, i
     if (limit < 1) limit = 1;
     for (size_t i = 0; i < g->n_use; i++) {
         je_pool_use *u = &g->use[i];
-        int64_t d = demand ? demand_of(db, u->tenant_id, jt, now, limit, err) : 0;
+        int64_t d = demand ? demand_of(db, u->tenant_id, jt,
+                                       je_pool_demand_needed(g, u, tenant, limit), err)
+                           : 0;
         if (d < 0) return -1;
         u->demand = d + (tenant && strcmp(u->tenant_id, tenant) == 0 ? extra : 0);
     }

@@ -372,7 +372,7 @@ typedef struct je_store_ops {
     /* Capacity pools (issue 15; core/pool.h). get: JE_STORE_OK or JE_STORE_NOT_FOUND. list:
      * ordered by job type. change: atomic read-decide-write as quota_change. usage: every
      * tenant's use of the pool now as a decision would count it (live leases of the job type,
-     * live permits of its quotas, pending jobs available now), malloc'd into *out. A lease or
+     * live permits of its quotas, its pending jobs), malloc'd into *out. A lease or
      * acquire on a job type with a pool decides on the pool too, in its own transaction. */
     int (*pool_get)(je_store *s, const char *job_type, je_pool_record *out, je_err *err);
     int (*pool_list)(je_store *s, je_pool_visit_fn fn, void *ctx, je_err *err);
