@@ -48,6 +48,7 @@ int cmd_keys(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
+int cmd_breaker(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

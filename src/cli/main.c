@@ -17,6 +17,7 @@ static const struct {
     {"token", cmd_token, "get an access token from a running server"},
     {"quota", cmd_quota, "list, change, pause quotas; acquire and release permits (server)"},
     {"pool", cmd_pool, "list the capacity pools; set and delete them as the platform (server)"},
+    {"breaker", cmd_breaker, "list the circuit breakers; set, force and delete them (server)"},
     {"backfill", cmd_backfill, "preview, create, start, pause, watch backfills (server)"},
     {"job", cmd_job, "submit, get, list and count jobs (server)"},
     {"worker", cmd_worker, "lease jobs and run a command for each (server)"},

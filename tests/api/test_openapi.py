@@ -668,6 +668,57 @@ class OpenApiDocumentTest(ServerTestCase):
         call(204, "DELETE", PID, ["pool.other"], token=self.gov)
         call(404, "DELETE", PID, pt, token=self.gov)
 
+        # circuit breakers (issue 15): the platform sets and forces, a failing job opens one, the
+        # lease and acquire answers say so, a tenant's operator forces its own per-tenant row
+        BR, BRID = "/jobengine/breakers", "/jobengine/breakers/{jobType}"
+        bt, own = ["brk.scan"], ["brk.own"]
+        brk = {"failureRate": 1, "minSamples": 1, "windowSeconds": 60, "openSeconds": 600,
+               "probes": 2, "reason": "protect the scanners", "ticket": "OA-20"}
+        made = call(201, "PUT", BRID, bt, token=self.gov, body=brk)
+        self.assertEqual((made["state"], made["tenantId"], made["version"]), ("closed", None, 1))
+        call(200, "PUT", BRID, bt, token=self.gov, body=dict(brk, failureRate=0.75),
+             headers={"If-Match": '"1"'})
+        call(412, "PUT", BRID, bt, token=self.gov, body=brk, headers={"If-Match": '"9"'})
+        call(400, "PUT", BRID, bt, token=self.gov, body=dict(brk, probes=0))
+        call(403, "PUT", BRID, bt, token=tok, body=brk)
+        call(404, "PUT", BRID, ["*"], token=self.gov, body=brk)
+        call(201, "PUT", BRID, own, token=self.gov, body={"perTenant": True},
+             headers={"X-StellaOps-Reason": "one per tenant"})
+        operator = srv.grant("all", "orch:operate", operator_reason="our own breaker",
+                             operator_ticket="OA-21")
+        mine = call(200, "POST", BRID + "/force", own, token=operator, body={"state": "closed"})
+        self.assertEqual((mine["tenantId"], mine["force"]), (TENANT, "forced-closed"), mine)
+        call(409, "POST", BRID + "/force", bt, token=operator, body={"state": "open"})
+        call(400, "POST", BRID + "/force", bt, token=self.gov, body={"state": "sideways"})
+        call(404, "POST", BRID + "/force", ["brk.none"], token=self.gov, body={"state": "open"})
+        rows = call(200, "GET", BR, token=self.platform_read)
+        self.assertEqual([(b["jobType"], b["tenantId"]) for b in rows["items"]],
+                         [("brk.own", None), ("brk.own", TENANT), ("brk.scan", None)], rows)
+        call(200, "GET", BR, token=self.reader)
+        call(200, "GET", BRID, own, token=self.reader)
+        call(404, "GET", BRID, ["brk.none"], token=self.reader)
+        bq = call(201, "POST", Q, token=tok, body=harness.quota_body("brk.scan"))
+        for _ in range(2):
+            call(201, "POST", "/jobengine/jobs", token=tok, body={"jobType": "brk.scan",
+                                                                  "payload": 1})
+        got = call(200, "POST", "/jobengine/jobs/lease", token=tok,
+                   body={"jobTypes": ["brk.scan"], "workerId": "wb"})
+        bj = got["jobs"][0]
+        call(200, "POST", "/jobengine/jobs/{jobId}/complete", [bj["jobId"]], token=tok,
+             body={"leaseId": bj["leaseId"], "status": "failed", "error": "downstream down"})
+        stopped = call(200, "POST", "/jobengine/jobs/lease", token=tok,
+                       body={"jobTypes": ["brk.scan"], "workerId": "wb"})
+        self.assertEqual((stopped["jobs"], stopped["breaker"]["jobType"]), ([], "brk.scan"))
+        self.assertIsNotNone(stopped["breaker"]["retryAt"], stopped)
+        shut = call(503, "POST", QID + "/acquire", [bq["quotaId"]], token=tok, body={})
+        self.assertEqual((shut["error"]["code"], shut["error"]["details"]["state"]),
+                         ("BREAKER_OPEN", "open"), shut)
+        call(200, "POST", BRID + "/force", bt, token=self.gov,
+             body={"state": "auto", "reason": "downstream back", "ticket": "OA-22"})
+        call(204, "DELETE", BRID, bt, token=self.gov, body={"reason": "done"})
+        call(204, "DELETE", BRID, own, token=self.gov)
+        call(404, "DELETE", BRID, bt, token=self.gov)
+
         # jobs
         J, JID = "/jobengine/jobs", "/jobengine/jobs/{jobId}"
         event_time = harness.format_time_ms(now - 60000)
