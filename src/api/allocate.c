@@ -130,7 +130,8 @@ void je_api_quota_acquire(je_req *r, je_app *app) {
     static const char *const outcomes[] = {"granted", "paused", "exhausted"};
     je_metric_decision(r->principal->tenant, a->rec.job_type, "acquire", outcomes[a->decision.kind],
                        1);
-    je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, 1);
+    /* a breaker's 503 sends its own Retry-After */
+    je_api_decision_headers(r, &a->rec.q.limits, &a->decision, now, !a->breaker_open);
     if (a->breaker_open) je_metric_breaker_held(a->rec.job_type, "acquire");
     if (a->pool_cap != JE_POOL_OK)
         je_metric_pool_refused(a->rec.job_type, "acquire", je_pool_cap_name(a->pool_cap));

@@ -88,7 +88,7 @@ json_t *je_store_breaker_entry(const je_breaker_row *r, je_breaker_state before,
         snprintf(reason, sizeof reason, "%lld of %lld completed jobs failed in the window",
                  (long long)failed, (long long)(ok + failed));
     else
-        snprintf(reason, sizeof reason, "%lld probe jobs succeeded", (long long)r->b.probes_ok);
+        snprintf(reason, sizeof reason, "%lld probe jobs succeeded", (long long)r->b.s.probes);
     json_t *details =
         json_pack("{s:s, s:s, s:s, s:{s:I, s:I}}", "jobType", r->job_type, "before",
                   je_breaker_state_name(before), "after", je_breaker_state_name(after), "window",

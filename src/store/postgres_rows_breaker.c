@@ -142,7 +142,8 @@ int je_pg_breaker_gate(je_pg_tx *tx, const char *job_type, const char *tenant, i
     if (!r) return je_err_set(err, "STORE", "out of memory");
     int found = je_pg_breaker_load(tx, job_type, "", 1, r, err);
     if (found != JE_STORE_OK) return free(r), found == JE_STORE_NOT_FOUND ? 0 : -1;
-    if (r->per_tenant) {
+    /* a forced job type's row holds for every tenant, per tenant or not: the platform's word */
+    if (r->per_tenant && r->b.force == JE_BREAKER_AUTO) {
         je_breaker_row own;
         found = je_pg_breaker_load(tx, job_type, tenant, 1, &own, err);
         if (found < 0) return free(r), -1;

@@ -142,7 +142,8 @@ int je_sqlite_breaker_gate(sqlite3 *db, const char *job_type, const char *tenant
     if (!r) return je_err_set(err, "STORE", "out of memory");
     int found = je_sqlite_breaker_load(db, job_type, "", r, err);
     if (found != JE_STORE_OK) return free(r), found == JE_STORE_NOT_FOUND ? 0 : -1;
-    if (r->per_tenant) {
+    /* a forced job type's row holds for every tenant, per tenant or not: the platform's word */
+    if (r->per_tenant && r->b.force == JE_BREAKER_AUTO) {
         je_breaker_row own;
         found = je_sqlite_breaker_load(db, job_type, tenant, &own, err);
         if (found < 0) return free(r), -1;

@@ -80,6 +80,7 @@ class BreakersTest(ServerTestCase):
         st, hdrs, body = self.srv.api("POST", "/jobengine/quotas/%s/acquire" % q["quotaId"],
                                       self.acme_jobs, body={})
         err = self.assertEnvelope((st, hdrs, body), 503, "BREAKER_OPEN")
+        self.assertEqual(len(hdrs.get_all("Retry-After") or []), 1, hdrs)
         self.assertEqual((err["details"]["jobType"], err["details"]["state"]), ("brk.scan", "open"))
         self.assertIn("Retry-After", hdrs)
         wait_until("breaker holds in /metrics", lambda: all(
@@ -99,6 +100,9 @@ class BreakersTest(ServerTestCase):
                                                              resourceType="breaker")
                   if e["resourceId"] == "brk.scan"]
         self.assertEqual(events, ["breaker.created", "breaker.opened", "breaker.closed"])
+        closed = [e for e in self.srv.audit_all(self.platform_read, eventType="breaker.closed")
+                  if e["resourceId"] == "brk.scan"][0]
+        self.assertEqual(closed["reason"], "1 probe jobs succeeded", closed)
         self.assertTrue(self.srv.audit_verify(self.platform_read)["valid"])
 
     def test_forcing_and_who_may(self):
@@ -147,6 +151,15 @@ class BreakersTest(ServerTestCase):
         self.assertEqual((st, b["tenantId"], b["state"]), (200, "acme", "closed"), b)
         _, got = self.lease(self.acme_jobs, "brk.own")
         self.assertEqual(len(got["jobs"]), 1, got)
+        # the platform forcing the job type's row holds every tenant, per tenant or not
+        st, _, _ = self.srv.api("POST", B + "brk.own/force", self.gov, body={"state": "open"})
+        self.assertEqual(st, 200)
+        _, g = self.lease(self.globex_jobs, "brk.own")
+        self.assertEqual(g["jobs"], [], g)
+        st, _, _ = self.srv.api("POST", B + "brk.own/force", self.gov, body={"state": "auto"})
+        self.assertEqual(st, 200)
+        _, g = self.lease(self.globex_jobs, "brk.own")
+        self.assertEqual(len(g["jobs"]), 1, g)
         events = [(e["eventType"], e["reason"]) for e in
                   self.srv.audit_all(self.acme_read, resourceType="breaker")]
         self.assertEqual(events[0][0], "breaker.opened")
