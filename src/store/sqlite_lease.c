@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/lease.h"
+#include "core/lease_gates.h"
 
 #define MAX_TYPES 32
 
@@ -179,35 +179,27 @@ static int lease_one(sqlite3 *db, lease_arg *a, const cand *c, const char *quota
  * grant. */
 static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err) {
     int si = a->slot_of[c->type];
-    je_pool_gate *g = a->pools[c->type];
-    int64_t until = 0;
     if (si < 0 && !a->req->unlimited_when_no_quota) return 0;
-    if (g && g->last_cap != JE_POOL_OK)
-        return 0; /* refused once: capacity only shrinks in a call */
     je_breaker_row *br = a->breakers[c->type];
-    int64_t retry_at = 0;
-    if (br && !je_breaker_admit(&br->b, a->req->now_ms, &retry_at)) {
+    je_lease_gates gates = {br ? &br->b : NULL, si < 0 ? NULL : &a->slots[si], a->pools[c->type]};
+    int64_t retry_at = 0, until = 0, now = a->req->now_ms;
+    switch (je_lease_gates_decide(&gates, c->order.lane, a->tenant, now, &a->held, &retry_at)) {
+    case JE_GATES_BREAKER:
         breaker_held(a, br, retry_at);
         return 0;
-    }
-    je_lease_slot *sl = si < 0 ? NULL : &a->slots[si];
-    if (sl && !je_lease_slot_decide(sl, c->order.lane, a->req->now_ms, &a->held)) {
-        if (br) je_breaker_unadmit(&br->b);
+    case JE_GATES_QUOTA:
         return 0;
+    case JE_GATES_POOL:
+        return pool_held(db, a, gates.pool, err);
+    case JE_GATES_GRANTED:
+        break;
     }
-    if (g && je_pool_gate_decide(g, a->tenant, a->req->now_ms) != JE_POOL_OK) {
-        if (sl) je_lease_slot_undo(sl);
-        if (br) je_breaker_unadmit(&br->b);
-        return pool_held(db, a, g, err);
-    }
-    int rc = lease_one(db, a, c, sl ? sl->rec.quota_id : NULL, &until, err);
+    int rc = lease_one(db, a, c, gates.slot ? gates.slot->rec.quota_id : NULL, &until, err);
     if (rc <= 0) {
-        if (sl) je_lease_slot_undo(sl); /* the job went away: give the unit back */
-        if (br) je_breaker_unadmit(&br->b);
+        je_lease_gates_undo(&gates); /* the job went away: give the units back */
         return rc;
     }
-    if (sl) je_lease_slot_leased(sl, c->order.lane, until);
-    if (g) je_pool_gate_granted(g, a->tenant, a->req->now_ms);
+    je_lease_gates_leased(&gates, c->order.lane, a->tenant, until, now);
     return 1;
 }
 
