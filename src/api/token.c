@@ -239,8 +239,11 @@ static void grant_issue(grant *g) {
     je_err_clear(&err);
     je_key key;
     int64_t now_ms = je_now_ms();
-    if (je_keyring_refresh(&g->app->keyring, now_ms, 0, &err) != 0 ||
-        je_keyring_current(&g->app->keyring, &key, &err) != 0)
+    /* the keys could not be read (the store is down): a retry will do, as for the audit below */
+    if (je_keyring_refresh(&g->app->keyring, now_ms, 0, &err) != 0)
+        return je_authority_reply_error(g->r, 503, "temporarily_unavailable",
+                                        "the signing keys could not be read");
+    if (je_keyring_current(&g->app->keyring, &key, &err) != 0)
         return je_authority_reply_error(g->r, 500, "server_error", "no signing key is available");
     je_uuid7(now_ms, g->jti);
     int elevated = (g->requested & JE_SCOPE_ELEVATED) != 0;

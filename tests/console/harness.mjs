@@ -334,6 +334,9 @@ function watchPage(page, allow) {
   });
   page.on('pageerror', (e) => add(`page error: ${e.stack || e.message}`));
   page.on('requestfailed', (req) => {
+    // ERR_ABORTED: the page gave the request up itself (a reload or a navigation cancels what
+    // is in flight); every other failure is the server's or the network's.
+    if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
     add(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
   });
   page.on('response', (resp) => {
