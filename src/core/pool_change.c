@@ -60,7 +60,8 @@ void je_pool_apply(const je_pool_change_req *req, je_pool_record *rec, int exist
                  (long long)rec->version);
         return refuse(out, "VERSION_MISMATCH", "If-Match", msg);
     }
-    if (!exists && req->if_match >= 0)
+    /* a version, or "*" (RFC 9110 §13.1.1: any current representation), matches nothing here */
+    if (!exists && (req->if_match >= 0 || req->if_match == JE_IF_MATCH_ANY))
         return refuse(out, "VERSION_MISMATCH", "If-Match", "there is no pool to match");
     if (req->op == JE_POOL_DELETE) {
         out->verdict = JE_POOL_DELETED;

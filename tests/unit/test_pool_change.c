@@ -362,6 +362,21 @@ static void test_delete_of_a_missing_pool(void **state) {
     }
 }
 
+static void test_if_match_on_a_missing_pool_creates_nothing(void **state) {
+    (void)state;
+    int64_t matches[] = {JE_IF_MATCH_ANY, 1};
+    for (size_t i = 0; i < sizeof matches / sizeof matches[0]; i++) {
+        je_pool_record *r = missing();
+        je_pool_record *none = missing();
+        je_pool_change_req q = put();
+        q.if_match = matches[i];
+        je_pool_outcome o = apply(&q, r, 0);
+        assert_refused(&o, "VERSION_MISMATCH", "If-Match", none, r);
+        free(r);
+        free(none);
+    }
+}
+
 static void test_validation_passes_through(void **state) {
     (void)state;
     static const struct {
@@ -425,6 +440,7 @@ int main(void) {
         cmocka_unit_test(test_if_match_before_validation),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_delete_of_a_missing_pool),
+        cmocka_unit_test(test_if_match_on_a_missing_pool_creates_nothing),
         cmocka_unit_test(test_validation_passes_through),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
