@@ -193,3 +193,23 @@ void cli_req_id_path(const cli_args *a, cli_req *q, const char *base, const char
     cli_http_escape(&q->path, a->pos[0]);
     je_buf_puts(&q->path, suffix);
 }
+
+int cli_sub_run_as(const cli_family *f, const cli_sub *s, const cli_args *a, const cli_scope *scope,
+                   const char *reason_opt, const char *ticket_opt) {
+    const char *alias[2][2] = {{reason_opt, "token-reason"}, {ticket_opt, "token-ticket"}};
+    cli_args b = *a;
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = cli_get(a, alias[i][0]);
+        if (!v) continue;
+        if (b.n >= sizeof b.o / sizeof b.o[0]) return cli_fail(a->cmd, "too many options"), 2;
+        b.o[b.n].name = alias[i][1];
+        b.o[b.n++].value = v;
+    }
+    cli_sub t = *s;
+    t.scope = scope;
+    return cli_sub_run(f, &t, &b);
+}
+
+int cli_sub_governance_main(const cli_family *f, const cli_sub *s, const cli_args *a) {
+    return cli_sub_run_as(f, s, a, &cli_scope_governance, "governance-reason", "governance-ticket");
+}

@@ -70,6 +70,19 @@ int cli_sub_main(const cli_family *f, int argc, char **argv);
 
 /* prep, connect (cli_http_connect with the sub's scope and q's reason/ticket), run, close. */
 int cli_sub_run(const cli_family *f, const cli_sub *s, const cli_args *a);
+/* cli_sub_run with scope instead of the sub's, the options reason_opt / ticket_opt standing for
+ * --token-reason / --token-ticket (the token's justification). */
+int cli_sub_run_as(const cli_family *f, const cli_sub *s, const cli_args *a, const cli_scope *scope,
+                   const char *reason_opt, const char *ticket_opt);
+/* The platform administrator's changes (pool, breaker): orch:governance, its token's reason from
+ * --governance-reason / --governance-ticket. A cli_sub main. */
+int cli_sub_governance_main(const cli_family *f, const cli_sub *s, const cli_args *a);
+#define CLI_GOVERNANCE_OPTS {"governance-reason", 1}, {"governance-ticket", 1}, CLI_JUST_OPTS
+#define CLI_ABOUT_GOVERNANCE                                                                       \
+    "The platform administrator only (a client of _system), with scope orch:governance:\n"         \
+    "--reason/--ticket go into the request body and are audited in _system's chain; the\n"         \
+    "token carries --governance-reason/--governance-ticket (or --token-reason/--token-ticket),\n"  \
+    "else STELLAOPS_ORCH_GOVERNANCE_REASON/_TICKET, else --reason/--ticket.\n"
 
 /* A run for lists: GETs q->path and every following page, then prints one
  * {"items": [...], "continuationToken": null} holding them all (--json), or gives that document

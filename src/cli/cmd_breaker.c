@@ -178,26 +178,6 @@ static void show_deleted(const cli_args *a, const cli_resp *r) {
 
 /* Runs s with --PREFIX-reason / --PREFIX-ticket taken as --token-reason / --token-ticket (the
  * names `jobengine token` gives them) and the token asked for scope. */
-static int run_as(const cli_family *f, const cli_sub *s, const cli_args *a, const cli_scope *scope,
-                  const char *reason_opt, const char *ticket_opt) {
-    const char *alias[2][2] = {{reason_opt, "token-reason"}, {ticket_opt, "token-ticket"}};
-    cli_args b = *a;
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = cli_get(a, alias[i][0]);
-        if (!v) continue;
-        if (b.n >= sizeof b.o / sizeof b.o[0]) return cli_fail(a->cmd, "too many options"), 2;
-        b.o[b.n].name = alias[i][1];
-        b.o[b.n++].value = v;
-    }
-    cli_sub t = *s;
-    t.scope = scope;
-    return cli_sub_run(f, &t, &b);
-}
-
-static int governance_main(const cli_family *f, const cli_sub *s, const cli_args *a) {
-    return run_as(f, s, a, &cli_scope_governance, "governance-reason", "governance-ticket");
-}
-
 /* force: the platform administrator forces the job type's row with orch:governance; anyone else
  * is a tenant's operator forcing its own row with orch:operate. */
 static int force_main(const cli_family *f, const cli_sub *s, const cli_args *a) {
@@ -211,7 +191,7 @@ static int force_main(const cli_family *f, const cli_sub *s, const cli_args *a) 
             return cli_fail(a->cmd, "--operator-reason/--operator-ticket are a tenant "
                                     "operator's; the platform gives --governance-reason"),
                    2;
-        return governance_main(f, s, a);
+        return cli_sub_governance_main(f, s, a);
     }
     if (cli_has(a, "governance-reason") || cli_has(a, "governance-ticket"))
         return cli_fail(a->cmd, "--governance-reason/--governance-ticket are the platform's "
@@ -225,32 +205,20 @@ static int force_main(const cli_family *f, const cli_sub *s, const cli_args *a) 
         return cli_fail(a->cmd, "a tenant's operator needs a ticket for its orch:operate token: "
                                 "--operator-ticket, STELLAOPS_ORCH_OPERATOR_TICKET or --ticket"),
                2;
-    return run_as(f, s, a, &cli_scope_operate, "operator-reason", "operator-ticket");
+    return cli_sub_run_as(f, s, a, &cli_scope_operate, "operator-reason", "operator-ticket");
 }
 
-#define GOV_OPTS {"governance-reason", 1}, {"governance-ticket", 1}, CLI_JUST_OPTS
-
 static const cli_optspec plain_opts[] = {CLI_HTTP_OPTS, {NULL, 0}};
-static const cli_optspec set_opts[] = {CLI_HTTP_OPTS,
-                                       {"failure-rate", 1},
-                                       {"min-samples", 1},
-                                       {"window-seconds", 1},
-                                       {"open-seconds", 1},
-                                       {"probes", 1},
-                                       {"per-tenant", 0},
-                                       {"if-match", 1},
-                                       GOV_OPTS,
-                                       {NULL, 0}};
-static const cli_optspec force_opts[] = {
-    CLI_HTTP_OPTS,          {"if-match", 1}, {"operator-reason", 1},
-    {"operator-ticket", 1}, GOV_OPTS,        {NULL, 0}};
-static const cli_optspec delete_opts[] = {CLI_HTTP_OPTS, {"if-match", 1}, GOV_OPTS, {NULL, 0}};
-
-#define ABOUT_GOVERNANCE                                                                           \
-    "The platform administrator only (a client of _system), with scope orch:governance:\n"         \
-    "--reason/--ticket go into the request body and are audited in _system's chain; the\n"         \
-    "token carries --governance-reason/--governance-ticket (or --token-reason/--token-ticket),\n"  \
-    "else STELLAOPS_ORCH_GOVERNANCE_REASON/_TICKET, else --reason/--ticket.\n"
+static const cli_optspec set_opts[] = {CLI_HTTP_OPTS,       {"failure-rate", 1},
+                                       {"min-samples", 1},  {"window-seconds", 1},
+                                       {"open-seconds", 1}, {"probes", 1},
+                                       {"per-tenant", 0},   {"if-match", 1},
+                                       CLI_GOVERNANCE_OPTS, {NULL, 0}};
+static const cli_optspec force_opts[] = {CLI_HTTP_OPTS,          {"if-match", 1},
+                                         {"operator-reason", 1}, {"operator-ticket", 1},
+                                         CLI_GOVERNANCE_OPTS,    {NULL, 0}};
+static const cli_optspec delete_opts[] = {
+    CLI_HTTP_OPTS, {"if-match", 1}, CLI_GOVERNANCE_OPTS, {NULL, 0}};
 
 static const cli_sub subs[] = {
     {"list", &cli_scope_read, 0, plain_opts, "breaker list",
@@ -270,8 +238,8 @@ static const cli_sub subs[] = {
      "given takes its default: failure rate 0.5 (above 0, at most 1), min samples 20\n"
      "(1..1000000), window 60 s (10..86400), open 30 s (1..86400), probes 3 (1..100)).\n"
      "--per-tenant gives each tenant's work of the job type a breaker of its "
-     "own.\n" ABOUT_GOVERNANCE,
-     prep_set, show_breaker, NULL, governance_main},
+     "own.\n" CLI_ABOUT_GOVERNANCE,
+     prep_set, show_breaker, NULL, cli_sub_governance_main},
     {"force", &cli_scope_operate, 2, force_opts,
      "breaker force JOBTYPE open|closed|auto [--if-match VERSION] [--reason R] [--ticket T]\n"
      "                                 [--operator-reason R --operator-ticket T |\n"
@@ -289,8 +257,8 @@ static const cli_sub subs[] = {
     {"delete", &cli_scope_governance, 1, delete_opts,
      "breaker delete JOBTYPE [--if-match VERSION] [--reason R] [--ticket T]",
      "Deletes the job type's breaker and its tenants' rows: its work then goes through\n"
-     "unchecked (--json: prints nothing).\n" ABOUT_GOVERNANCE,
-     prep_delete, show_deleted, NULL, governance_main},
+     "unchecked (--json: prints nothing).\n" CLI_ABOUT_GOVERNANCE,
+     prep_delete, show_deleted, NULL, cli_sub_governance_main},
 };
 
 static const cli_family breaker_family = {

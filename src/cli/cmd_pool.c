@@ -254,33 +254,12 @@ static void show_deleted(const cli_args *a, const cli_resp *r) {
 
 /* set and delete: --governance-reason / --governance-ticket are --token-reason / --token-ticket
  * (the names `jobengine token` gives them), then the usual run. */
-static int governance_main(const cli_family *f, const cli_sub *s, const cli_args *a) {
-    static const char *const alias[][2] = {{"governance-reason", "token-reason"},
-                                           {"governance-ticket", "token-ticket"}};
-    cli_args b = *a;
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = cli_get(a, alias[i][0]);
-        if (!v) continue;
-        if (b.n >= sizeof b.o / sizeof b.o[0]) return cli_fail(a->cmd, "too many options"), 2;
-        b.o[b.n].name = alias[i][1];
-        b.o[b.n++].value = v;
-    }
-    return cli_sub_run(f, s, &b);
-}
-
-#define GOV_OPTS {"governance-reason", 1}, {"governance-ticket", 1}, CLI_JUST_OPTS
-
 static const cli_optspec plain_opts[] = {CLI_HTTP_OPTS, {NULL, 0}};
-static const cli_optspec set_opts[] = {
-    CLI_HTTP_OPTS, {"strategy", 1}, {"max-active", 1}, {"max-per-hour", 1},
-    {"share", 1},  {"if-match", 1}, GOV_OPTS,          {NULL, 0}};
-static const cli_optspec delete_opts[] = {CLI_HTTP_OPTS, {"if-match", 1}, GOV_OPTS, {NULL, 0}};
-
-#define ABOUT_CHANGE                                                                               \
-    "The platform administrator only (a client of _system), with scope orch:governance:\n"         \
-    "--reason/--ticket go into the request body and are audited in _system's chain; the\n"         \
-    "token carries --governance-reason/--governance-ticket (or --token-reason/--token-ticket),\n"  \
-    "else STELLAOPS_ORCH_GOVERNANCE_REASON/_TICKET, else --reason/--ticket.\n"
+static const cli_optspec set_opts[] = {CLI_HTTP_OPTS,       {"strategy", 1}, {"max-active", 1},
+                                       {"max-per-hour", 1}, {"share", 1},    {"if-match", 1},
+                                       CLI_GOVERNANCE_OPTS, {NULL, 0}};
+static const cli_optspec delete_opts[] = {
+    CLI_HTTP_OPTS, {"if-match", 1}, CLI_GOVERNANCE_OPTS, {NULL, 0}};
 
 static const cli_sub subs[] = {
     {"list", &cli_scope_read, 0, plain_opts, "pool list",
@@ -299,13 +278,13 @@ static const cli_sub subs[] = {
      "given takes its default). S: unlimited, proportional, priority, reserved, max-limit.\n"
      "One --share per tenant, keys weight (a number > 0), tier (-1000..1000), reserved and\n"
      "max-active, e.g. --share acme:weight=2,reserved=3. A set of what is there already\n"
-     "changes nothing.\n" ABOUT_CHANGE,
-     prep_set, show_pool, NULL, governance_main},
+     "changes nothing.\n" CLI_ABOUT_GOVERNANCE,
+     prep_set, show_pool, NULL, cli_sub_governance_main},
     {"delete", &cli_scope_governance, 1, delete_opts,
      "pool delete JOBTYPE [--if-match VERSION] [--reason R] [--ticket T]",
      "Deletes the job type's pool: its work is then decided by the tenants' quotas alone\n"
-     "(--json: prints nothing).\n" ABOUT_CHANGE,
-     prep_delete, show_deleted, NULL, governance_main},
+     "(--json: prints nothing).\n" CLI_ABOUT_GOVERNANCE,
+     prep_delete, show_deleted, NULL, cli_sub_governance_main},
 };
 
 static const cli_family pool_family = {
