@@ -49,3 +49,10 @@ int64_t je_pool_demand_needed(const je_pool_gate *g, const je_pool_use *u, const
     }
     return need < free_plus_one ? need : free_plus_one;
 }
+
+int64_t je_pool_gate_free_plus_one(const je_pool_gate *g) {
+    int64_t used = 0;
+    for (size_t i = 0; i < g->n_use; i++) used += g->use[i].active;
+    int64_t n = g->pool.max_active - used + 1;
+    return n < 1 ? 1 : n;
+}

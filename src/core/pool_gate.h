@@ -19,10 +19,12 @@ typedef struct je_pool_gate {
     je_pool_cap last_cap; /* the cap of the last refusal */
 } je_pool_gate;
 
+/* The pool's free slots + 1 as counted in g (at least 1): no rule compares a demand with more. */
 /* How much of u's demand a decision for tenant (NULL: a read) can use, at most free_plus_one
  * (the free slots + 1: no rule compares a demand with more): under reserved, another tenant's
  * demand counts only within its unmet reserve (at least 1, so that asking shows); the requester's
  * own demand only needs to show that it asks. The store counts pending jobs up to this. */
+int64_t je_pool_gate_free_plus_one(const je_pool_gate *g);
 int64_t je_pool_demand_needed(const je_pool_gate *g, const je_pool_use *u, const char *tenant,
                               int64_t free_plus_one);
 

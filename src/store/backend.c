@@ -107,3 +107,20 @@ json_t *je_store_breaker_entry(const je_breaker_row *r, je_breaker_state before,
                          .details = details};
     return je_audit_entry_new(&f);
 }
+
+void je_lease_out_breaker(je_lease_out *out, const char *job_type, int64_t retry_at) {
+    if (out->breaker_held) return;
+    out->breaker_held = 1;
+    snprintf(out->breaker_job_type, sizeof out->breaker_job_type, "%s", job_type);
+    out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
+}
+
+int je_lease_out_pool(je_lease_out *out, const je_pool_gate *g) {
+    if (out->pool_held) return 0;
+    out->pool_held = 1;
+    snprintf(out->pool_job_type, sizeof out->pool_job_type, "%s", g->pool.job_type);
+    out->pool_cap = g->last_cap;
+    if (g->last_cap != JE_POOL_CAP_HOURLY) return 1;
+    out->pool_next_ms = g->pool.hour_start_ms + JE_HOUR_MS;
+    return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef JE_STORE_BACKEND_H
 #define JE_STORE_BACKEND_H
 
+#include "core/pool_gate.h"
 #include "store/store.h"
 
 /* n names of at most max bytes each, stride bytes apart, as a JSON array (NULL: no memory). */
@@ -25,6 +26,13 @@ typedef struct je_audit_row {
 /* Fills row from entry: 0, or -1 with err set ("AUDIT_INVALID") when the entry has no valid
  * time, no entryId or eventType, or cannot be canonicalised. */
 int je_audit_row_of(const json_t *entry, je_audit_row *row, je_err *err);
+
+/* What held a lease call's work back, noted for its answer (the first breaker, the first pool
+ * that did). je_lease_out_pool returns 1 when the backend must still find when a slot of the
+ * pool frees (out->pool_next_ms: its earliest live lease or permit), 0 when nothing is left to
+ * do (noted already, or the hourly cap: the next hour). */
+void je_lease_out_breaker(je_lease_out *out, const char *job_type, int64_t retry_at);
+int je_lease_out_pool(je_lease_out *out, const je_pool_gate *g);
 
 /* A breaker's window buckets as stored ("3,0,1,..."; JE_BREAKER_BUCKETS counts), and back (a
  * malformed list reads as zeros). */

@@ -148,14 +148,6 @@ static int open_breakers(je_pg_tx *tx, lease_arg *a, je_err *err) {
     return 0;
 }
 
-static void breaker_held(lease_arg *a, const je_breaker_row *br, int64_t retry_at) {
-    je_lease_out *out = a->out;
-    if (out->breaker_held) return;
-    out->breaker_held = 1;
-    snprintf(out->breaker_job_type, sizeof out->breaker_job_type, "%s", br->job_type);
-    out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
-}
-
 /* Opens (locks) the capacity pool of every requested type that has one, in job type order: the
  * lock order after the quota rows. */
 static int open_pools(je_pg_tx *tx, lease_arg *a, je_err *err) {
@@ -176,16 +168,11 @@ static int open_pools(je_pg_tx *tx, lease_arg *a, je_err *err) {
     return 0;
 }
 
-/* The pool of a candidate's type refused: noted for the answer (the first pool that did). */
+/* The pool of the candidate's type refused: noted for the answer (the first pool that did). */
 static int pool_held(je_pg_tx *tx, lease_arg *a, const je_pool_gate *g, je_err *err) {
     je_lease_out *out = a->out;
-    if (out->pool_held) return 0;
-    out->pool_held = 1;
-    snprintf(out->pool_job_type, sizeof out->pool_job_type, "%s", g->pool.job_type);
-    out->pool_cap = g->last_cap;
-    out->pool_next_ms = g->last_cap == JE_POOL_CAP_HOURLY
-                            ? g->pool.hour_start_ms + JE_HOUR_MS
-                            : je_pg_pool_next_free(tx, g->pool.job_type, a->req->now_ms, err);
+    if (!je_lease_out_pool(out, g)) return 0;
+    out->pool_next_ms = je_pg_pool_next_free(tx, g->pool.job_type, a->req->now_ms, err);
     return out->pool_next_ms == INT64_MAX ? -1 : 0;
 }
 
@@ -279,7 +266,7 @@ static int lease_candidate(je_pg_tx *tx, lease_arg *a, cand *c, je_err *err) {
     int64_t retry_at = 0, now = a->req->now_ms;
     switch (je_lease_gates_decide(&gates, c->job.lane, a->tenant, now, &a->held, &retry_at)) {
     case JE_GATES_BREAKER:
-        breaker_held(a, br, retry_at);
+        je_lease_out_breaker(a->out, br->job_type, retry_at);
         return 0;
     case JE_GATES_QUOTA:
         return 0;

@@ -205,10 +205,7 @@ int je_pg_pool_use_count(je_pg_tx *tx, je_pool_gate *g, const char *tenant, int6
     int demand = g->pool.strategy == JE_POOL_PROPORTIONAL || g->pool.strategy == JE_POOL_PRIORITY ||
                  g->pool.strategy == JE_POOL_RESERVED;
     /* as on SQLite: a demand beyond the free slots changes no decision */
-    int64_t used = 0;
-    for (size_t i = 0; i < g->n_use; i++) used += g->use[i].active;
-    int64_t limit = g->pool.max_active - used + 1;
-    if (limit < 1) limit = 1;
+    int64_t limit = je_pool_gate_free_plus_one(g);
     for (size_t i = 0; i < g->n_use; i++) {
         je_pool_use *u = &g->use[i];
         int64_t d = 0;

@@ -94,25 +94,11 @@ static int open_breakers(sqlite3 *db, lease_arg *a, je_err *err) {
     return 0;
 }
 
-/* The breaker of a candidate's type admitted nothing: noted for the answer (the first one). */
-static void breaker_held(lease_arg *a, const je_breaker_row *br, int64_t retry_at) {
-    je_lease_out *out = a->out;
-    if (out->breaker_held) return;
-    out->breaker_held = 1;
-    snprintf(out->breaker_job_type, sizeof out->breaker_job_type, "%s", br->job_type);
-    out->breaker_retry_ms = retry_at == INT64_MIN ? JE_NO_TIME : retry_at;
-}
-
 /* The pool of the candidate's type refused: noted for the answer (the first pool that did). */
 static int pool_held(sqlite3 *db, lease_arg *a, const je_pool_gate *g, je_err *err) {
     je_lease_out *out = a->out;
-    if (out->pool_held) return 0;
-    out->pool_held = 1;
-    snprintf(out->pool_job_type, sizeof out->pool_job_type, "%s", g->pool.job_type);
-    out->pool_cap = g->last_cap;
-    out->pool_next_ms = g->last_cap == JE_POOL_CAP_HOURLY
-                            ? g->pool.hour_start_ms + JE_HOUR_MS
-                            : je_sqlite_pool_next_free(db, g->pool.job_type, a->req->now_ms, err);
+    if (!je_lease_out_pool(out, g)) return 0;
+    out->pool_next_ms = je_sqlite_pool_next_free(db, g->pool.job_type, a->req->now_ms, err);
     return out->pool_next_ms == INT64_MAX ? -1 : 0;
 }
 
@@ -185,7 +171,7 @@ static int lease_candidate(sqlite3 *db, lease_arg *a, const cand *c, je_err *err
     int64_t retry_at = 0, until = 0, now = a->req->now_ms;
     switch (je_lease_gates_decide(&gates, c->order.lane, a->tenant, now, &a->held, &retry_at)) {
     case JE_GATES_BREAKER:
-        breaker_held(a, br, retry_at);
+        je_lease_out_breaker(a->out, br->job_type, retry_at);
         return 0;
     case JE_GATES_QUOTA:
         return 0;

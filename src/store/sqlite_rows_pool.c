@@ -237,10 +237,7 @@ int je_sqlite_pool_use_count(sqlite3 *db, je_pool_gate *g, const char *tenant, i
                  g->pool.strategy == JE_POOL_RESERVED;
     /* a demand beyond the free slots changes no decision (each rule compares demand, or a sum
      * of demands, with the free slots): counted up to one more than those */
-    int64_t used = 0;
-    for (size_t i = 0; i < g->n_use; i++) used += g->use[i].active;
-    int64_t limit = g->pool.max_active - used + 1;
-    if (limit < 1) limit = 1;
+    int64_t limit = je_pool_gate_free_plus_one(g);
     for (size_t i = 0; i < g->n_use; i++) {
         je_pool_use *u = &g->use[i];
         int64_t d = demand ? demand_of(db, u->tenant_id, jt,
