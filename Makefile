@@ -26,9 +26,10 @@ SOAK_KILLS ?= 100
 # (api-pg.*, e2e-pg.*: the same server code as api.*, which does run sanitised); the PostgreSQL
 # backend runs sanitised through its conformance suite and the cluster tests; nor the console's
 # browser tests (console.*: what they add to the server's coverage, serving /console/, runs
-# sanitised in api.test_console_assets; the rest of their time is the browser's). It keeps
+# sanitised in api.test_console_assets; the rest of their time is the browser's), nor the Debian
+# package's install test (package.*: it packages the plain build's binary). It keeps
 # `make test` well inside CI's time.
-ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^((api|e2e)-pg|console)[.]'
+ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^((api|e2e)-pg|console|package)[.]'
 
 .PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz test-console fuzz fmt \
 	fmt-check clean bench soak

@@ -5,6 +5,7 @@
 #define JE_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "store/store.h"
 
 #define JE_DEFAULT_STORE "sqlite:./jobengine-data/jobengine.db"
@@ -39,6 +40,11 @@ const char *cli_get_env(const cli_args *a, const char *name, const char *env, co
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens --store (or JOBENGINE_STORE, or the default), creating and migrating it. */
 je_store *cli_open_store(const cli_args *a);
+
+/* serve's --help text, and its settings as a Markdown table (docs/operations.md "Configuration
+ * reference"): both from the one settings table of cmd_serve.c. */
+void cli_serve_help(FILE *out);
+void cli_serve_settings_markdown(FILE *out);
 
 typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -115,16 +115,30 @@ static void serve_optspec(cli_optspec *out) {
     out[n] = (cli_optspec){NULL, 0};
 }
 
-static void serve_help(void) {
-    printf("usage: jobengine serve [--config FILE] [--demo] [options]\n\n"
-           "Serves the Authority and the JobEngine API. Each setting is taken from its flag,\n"
-           "else its environment variable, else the config file (JSON, key in brackets),\n"
-           "else the default.\n\n");
+void cli_serve_help(FILE *out) {
+    fprintf(out,
+            "usage: jobengine serve [--config FILE] [--demo] [options]\n\n"
+            "Serves the Authority and the JobEngine API. Each setting is taken from its flag,\n"
+            "else its environment variable, else the config file (JSON, key in brackets),\n"
+            "else the default.\n\n");
     for (const setting *s = settings; s->flag; s++)
-        printf("  --%-28s %s\n  %-30s env %s [%s], default %s\n", s->flag, s->help, "", s->env,
-               s->key, s->def ? s->def : "(see above)");
-    printf("  --%-28s %s\n  --%-28s %s\n", "config FILE", "JSON config file (env JOBENGINE_CONFIG)",
-           "demo", "seed tenant 'demo' and four clients when the store has no client");
+        fprintf(out, "  --%-28s %s\n  %-30s env %s [%s], default %s\n", s->flag, s->help, "",
+                s->env, s->key, s->def ? s->def : "(see above)");
+    fprintf(out, "  --%-28s %s\n  --%-28s %s\n", "config FILE",
+            "JSON config file (env JOBENGINE_CONFIG)", "demo",
+            "seed tenant 'demo' and four clients when the store has no client");
+}
+
+/* A Markdown table cell: '|' escaped, code spans for names. */
+void cli_serve_settings_markdown(FILE *out) {
+    fprintf(out, "| flag | environment variable | config key | default | meaning |\n"
+                 "|---|---|---|---|---|\n");
+    for (const setting *s = settings; s->flag; s++) {
+        fprintf(out, "| `--%s` | `%s` | `%s` | %s%s%s | ", s->flag, s->env, s->key,
+                s->def ? "`" : "", s->def ? s->def : "(none)", s->def ? "`" : "");
+        for (const char *p = s->help; *p; p++) fputs(*p == '|' ? "\\|" : (char[]){*p, 0}, out);
+        fputs(" |\n", out);
+    }
 }
 
 /* The value of a setting by precedence; NULL when nowhere given and no default. */
@@ -469,7 +483,7 @@ int cmd_serve(int argc, char **argv) {
     cli_optspec serve_opts[S_COUNT + 3];
     serve_optspec(serve_opts);
     if (cli_parse("serve", argc, argv, serve_opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return serve_help(), 0;
+    if (cli_has(&a, "help")) return cli_serve_help(stdout), 0;
     if (a.n_pos) return cli_fail("serve", "unexpected argument '%s'", a.pos[0]), 2;
     /* Block the stop signals in every thread; the main thread waits for them. */
     sigset_t set;
