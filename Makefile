@@ -102,5 +102,11 @@ bench: deps
 soak: deps build
 	SOAK_KILLS=$(SOAK_KILLS) BUILD=$(BUILD) bash scripts/soak.sh
 
+# The man pages, jobengine.1 and jobengine-CMD.1, in $(BUILD)/man: made by the binary from the
+# tables its --help comes from (jobengine __doc man; docs/operations.md).
+.PHONY: man
+man: build
+	./$(BUILD)/jobengine __doc man $(BUILD)/man
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
