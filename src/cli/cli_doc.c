@@ -148,10 +148,11 @@ static void roff_esc(FILE *out, const char *s, size_t n) {
             fputs("\\-", out);
         } else if (ch < 0x80) {
             fputc(ch, out);
+        } else if (ch < 0xc0) { /* a stray continuation byte: not UTF-8 */
+            fputc('?', out);
         } else {
-            unsigned cp = 0;
-            size_t len = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc0 ? 2 : 1;
-            cp = len == 1 ? '?' : ch & (0x7f >> len);
+            size_t len = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : 2;
+            unsigned cp = ch & (0x7fu >> len);
             for (size_t k = 1; k < len && i + 1 < n; k++)
                 cp = cp << 6 | ((unsigned char)s[++i] & 0x3f);
             fprintf(out, "\\[u%04X]", cp);
@@ -265,7 +266,7 @@ static size_t roff_synopsis(FILE *out, const doc_lines *l) {
     fputs(".SH SYNOPSIS\n.nf\n", out);
     for (; i < l->n && *l->line[i]; i++) {
         const char *s = l->line[i];
-        roff_line(out, strncmp(s, "usage: ", 7) == 0 || strlen(s) >= 7 ? s + 7 : skip_spaces(s));
+        roff_line(out, strlen(s) >= 7 ? s + 7 : skip_spaces(s)); /* "usage: ", or 7 spaces */
     }
     fputs(".fi\n", out);
     return i;
@@ -445,7 +446,6 @@ typedef struct opt_line {
 static void print_option(void *ctx, const char *flag, int has_value) {
     const opt_line *o = ctx;
     printf("%s%s%s --%s\n", o->cmd, o->sub ? " " : "", o->sub ? o->sub : "", flag);
-    (void)has_value;
 }
 
 static int doc_options(void) {
