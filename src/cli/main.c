@@ -7,6 +7,9 @@
 #include "cli/cli.h"
 #include "cli/cli_doc.h"
 
+/* generated/version.c (scripts/version.cmake) */
+extern const char je_version[], je_build_commit[], je_build_options[];
+
 int main(int argc, char **argv) {
     /* A file-size limit (ulimit -f, RLIMIT_FSIZE) reached by a write fails that write with EFBIG,
      * which the store answers as it answers a full disk (503 STORE_UNAVAILABLE), instead of
@@ -21,8 +24,9 @@ int main(int argc, char **argv) {
         cli_main_usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("jobengine 0.1.0\n");
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("jobengine %s\ncommit %s\nbuild %s\n", je_version, je_build_commit,
+               je_build_options);
         return 0;
     }
     const cli_command *c = cli_command_find(argv[1]);
