@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
         cli_main_usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    if (strcmp(argv[1], "--version") == 0) {
         printf("jobengine %s\ncommit %s\nbuild %s\n", je_version, je_build_commit,
                je_build_options);
         return 0;
