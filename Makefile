@@ -32,7 +32,7 @@ SOAK_KILLS ?= 100
 ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^((api|e2e)-pg|console|package)[.]'
 
 .PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz test-console fuzz fmt \
-	fmt-check clean bench soak
+	fmt-check clean bench soak config-reference
 
 all: build
 
@@ -104,3 +104,8 @@ soak: deps build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# docs/operations.md "Configuration reference" from serve's settings table (ops.test_config_reference
+# checks it).
+config-reference: build
+	python3 scripts/config_reference.py --bin $(BUILD)/jobengine --write
