@@ -9,6 +9,7 @@ waiting for them, an sd_notify listener, and HTTPS requests that verify against 
     tls_socket(port, ctx, name)     a TLS connection to 127.0.0.1:port (server_hostname name)
     https_request(port, ctx, ...)   one request on a fresh HTTPS connection
     traceparent()                   (header value, trace id): finds one request's access-log line
+    spawn(srv), wait_ready(srv)     start a Server(start=False) without waiting for "listening"
 """
 
 import http.client
@@ -17,6 +18,7 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 
@@ -161,3 +163,34 @@ def https_request(port, ctx, method, path, headers=None, body=None, server_name=
 def traceparent():
     trace = os.urandom(16).hex()
     return "00-%s-%s-01" % (trace, os.urandom(8).hex()), trace
+
+
+def spawn(srv):
+    """Starts srv's `jobengine serve` without waiting for its "listening" line (which a raised
+    log level leaves out, and which a readiness test must not lean on); harness cleanup applies."""
+    from harness import BIN, clean_env
+    cmd = [BIN, "serve", "--listen", "127.0.0.1:%d" % srv.port, "--store", srv.store] + srv.args
+    with open(srv.log_path, "ab") as err:
+        srv._log_offset = err.tell()
+        srv.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                    stdin=subprocess.DEVNULL, env=clean_env(srv.env))
+    srv.stopped_by_harness = False
+    return srv
+
+
+def wait_ready(srv, timeout=10.0):
+    """Polls GET /readyz (plain HTTP) until it answers 200."""
+    from harness import http_request
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        try:
+            if http_request(srv.url, "GET", "/readyz", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        if srv.proc.poll() is not None:
+            raise AssertionError("serve exited (%s): %s" % (srv.proc.returncode,
+                                                             srv.log_since_start()))
+        if time.monotonic() > deadline:
+            raise AssertionError("serve not ready within %.0f s" % (timeout * SLOW))
+        time.sleep(0.02)
