@@ -105,9 +105,17 @@ class Stopping(ServerTestCase):
         wait_log(srv, msg_is("stopping", signal="SIGTERM", shutdownTimeoutSeconds=10), offset,
                  what="the 'stopping' line")
 
-        with self.assertRaises(ConnectionRefusedError, msg="a new connection after SIGTERM "
-                               "must be refused, not left waiting"):
-            connect(srv.port).close()
+        # "stopping" is logged just before the listener is shut: within moments of it, a new
+        # connection is refused (not left waiting in the backlog until the drain ends)
+        deadline = time.monotonic() + 2 * SLOW
+        while True:
+            try:
+                connect(srv.port).close()
+            except ConnectionRefusedError:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            "new connections are still taken after SIGTERM")
+            time.sleep(0.01)
         # the open keep-alive connection is still answered, and told to close
         kept.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         st, hdrs, _ = read_response(kept, 10)
@@ -222,7 +230,7 @@ class Readiness(ServerTestCase):
 class LogLevel(ServerTestCase):
 
     def test_bad_values_are_refused_at_start(self):
-        for flag, value in (("--log-level", "loud"), ("--log-level", "INFO"),
+        for flag, value in (("--log-level", "loud"), ("--log-level", ""),
                             ("--trusted-proxies", "proxy.example"),
                             ("--trusted-proxies", "10.0.0.0/33"),
                             ("--trusted-proxies", "127.0.0.1/"),
