@@ -435,12 +435,11 @@ je_http_server *je_http_start_with(const char *host, int port, const je_http_lim
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, limits->threads,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT,
-        limits->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, limits->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        limits->max_header_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        MHD_OPTION_ARRAY, opts && opts->tls ? tls : tls + 2, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->max_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->max_header_bytes, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, s, MHD_OPTION_ARRAY, opts && opts->tls ? tls : tls + 2, MHD_OPTION_END);
     if (!s->daemon) {
         je_deadlines_stop(s->deadlines);
         free(s);
