@@ -5,6 +5,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +50,12 @@ static int fail(je_err *err, const char *what, const char *path, int rc) {
 
 /* Checks the pair as GnuTLS's own loader does (it refuses a key that does not match). */
 static int check_match(const char *cert_path, const char *key_path, je_err *err) {
+    const char *paths[2] = {cert_path, key_path}, *what[2] = {"certificate", "key"};
+    for (int i = 0; i < 2; i++) { /* which of the two cannot be read, said plainly */
+        FILE *f = fopen(paths[i], "rb");
+        if (!f) return je_err_set(err, "TLS", "%s %s: %s", what[i], paths[i], strerror(errno)), -1;
+        fclose(f);
+    }
     gnutls_certificate_credentials_t cred;
     if (gnutls_certificate_allocate_credentials(&cred) < 0)
         return je_err_set(err, "TLS", "out of memory"), -1;
