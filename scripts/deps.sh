@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   gcc make cmake ninja-build pkg-config clang-format
   clang libclang-rt-14-dev
-  libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libssl-dev libsqlite3-dev
   libcurl4-openssl-dev uuid-dev libcmocka-dev libpq-dev
   sqlite3 curl python3 python3-jwt python3-cryptography
   postgresql-15 postgresql-client-15 python3-psycopg2

@@ -14,6 +14,11 @@
 const char cli_http_usage[] =
     "Server and credentials (each flag falls back to its environment variable):\n"
     "  --url URL              the server (JOBENGINE_URL; default " JE_DEFAULT_URL ")\n"
+    "  --cacert FILE          PEM CA certificates an https:// server's certificate is\n"
+    "                         verified against (JOBENGINE_CACERT; default: the system's)\n"
+    "  --allow-http           send over plain http:// to a host that is not loopback\n"
+    "                         (JOBENGINE_ALLOW_HTTP=1; refused otherwise: tokens would\n"
+    "                         cross the network in clear)\n"
     "  --token TOKEN          a bearer token to use as is (JOBENGINE_TOKEN); otherwise one is\n"
     "                         requested for just the scope the call needs, with\n"
     "  --client-id ID         (JOBENGINE_CLIENT_ID)\n"
@@ -50,6 +55,41 @@ static void wipe_free(char *p, size_t n) {
     free(p);
 }
 
+/* 1 when host (without a port; IPv6 without brackets) is this machine's loopback. */
+static int is_loopback(const char *host, size_t n) {
+    if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) || (n == 3 && !strncmp(host, "::1", 3)))
+        return 1;
+    if (n < 4 || strncmp(host, "127.", 4) != 0) return 0;
+    for (size_t i = 4; i < n; i++)
+        if (!isdigit((unsigned char)host[i]) && host[i] != '.') return 0;
+    return 1;
+}
+
+int cli_http_check_scheme(const char *cmd, const char *url, const cli_args *a) {
+    if (strncasecmp(url, "https://", 8) == 0) return 0;
+    if (strncasecmp(url, "http://", 7) != 0)
+        return cli_fail(cmd, "the server URL '%s' must start with https:// or http://", url), 2;
+    const char *host = url + 7, *end;
+    size_t n;
+    if (*host == '[') { /* [v6]:port */
+        end = strchr(host, ']');
+        if (!end) return cli_fail(cmd, "the server URL '%s' is not usable", url), 2;
+        host++;
+        n = (size_t)(end - host);
+    } else {
+        n = strcspn(host, ":/?#");
+    }
+    if (is_loopback(host, n)) return 0;
+    const char *allow = getenv("JOBENGINE_ALLOW_HTTP");
+    if (cli_has(a, "allow-http") || (allow && strcmp(allow, "1") == 0)) return 0;
+    return cli_fail(cmd,
+                    "refusing plain http:// to %.*s, which is not loopback: tokens and secrets "
+                    "would cross the network in clear. Use https:// (with --cacert for a private "
+                    "CA), or --allow-http (JOBENGINE_ALLOW_HTTP=1) to send anyway",
+                    (int)n, host),
+           2;
+}
+
 int cli_http_open(cli_http *h, const char *cmd, const cli_args *a) {
     memset(h, 0, sizeof *h);
     h->cmd = cmd;
@@ -61,6 +101,8 @@ int cli_http_open(cli_http *h, const char *cmd, const cli_args *a) {
     memcpy(h->url_buf, url, n);
     h->url_buf[n] = '\0';
     h->url = h->url_buf;
+    if (cli_http_check_scheme(cmd, h->url, a) != 0) return 2;
+    h->cacert = cli_get_env(a, "cacert", "JOBENGINE_CACERT", NULL);
     h->tenant = cli_get_env(a, "tenant", "JOBENGINE_TENANT", NULL);
     if (has_line_break(h->tenant)) return cli_fail(cmd, "--tenant holds a line break"), 2;
     if (!(h->curl = curl_easy_init())) return cli_fail(cmd, "cannot start libcurl");
@@ -203,6 +245,10 @@ static int xfer_begin(xfer *x, cli_http *h, const char *path, const char *ctype,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    /* https only, certificate and host name always verified; no redirect is followed */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (h->cacert) curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
     return 0;
 }
 

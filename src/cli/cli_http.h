@@ -21,8 +21,8 @@
 
 /* The options every server-talking command accepts, to merge with its own. */
 #define CLI_HTTP_OPTS                                                                              \
-    {"url", 1}, {"token", 1}, {"client-id", 1}, {"client-secret", 1}, {"tenant", 1},               \
-        {"token-reason", 1}, {"token-ticket", 1}, {                                                \
+    {"url", 1}, {"cacert", 1}, {"allow-http", 0}, {"token", 1}, {"client-id", 1},                  \
+        {"client-secret", 1}, {"tenant", 1}, {"token-reason", 1}, {"token-ticket", 1}, {           \
         "json", 0                                                                                  \
     }
 
@@ -45,6 +45,8 @@ typedef struct cli_http {
     const char *cmd;    /* "quota set": the prefix of every message */
     const char *url;    /* base URL, without a trailing slash */
     const char *tenant; /* --tenant / JOBENGINE_TENANT, or NULL */
+    const char *cacert; /* --cacert / JOBENGINE_CACERT: the CAs an https server is checked
+                           against (default: the system's), or NULL */
     char *token;        /* the bearer token (owned, wiped on close), or NULL */
     void *curl;         /* CURL * */
     char url_buf[1024];
@@ -63,8 +65,13 @@ typedef struct cli_resp {
     char ratelimit_reset[32];
 } cli_resp;
 
-/* Resolves the base URL from a. Returns 0, or 1 after printing a message. */
+/* Resolves the base URL from a: http:// or https://; plain http:// only to a loopback host
+ * unless --allow-http (JOBENGINE_ALLOW_HTTP=1): a token or secret would cross the network in
+ * clear. An https server's certificate is always verified (--cacert / JOBENGINE_CACERT, else the
+ * system's CAs). Returns 0, or 2 after printing a message. */
 int cli_http_open(cli_http *h, const char *cmd, const cli_args *a);
+/* The scheme rule of cli_http_open for url alone. 0, or 2 after printing why. */
+int cli_http_check_scheme(const char *cmd, const char *url, const cli_args *a);
 void cli_http_close(cli_http *h);
 
 /* Sets h->token for scope s: --token / JOBENGINE_TOKEN, else a client credentials grant.

@@ -11,10 +11,13 @@
 
 #include "api/app.h"
 #include "api/metrics.h"
+#include "base/clock.h"
+#include "base/notify.h"
 #include "cli/cli.h"
 #include "cli/seed.h"
 #include "engine/engine.h"
 #include "http/log.h"
+#include "http/tls.h"
 
 typedef struct setting {
     const char *flag, *env, *key, *def, *help;
@@ -79,6 +82,18 @@ static const setting settings[] = {
      "request line and headers (431 beyond)"},
     {"max-body-bytes", "JOBENGINE_MAX_BODY_BYTES", "maxBodyBytes", "1048576",
      "request body (413 beyond)"},
+    {"tls-cert", "JOBENGINE_TLS_CERT", "tlsCert", NULL,
+     "PEM certificate (then its chain) to serve HTTPS with, TLS 1.2+ (with tls-key; default: "
+     "plain HTTP); SIGHUP reloads it"},
+    {"tls-key", "JOBENGINE_TLS_KEY", "tlsKey", NULL, "PEM private key of tls-cert"},
+    {"log-level", "JOBENGINE_LOG_LEVEL", "logLevel", "info",
+     "lowest level logged: debug, info (with one line per request), warn, error; SIGHUP "
+     "reloads it"},
+    {"shutdown-timeout-seconds", "JOBENGINE_SHUTDOWN_TIMEOUT_SECONDS", "shutdownTimeoutSeconds",
+     "10", "on SIGTERM, how long requests in flight get to finish (0-3600)"},
+    {"trusted-proxies", "JOBENGINE_TRUSTED_PROXIES", "trustedProxies", NULL,
+     "addresses or CIDRs (comma-separated) of reverse proxies whose X-Forwarded-For names the "
+     "client in the access log (default: none)"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 enum {
@@ -103,8 +118,21 @@ enum {
     S_METRICS_LISTEN,
     S_CONSOLE,
     S_LIMIT0, /* the six limits on clients, in je_http_limits' order */
-    S_COUNT = S_LIMIT0 + 6
+    S_TLS_CERT = S_LIMIT0 + 6,
+    S_TLS_KEY,
+    S_LOG_LEVEL,
+    S_SHUTDOWN,
+    S_PROXIES,
+    S_COUNT
 };
+
+/* What serve itself needs besides the application's je_config. */
+typedef struct serve_state {
+    const char *config_path; /* re-read on SIGHUP, or NULL */
+    char tls_cert[1024], tls_key[1024];
+    long shutdown_timeout_s;
+    je_http_proxies proxies;
+} serve_state;
 
 /* Every setting is a flag, plus --config and --demo: built from the table so they never differ. */
 static void serve_optspec(cli_optspec *out) {
@@ -314,11 +342,35 @@ static int parse_limits(const char *const *v, unsigned threads, je_http_limits *
     return 0;
 }
 
-static int build_config(const cli_args *a, json_t *file, je_config *c) {
+/* The TLS pair and log level: at start, and again on SIGHUP. */
+static int parse_reloadable(const char *const *v, serve_state *so) {
+    if (!v[S_TLS_CERT] != !v[S_TLS_KEY])
+        return cli_fail("serve", "tls-cert and tls-key go together: give both, or neither");
+    if ((v[S_TLS_CERT] && strlen(v[S_TLS_CERT]) >= sizeof so->tls_cert) ||
+        (v[S_TLS_KEY] && strlen(v[S_TLS_KEY]) >= sizeof so->tls_key))
+        return cli_fail("serve", "tls-cert and tls-key: paths of at most 1023 bytes");
+    snprintf(so->tls_cert, sizeof so->tls_cert, "%s", v[S_TLS_CERT] ? v[S_TLS_CERT] : "");
+    snprintf(so->tls_key, sizeof so->tls_key, "%s", v[S_TLS_KEY] ? v[S_TLS_KEY] : "");
+    if (je_log_set_level(v[S_LOG_LEVEL]) != 0)
+        return cli_fail("serve", "log-level: debug, info, warn or error");
+    return 0;
+}
+
+static void setting_values(const cli_args *a, json_t *file, const char **v, char (*tmp)[64]) {
+    for (int i = 0; i < S_COUNT; i++) v[i] = setting_value(a, file, &settings[i], tmp[i], 64);
+}
+
+static int build_config(const cli_args *a, json_t *file, je_config *c, serve_state *so) {
     char tmp[S_COUNT][64];
     const char *v[S_COUNT];
-    for (int i = 0; i < S_COUNT; i++) v[i] = setting_value(a, file, &settings[i], tmp[i], 64);
+    setting_values(a, file, v, tmp);
     memset(c, 0, sizeof *c);
+    if (parse_reloadable(v, so) != 0) return 1;
+    if (parse_int(v[S_SHUTDOWN], 0, 3600, &so->shutdown_timeout_s) != 0)
+        return cli_fail("serve", "shutdown-timeout-seconds: 0 to 3600");
+    je_err perr;
+    if (v[S_PROXIES] && je_http_parse_proxies(v[S_PROXIES], &so->proxies, &perr) != 0)
+        return cli_fail("serve", "trusted-proxies: %s", perr.message);
     if (parse_ceilings(v + S_CEIL0, &c->ceiling) != 0) return 1;
     if (parse_jobs_settings(v, c) != 0) return 1;
     if (file && je_config_overrides(json_object_get(file, "quotaCeilingOverrides"), c) != 0)
@@ -328,7 +380,8 @@ static int build_config(const cli_args *a, json_t *file, je_config *c) {
     if (v[S_ISSUER])
         snprintf(c->issuer, sizeof c->issuer, "%s", v[S_ISSUER]);
     else
-        snprintf(c->issuer, sizeof c->issuer, "http://%s", c->listen);
+        snprintf(c->issuer, sizeof c->issuer, "%s://%s", so->tls_cert[0] ? "https" : "http",
+                 c->listen);
     snprintf(c->audience, sizeof c->audience, "jobengine");
     long n;
     if (strcmp(v[S_THREADS], "auto") == 0)
@@ -350,14 +403,71 @@ static int build_config(const cli_args *a, json_t *file, je_config *c) {
     return 0;
 }
 
-static void wait_for_signal(void) {
+/* SIGHUP: the config file is read again, and the TLS pair and the log level it (or the
+ * environment, or a flag) names take effect; the rest of the settings need a restart. A file or
+ * pair that fails its checks changes nothing (logged). */
+static void reload(const cli_args *a, serve_state *so, je_tls *tls) {
+    char ready[64];
+    snprintf(ready, sizeof ready, "RELOADING=1\nMONOTONIC_USEC=%lld",
+             (long long)(je_mono_ns() / 1000));
+    je_notify(ready);
+    json_t *file = so->config_path ? load_config_file(so->config_path) : NULL;
+    if (so->config_path && !file) {
+        je_log("error",
+               "reload failed: the config file is not usable (said above); nothing changed", NULL);
+        je_notify("READY=1");
+        return;
+    }
+    char tmp[S_COUNT][64];
+    const char *v[S_COUNT];
+    setting_values(a, file, v, tmp);
+    serve_state next = *so;
+    const char *old_level = je_log_level();
+    je_err err;
+    if (parse_reloadable(v, &next) != 0) {
+        je_log_set_level(old_level);
+        je_log("error", "reload failed: a setting is not usable (said above); nothing changed",
+               NULL);
+    } else if (!tls != !next.tls_cert[0]) {
+        je_log_set_level(old_level);
+        je_log("error", "reload failed: turning TLS on or off needs a restart; nothing changed",
+               NULL);
+    } else if (tls && je_tls_reload(tls, next.tls_cert, next.tls_key, &err) != 0) {
+        je_log_set_level(old_level);
+        je_log("error", "reload failed: the TLS certificate was kept",
+               json_pack("{s:s}", "error", err.message));
+    } else {
+        *so = next;
+        char fp[65] = "";
+        if (tls) je_tls_fingerprint(tls, fp);
+        je_log(
+            "info", "reloaded",
+            json_pack("{s:s, s:s?}", "logLevel", je_log_level(), "tlsCertSha256", tls ? fp : NULL));
+    }
+    json_decref(file);
+    je_notify("READY=1");
+}
+
+/* Waits for a stop signal, reloading on each SIGHUP. */
+static void wait_for_stop(const cli_args *a, serve_state *so, je_tls *tls) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    je_log("info", "stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            reload(a, so, tls);
+            continue;
+        }
+        je_notify("STOPPING=1");
+        je_log("info", "stopping",
+               json_pack("{s:s, s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                         "shutdownTimeoutSeconds", (int)so->shutdown_timeout_s));
+        return;
+    }
 }
 
 /* Every connection is a file: the soft limit on open files is raised to what max-connections
@@ -398,7 +508,7 @@ static int start_metrics(const je_config *cfg, je_http_server **out) {
     return 0;
 }
 
-static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
+static int serve_run(const cli_args *a, je_config *cfg, serve_state *so, const char *bootstrap) {
     char host[128];
     int port;
     if (split_listen(cfg->listen, host, sizeof host, &port) != 0)
@@ -419,6 +529,11 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     int rc = 1;
     je_app app;
     je_http_server *srv = NULL;
+    je_tls *tls = NULL;
+    if (so->tls_cert[0] && !(tls = je_tls_load(so->tls_cert, so->tls_key, &err))) {
+        cli_fail("serve", "%s", err.message);
+        goto out;
+    }
     if (bootstrap && je_seed_bootstrap(store, bootstrap, &err) != 0) {
         cli_fail("serve", "bootstrap %s: %s", bootstrap, err.message);
         goto out;
@@ -447,7 +562,9 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     fit_open_files(&cfg->http);
     je_http_server *metrics = NULL;
     int metrics_failed = start_metrics(cfg, &metrics) != 0; /* said why */
-    if (!metrics_failed) srv = je_http_start(host, port, &cfg->http, je_app_handle, &app, &err);
+    je_http_options hopts = {tls, &so->proxies};
+    if (!metrics_failed)
+        srv = je_http_start_with(host, port, &cfg->http, &hopts, je_app_handle, &app, &err);
     if (!srv) {
         if (!metrics_failed) cli_fail("serve", "%s", err.message);
         je_http_stop(metrics);
@@ -455,19 +572,32 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
         je_app_destroy(&app);
         goto out;
     }
+    char fp[65] = "";
+    if (tls) je_tls_fingerprint(tls, fp);
     je_log("info", "listening",
-           json_pack("{s:s, s:s, s:s, s:i, s:s?, s:b}", "listen", cfg->listen, "store",
-                     store->ops->name, "issuer", cfg->issuer, "threads", (int)cfg->http.threads,
-                     "metricsListen", cfg->metrics_listen[0] ? cfg->metrics_listen : NULL,
-                     "console", !cfg->console_off));
+           json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:b, s:s?}", "listen", cfg->listen, "scheme",
+                     tls ? "https" : "http", "store", store->ops->name, "issuer", cfg->issuer,
+                     "threads", (int)cfg->http.threads, "metricsListen",
+                     cfg->metrics_listen[0] ? cfg->metrics_listen : NULL, "console",
+                     !cfg->console_off, "tlsCertSha256", tls ? fp : NULL));
+    je_notify("READY=1\nSTATUS=serving");
     char own[160];
-    snprintf(own, sizeof own, "http://%s", cfg->listen);
+    snprintf(own, sizeof own, "%s://%s", tls ? "https" : "http", cfg->listen);
     if (store->ops->db_clock && strcmp(cfg->issuer, own) == 0) /* a shared store, no issuer set */
         je_log("warn", "every node of a shared store needs the same --issuer",
                json_pack("{s:s, s:s}", "issuer", cfg->issuer, "why",
                          "tokens name their issuer: another node's tokens are refused here, and "
                          "this node's there, unless all nodes set one --issuer"));
-    wait_for_signal();
+    wait_for_stop(a, so, tls);
+    /* Graceful: no new connection; requests in flight (and those that come on open
+     * connections meanwhile, answered with Connection: close) get shutdown-timeout-seconds to
+     * finish; then the rest are closed, the engine ends its step, and the store is closed. */
+    int64_t t0 = je_mono_ns();
+    je_http_quiesce(srv);
+    int left = je_http_drain(srv, so->shutdown_timeout_s * 1000);
+    je_log(left ? "warn" : "info", "drained",
+           json_pack("{s:i, s:I}", "requestsCutOff", left, "ms",
+                     (json_int_t)((je_mono_ns() - t0) / 1000000)));
     je_http_stop(srv);
     je_http_stop(metrics);
     je_engine_stop(&engine);
@@ -475,14 +605,16 @@ static int serve_run(const cli_args *a, je_config *cfg, const char *bootstrap) {
     rc = 0;
 out:
     je_store_close(store);
+    je_tls_free(tls);
+    if (rc == 0) je_log("info", "stopped", NULL);
     return rc;
 }
 
 int cmd_serve(int argc, char **argv) {
     cli_args a;
-    cli_optspec serve_opts[S_COUNT + 3];
-    serve_optspec(serve_opts);
-    if (cli_parse("serve", argc, argv, serve_opts, &a) != 0) return 2;
+    cli_optspec serve_flags[S_COUNT + 3];
+    serve_optspec(serve_flags);
+    if (cli_parse("serve", argc, argv, serve_flags, &a) != 0) return 2;
     if (cli_has(&a, "help")) return cli_serve_help(stdout), 0;
     if (a.n_pos) return cli_fail("serve", "unexpected argument '%s'", a.pos[0]), 2;
     /* Block the stop signals in every thread; the main thread waits for them. */
@@ -490,6 +622,7 @@ int cmd_serve(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Bodies, replies and payloads of up to max-body-bytes come and go: with fixed thresholds
@@ -501,12 +634,15 @@ int cmd_serve(int argc, char **argv) {
     json_t *file = cfg_path ? load_config_file(cfg_path) : NULL;
     if (cfg_path && !file) return 1;
     je_config cfg;
+    serve_state so;
+    memset(&so, 0, sizeof so);
+    so.config_path = cfg_path;
     char tmp[64];
     const char *bootstrap = setting_value(&a, file, &settings[S_BOOTSTRAP], tmp, sizeof tmp);
     char *bootstrap_copy = bootstrap ? strdup(bootstrap) : NULL;
-    int rc = build_config(&a, file, &cfg);
+    int rc = build_config(&a, file, &cfg, &so);
     json_decref(file);
-    if (rc == 0) rc = serve_run(&a, &cfg, bootstrap_copy);
+    if (rc == 0) rc = serve_run(&a, &cfg, &so, bootstrap_copy);
     free(bootstrap_copy);
     return rc;
 }

@@ -7,6 +7,8 @@
 
 static const cli_optspec opts[] = {
     {"url", 1},
+    {"cacert", 1},
+    {"allow-http", 0},
     {"client-id", 1},
     {"client-secret", 1},
     {"scope", 1},
@@ -45,12 +47,15 @@ static void token_usage(void) {
            "                       [--backfill-reason R] [--backfill-ticket T]\n"
            "                       [--operator-reason R] [--operator-ticket T]\n"
            "                       [--governance-reason R] [--governance-ticket T]\n"
-           "                       [--url URL] [--json]\n\n"
+           "                       [--url URL] [--cacert FILE] [--allow-http] [--json]\n\n"
            "Prints the access token (--json: the whole response). Each flag falls back to an\n"
            "environment variable: JOBENGINE_URL, JOBENGINE_CLIENT_ID, JOBENGINE_CLIENT_SECRET,\n"
            "JOBENGINE_SCOPE, JOBENGINE_TENANT, STELLAOPS_ORCH_QUOTA_REASON, ..._QUOTA_TICKET,\n"
            "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET,\n"
-           "..._GOVERNANCE_REASON, ..._GOVERNANCE_TICKET.\n");
+           "..._GOVERNANCE_REASON, ..._GOVERNANCE_TICKET.\n"
+           "An https:// server's certificate is verified against --cacert FILE\n"
+           "(JOBENGINE_CACERT; default: the system's CAs); plain http:// is sent only to a\n"
+           "loopback host unless --allow-http (JOBENGINE_ALLOW_HTTP=1).\n");
 }
 
 static int token_result(const cli_args *a, const cli_resp *r) {

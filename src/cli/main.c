@@ -5,6 +5,9 @@
 
 #include "cli/cli.h"
 
+/* generated/version.c (scripts/version.cmake) */
+extern const char je_version[], je_build_commit[], je_build_options[];
+
 static const struct {
     const char *name;
     cli_cmd_fn fn;
@@ -45,8 +48,9 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("jobengine 0.1.0\n");
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("jobengine %s\ncommit %s\nbuild %s\n", je_version, je_build_commit,
+               je_build_options);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -42,7 +42,8 @@ struct je_req {
     char trace_id[33];
     int64_t started_ns;
     /* set by routing and the gate */
-    const char *route; /* the matched pattern, for logs */
+    const char *route;  /* the matched pattern, for logs */
+    const char *client; /* the client's address for logs (set once the request is read) */
     const char *params[JE_HTTP_MAX_PARAMS];
     size_t n_params;
     const je_principal *principal; /* NULL on public routes */
@@ -69,9 +70,40 @@ typedef struct je_http_limits {
     size_t max_body_bytes;      /* body (413 beyond) */
 } je_http_limits;
 
+/* Addresses whose X-Forwarded-For is believed: a reverse proxy in front (docs/operations.md
+ * "Behind a reverse proxy"). */
+#define JE_HTTP_MAX_PROXIES 32
+typedef struct je_http_proxies {
+    size_t n;
+    struct {
+        int family; /* AF_INET or AF_INET6 */
+        unsigned char addr[16];
+        unsigned prefix; /* bits */
+    } net[JE_HTTP_MAX_PROXIES];
+} je_http_proxies;
+/* "ADDR[/BITS],..." (IPv4 or IPv6; spaces allowed after commas) into out. 0, or -1 with err. */
+int je_http_parse_proxies(const char *list, je_http_proxies *out, je_err *err);
+
+struct je_tls;
+/* What a server is besides its limits; NULL members: plain HTTP, no proxy believed. */
+typedef struct je_http_options {
+    struct je_tls *tls;             /* serve HTTPS with this certificate (http/tls.h) */
+    const je_http_proxies *proxies; /* copied at start */
+} je_http_options;
+
 /* Starts serving on host:port; handler runs on pool threads. */
 je_http_server *je_http_start(const char *host, int port, const je_http_limits *limits,
                               je_http_handler handler, void *cls, je_err *err);
+je_http_server *je_http_start_with(const char *host, int port, const je_http_limits *limits,
+                                   const je_http_options *opts, je_http_handler handler, void *cls,
+                                   je_err *err);
+/* Stops accepting connections; requests on open connections are still answered, each with
+ * Connection: close. */
+void je_http_quiesce(je_http_server *s);
+/* Waits until no request is in flight (read, being answered, or its answer being sent), at most
+ * timeout_ms; returns how many still are. */
+int je_http_drain(je_http_server *s, long timeout_ms);
+/* Stops: connections still open are closed. */
 void je_http_stop(je_http_server *s);
 /* Called once per answered request, after it ends (metrics). */
 typedef void (*je_http_observer)(const je_req *r, double seconds);

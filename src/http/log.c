@@ -2,6 +2,7 @@
 #include "http/log.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +14,33 @@
 #include "core/text.h"
 #include "core/timefmt.h"
 
-static int log_quiet;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static atomic_int min_level = 1; /* info */
+
+static int level_of(const char *name) {
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, level_names[i]) == 0) return i;
+    return -1;
+}
+
+int je_log_set_level(const char *name) {
+    int l = name ? level_of(name) : -1;
+    if (l < 0) return -1;
+    atomic_store(&min_level, l);
+    return 0;
+}
+
+const char *je_log_level(void) {
+    return level_names[atomic_load(&min_level)];
+}
 
 void je_log_set_quiet(int quiet) {
-    log_quiet = quiet;
+    atomic_store(&min_level, quiet ? 2 : 1);
 }
 
 void je_log(const char *level, const char *msg, json_t *fields) {
-    if (log_quiet && (strcmp(level, "info") == 0 || strcmp(level, "debug") == 0)) {
+    int l = level_of(level);
+    if (l >= 0 && l < atomic_load(&min_level)) {
         json_decref(fields);
         return;
     }
@@ -106,14 +126,19 @@ static void put_uint(logline *l, uint64_t v, int min_digits) {
 }
 
 /* The line into l; returns its length, or 0 when it did not fit. */
-static size_t format_request(logline *l, char *start, const char *trace_id, const char *method,
-                             const char *path, const char *route, int status, double latency_ms) {
+static size_t format_request(logline *l, char *start, const char *trace_id, const char *client,
+                             const char *method, const char *path, const char *route, int status,
+                             double latency_ms) {
     char t[JE_TIME_BUF];
     PUT_LIT(l, "{\"time\":\"");
     const char *ts = je_time_format(je_now_ms(), t);
     put(l, ts, strlen(ts));
     PUT_LIT(l, "\",\"level\":\"info\",\"msg\":\"request\",\"trace_id\":\"");
     put(l, trace_id, strlen(trace_id));
+    if (client) {
+        PUT_LIT(l, "\",\"client\":\"");
+        put_escaped(l, client);
+    }
     PUT_LIT(l, "\",\"method\":\"");
     put_escaped(l, method);
     PUT_LIT(l, "\",\"path\":\"");
@@ -133,25 +158,26 @@ static size_t format_request(logline *l, char *start, const char *trace_id, cons
 }
 
 /* The same line through a growable buffer, for requests whose path is too long for the stack. */
-static void log_request_long(const char *trace_id, const char *method, const char *path,
-                             const char *route, int status, double latency_ms) {
-    size_t cap = 256 + 6 * (strlen(method) + strlen(path) + strlen(route));
+static void log_request_long(const char *trace_id, const char *client, const char *method,
+                             const char *path, const char *route, int status, double latency_ms) {
+    size_t cap =
+        256 + 6 * (strlen(method) + strlen(path) + strlen(route) + (client ? strlen(client) : 0));
     char *buf = malloc(cap);
     if (!buf) return;
     logline l = {buf, buf + cap, 0};
-    size_t n = format_request(&l, buf, trace_id, method, path, route, status, latency_ms);
+    size_t n = format_request(&l, buf, trace_id, client, method, path, route, status, latency_ms);
     ssize_t w = n ? write(STDERR_FILENO, buf, n) : 0;
     (void)w; /* nowhere to report a failed log write */
     free(buf);
 }
 
-void je_log_request(const char *trace_id, const char *method, const char *path, const char *route,
-                    int status, double latency_ms) {
-    if (log_quiet) return;
+void je_log_request(const char *trace_id, const char *client, const char *method, const char *path,
+                    const char *route, int status, double latency_ms) {
+    if (atomic_load_explicit(&min_level, memory_order_relaxed) > 1) return;
     char buf[1024];
     logline l = {buf, buf + sizeof buf, 0};
-    size_t n = format_request(&l, buf, trace_id, method, path, route, status, latency_ms);
-    if (n == 0) return log_request_long(trace_id, method, path, route, status, latency_ms);
+    size_t n = format_request(&l, buf, trace_id, client, method, path, route, status, latency_ms);
+    if (n == 0) return log_request_long(trace_id, client, method, path, route, status, latency_ms);
     ssize_t w = write(STDERR_FILENO, buf, n);
     (void)w; /* nowhere to report a failed log write */
 }

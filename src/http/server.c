@@ -19,11 +19,13 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fiber.h"
 #include "base/random.h"
 #include "http/deadline.h"
 #include "http/log.h"
+#include "http/tls.h"
 
 struct je_http_server {
     struct MHD_Daemon *daemon;
@@ -33,6 +35,10 @@ struct je_http_server {
     void *cls;
     atomic_int fibers;   /* fibers started and not finished (running or parked) */
     atomic_int stopping; /* no new fibers: stop waits for the live ones to finish */
+    atomic_int inflight; /* requests begun and not completed */
+    atomic_int quiesced; /* no longer accepting: answers carry Connection: close */
+    int listen_fd;       /* closed after the daemon stops, once quiesced (else -1) */
+    je_http_proxies proxies;
 };
 
 /* A request and how its fiber stands (wake flags, set by two threads). */
@@ -88,7 +94,8 @@ void je_http_set_observer(je_http_observer fn) {
 static void log_request(je_req *r) {
     double ms = (double)(je_mono_ns() - r->started_ns) / 1e6;
     if (observer) observer(r, ms / 1000.0);
-    je_log_request(r->trace_id, r->method, r->path, r->route ? r->route : "", r->status, ms);
+    je_log_request(r->trace_id, r->client, r->method, r->path, r->route ? r->route : "", r->status,
+                   ms);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -103,6 +110,7 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
     je_arena_free(r->arena);
     free(r);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
 }
 
 /* Appends a piece of the body: into one buffer of Content-Length bytes when it was given (a
@@ -159,10 +167,99 @@ static int framing_conflict(struct MHD_Connection *c) {
     return f.differ || (f.content_lengths && f.transfer_encodings) || f.transfer_encodings > 1;
 }
 
+/* ---- the client's address ---------------------------------------------------------------- */
+
+static int parse_ip(const char *text, size_t n, int *family, unsigned char addr[16]) {
+    char buf[INET6_ADDRSTRLEN];
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    if (inet_pton(AF_INET, buf, addr) == 1) return *family = AF_INET, 0;
+    if (inet_pton(AF_INET6, buf, addr) == 1) return *family = AF_INET6, 0;
+    return -1;
+}
+
+int je_http_parse_proxies(const char *list, je_http_proxies *out, je_err *err) {
+    memset(out, 0, sizeof *out);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        size_t n = strcspn(p, ", ");
+        if (out->n == JE_HTTP_MAX_PROXIES)
+            return je_err_set(err, "CONFIG", "at most %d trusted proxies", JE_HTTP_MAX_PROXIES);
+        const char *slash = memchr(p, '/', n);
+        size_t an = slash ? (size_t)(slash - p) : n;
+        int fam;
+        unsigned char a[16] = {0};
+        if (parse_ip(p, an, &fam, a) != 0)
+            return je_err_set(err, "CONFIG", "'%.*s' is not an IPv4 or IPv6 address", (int)an, p);
+        unsigned max = fam == AF_INET ? 32 : 128, bits = max;
+        if (slash) {
+            char *end;
+            unsigned long b = strtoul(slash + 1, &end, 10);
+            if (end != p + n || end == slash + 1 || b > max)
+                return je_err_set(err, "CONFIG", "'%.*s': the prefix is 0 to %u bits", (int)n, p,
+                                  max);
+            bits = (unsigned)b;
+        }
+        out->net[out->n].family = fam;
+        memcpy(out->net[out->n].addr, a, 16);
+        out->net[out->n].prefix = bits;
+        out->n++;
+        p += n;
+    }
+    return 0;
+}
+
+static int proxy_trusted(const je_http_proxies *px, int family, const unsigned char *a) {
+    for (size_t i = 0; i < px->n; i++) {
+        if (px->net[i].family != family) continue;
+        unsigned bits = px->net[i].prefix, whole = bits / 8, rest = bits % 8;
+        if (memcmp(px->net[i].addr, a, whole) != 0) continue;
+        if (rest && ((px->net[i].addr[whole] ^ a[whole]) & (0xff00 >> rest) & 0xff)) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* The peer's address; when the peer is a trusted proxy, the last address of X-Forwarded-For
+ * that is not itself a trusted proxy (as nginx's real_ip_recursive): the addresses before it
+ * were written by the client and prove nothing. */
+static const char *client_of(je_http_server *s, je_req *r) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return NULL;
+    const struct sockaddr *sa = ci->client_addr;
+    int fam = sa->sa_family;
+    unsigned char a[16] = {0};
+    if (fam == AF_INET)
+        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else if (fam == AF_INET6)
+        memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    else
+        return NULL;
+    const char *xff = s->proxies.n && proxy_trusted(&s->proxies, fam, a)
+                          ? je_req_header(r, "X-Forwarded-For")
+                          : NULL;
+    for (size_t end = xff ? strlen(xff) : 0; end > 0;) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',') start--;
+        size_t b = start, e = end;
+        while (b < e && (xff[b] == ' ' || xff[b] == '\t')) b++;
+        while (e > b && (xff[e - 1] == ' ' || xff[e - 1] == '\t')) e--;
+        if (parse_ip(xff + b, e - b, &fam, a) != 0) break; /* not an address: stop believing */
+        if (!proxy_trusted(&s->proxies, fam, a) || start == 0) break;
+        end = start - 1;
+    }
+    char *out = je_arena_alloc(r->arena, INET6_ADDRSTRLEN);
+    return inet_ntop(fam, a, out, INET6_ADDRSTRLEN);
+}
+
 static je_req *request_new(je_http_server *s, struct MHD_Connection *c, const char *url,
                            const char *method) {
     conn_req *w = calloc(1, sizeof *w);
     if (!w) return NULL;
+    atomic_fetch_add(&s->inflight, 1);
     w->server = s;
     je_req *r = &w->r;
     r->conn = c;
@@ -255,6 +352,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     je_deadline_received(w->clock); /* read whole: no deadline while it is answered */
+    if (!w->r.client) {
+        w->r.client = client_of(s, &w->r);
+        if (atomic_load(&s->quiesced)) je_reply_header(&w->r, "Connection", "close");
+    }
     if (w->fiber) {
         resume_parked(w);
     } else if (w->bad_framing && !w->r.status) {
@@ -302,12 +403,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 je_http_server *je_http_start(const char *host, int port, const je_http_limits *limits,
                               je_http_handler handler, void *cls, je_err *err) {
+    return je_http_start_with(host, port, limits, NULL, handler, cls, err);
+}
+
+je_http_server *je_http_start_with(const char *host, int port, const je_http_limits *limits,
+                                   const je_http_options *opts, je_http_handler handler, void *cls,
+                                   je_err *err) {
     struct sockaddr_storage ss;
     if (parse_addr(host, port, &ss, err) != 0) return NULL;
     je_http_server *s = calloc(1, sizeof *s);
     s->handler = handler;
     s->cls = cls;
     s->limits = *limits;
+    s->listen_fd = -1;
+    if (opts && opts->proxies) s->proxies = *opts->proxies;
     if (limits->request_timeout_s &&
         !(s->deadlines = je_deadlines_start(limits->request_timeout_s))) {
         free(s);
@@ -316,6 +425,12 @@ je_http_server *je_http_start(const char *host, int port, const je_http_limits *
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, je_tls_cert_callback()},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)je_tls_priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (opts && opts->tls) flags |= MHD_USE_TLS;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, limits->threads,
@@ -324,7 +439,7 @@ je_http_server *je_http_start(const char *host, int port, const je_http_limits *
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->max_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         limits->max_header_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, opts && opts->tls ? tls : tls + 2, MHD_OPTION_END);
     if (!s->daemon) {
         je_deadlines_stop(s->deadlines);
         free(s);
@@ -332,6 +447,20 @@ je_http_server *je_http_start(const char *host, int port, const je_http_limits *
         return NULL;
     }
     return s;
+}
+
+void je_http_quiesce(je_http_server *s) {
+    if (!s || atomic_exchange(&s->quiesced, 1)) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    s->listen_fd = fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
+}
+
+int je_http_drain(je_http_server *s, long timeout_ms) {
+    if (!s) return 0;
+    struct timespec ms = {0, 1000000};
+    for (long waited = 0; waited < timeout_ms && atomic_load(&s->inflight) > 0; waited++)
+        nanosleep(&ms, NULL);
+    return atomic_load(&s->inflight);
 }
 
 void je_http_stop(je_http_server *s) {
@@ -348,6 +477,7 @@ void je_http_stop(je_http_server *s) {
         nanosleep(&flush, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0) close(s->listen_fd);
     je_deadlines_stop(s->deadlines);
     free(s);
     je_fiber_pool_drain();
