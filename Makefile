@@ -32,7 +32,7 @@ SOAK_KILLS ?= 100
 ASAN_CTEST_ARGS ?= $(CTEST_ARGS) -E '^((api|e2e)-pg|console|package)[.]'
 
 .PHONY: all build deps run run-cluster test test-plain test-asan test-fuzz test-console fuzz fmt \
-	fmt-check clean bench soak
+	fmt-check clean bench soak config-reference
 
 all: build
 
@@ -102,6 +102,12 @@ bench: deps
 soak: deps build
 	SOAK_KILLS=$(SOAK_KILLS) BUILD=$(BUILD) bash scripts/soak.sh
 
+# The man pages, jobengine.1 and jobengine-CMD.1, in $(BUILD)/man: made by the binary from the
+# tables its --help comes from (jobengine __doc man; docs/operations.md).
+.PHONY: man
+man: build
+	./$(BUILD)/jobengine __doc man $(BUILD)/man
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
@@ -111,3 +117,8 @@ clean:
 .PHONY: deb
 deb: build
 	bash scripts/build_deb.sh --bin $(BUILD)/jobengine --out $(BUILD)
+
+# docs/operations.md "Configuration reference" from serve's settings table (ops.test_config_reference
+# checks it).
+config-reference: build
+	python3 scripts/config_reference.py --bin $(BUILD)/jobengine --write

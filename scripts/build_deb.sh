@@ -40,7 +40,7 @@ VERSION=$("$BIN" --version | head -n 1 | sed -n 's/^jobengine \([0-9][0-9A-Za-z.
 DEB_VERSION=$VERSION-${DEB_REVISION:-1}
 ARCH=$(dpkg --print-architecture)
 # The changelog names the commit the binary says it was built from (its "commit X" line).
-COMMIT=$("$BIN" --version | sed -n 's/^commit \([0-9a-f]\{7,\}\).*/\1/p' | head -n 1)
+COMMIT=$("$BIN" --version | sed -n 's/^commit \([0-9a-f]\{7,\}\(-dirty\)\{0,1\}\)$/\1/p' | head -n 1)
 COMMIT=${COMMIT:-unknown}
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)

@@ -46,6 +46,17 @@ je_store *cli_open_store(const cli_args *a);
 void cli_serve_help(FILE *out);
 void cli_serve_settings_markdown(FILE *out);
 
+/* The other commands' options and --help text, for the registry of commands (cli_doc.h);
+ * words: the subcommands of one that has some (client add, keys list), NULL-terminated. */
+extern const cli_optspec cli_migrate_opts[], cli_client_opts[], cli_keys_opts[], cli_token_opts[],
+    cli_worker_opts[];
+extern const char *const cli_client_words[], *const cli_keys_words[];
+void cli_migrate_help(FILE *out);
+void cli_client_help(FILE *out);
+void cli_keys_help(FILE *out);
+void cli_token_help(FILE *out);
+void cli_worker_help(FILE *out);
+
 typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
@@ -59,5 +70,7 @@ int cmd_backfill(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_completion(int argc, char **argv); /* cli_doc_complete.c */
+int cmd_doc(int argc, char **argv);        /* `jobengine __doc`, the build's (cli_doc.c) */
 
 #endif

@@ -7,22 +7,22 @@
 
 /* ---- usage -------------------------------------------------------------------------------- */
 
-static void family_usage(const cli_family *f, FILE *out) {
+void cli_family_usage(const cli_family *f, FILE *out) {
     for (size_t i = 0; i < f->n_subs; i++)
         fprintf(out, "%s jobengine %s\n", i ? "      " : "usage:", f->subs[i].synopsis);
     fprintf(out, "\n%s\n%s", f->intro, cli_http_usage);
 }
 
-static void sub_usage(const cli_sub *s) {
-    printf("usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
+void cli_sub_usage(const cli_sub *s, FILE *out) {
+    fprintf(out, "usage: jobengine %s\n\n%s\n%s", s->synopsis, s->about, cli_http_usage);
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 int cli_sub_main(const cli_family *f, int argc, char **argv) {
-    if (argc == 0) return family_usage(f, stderr), 2;
+    if (argc == 0) return cli_family_usage(f, stderr), 2;
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)
-        return family_usage(f, stdout), 0;
+        return cli_family_usage(f, stdout), 0;
     const cli_sub *s = NULL;
     for (size_t i = 0; i < f->n_subs && !s; i++)
         if (strcmp(argv[0], f->subs[i].name) == 0) s = &f->subs[i];
@@ -36,7 +36,7 @@ int cli_sub_main(const cli_family *f, int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "%s %s", f->name, s->name);
     cli_args a;
     if (cli_parse(cmd, argc - 1, argv + 1, s->opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return sub_usage(s), 0;
+    if (cli_has(&a, "help")) return cli_sub_usage(s, stdout), 0;
     if (a.n_pos != (size_t)s->takes_id)
         return cli_fail(cmd, "usage: jobengine %s (see --help)", s->synopsis), 2;
     if (s->takes_id && !*a.pos[0]) return cli_fail(cmd, "the %s ID must not be empty", f->thing), 2;

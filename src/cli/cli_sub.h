@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cli/cli.h"
 #include "cli/cli_http.h"
@@ -64,6 +65,15 @@ struct cli_family {
     /* More about a refusal of a one-call sub, after its "CODE: message" line; or NULL. */
     void (*refused)(const cli_resp *r);
 };
+
+/* The families, for the registry of commands (cli_doc.h). */
+extern const cli_family cli_quota_family, cli_pool_family, cli_breaker_family, cli_backfill_family,
+    cli_job_family, cli_audit_family;
+
+/* What `jobengine CMD --help` prints (every sub's synopsis, the intro, the server options), and
+ * `jobengine CMD SUB --help` (its synopsis, about, the server options). */
+void cli_family_usage(const cli_family *f, FILE *out);
+void cli_sub_usage(const cli_sub *s, FILE *out);
 
 /* `jobengine <f->name> argv...`: the whole command. Returns the exit status. */
 int cli_sub_main(const cli_family *f, int argc, char **argv);

@@ -332,7 +332,7 @@ static const cli_sub subs[] = {
      NULL, NULL, NULL, run_export},
 };
 
-static const cli_family audit_family = {
+const cli_family cli_audit_family = {
     "audit",
     "audit",
     "The audit chain of a running server (api.md §3.6), and offline verification of\n"
@@ -342,5 +342,5 @@ static const cli_family audit_family = {
     NULL};
 
 int cmd_audit(int argc, char **argv) {
-    return cli_sub_main(&audit_family, argc, argv);
+    return cli_sub_main(&cli_audit_family, argc, argv);
 }

@@ -536,7 +536,7 @@ static const cli_sub subs[] = {
      prep_watch, NULL, run_watch, NULL},
 };
 
-static const cli_family backfill_family = {
+const cli_family cli_backfill_family = {
     "backfill",
     "backfill",
     "Backfills of a running server (api.md §3.5): text for people, --json for\n"
@@ -546,5 +546,5 @@ static const cli_family backfill_family = {
     print_refusal_details};
 
 int cmd_backfill(int argc, char **argv) {
-    return cli_sub_main(&backfill_family, argc, argv);
+    return cli_sub_main(&cli_backfill_family, argc, argv);
 }

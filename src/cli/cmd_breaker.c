@@ -261,7 +261,7 @@ static const cli_sub subs[] = {
      prep_delete, show_deleted, NULL, cli_sub_governance_main},
 };
 
-static const cli_family breaker_family = {
+const cli_family cli_breaker_family = {
     "breaker",
     "breaker",
     "Circuit breakers of a running server (api.md \"Circuit breakers\"), per job type and\n"
@@ -272,5 +272,5 @@ static const cli_family breaker_family = {
     NULL};
 
 int cmd_breaker(int argc, char **argv) {
-    return cli_sub_main(&breaker_family, argc, argv);
+    return cli_sub_main(&cli_breaker_family, argc, argv);
 }

@@ -9,8 +9,11 @@
 #include "core/timefmt.h"
 #include "http/http.h"
 
-static const cli_optspec opts[] = {{"store", 1}, {"json", 0},   {"tenant", 1},
-                                   {"role", 1},  {"secret", 1}, {NULL, 0}};
+const cli_optspec cli_client_opts[] = {{"store", 1}, {"json", 0},   {"tenant", 1},
+                                       {"role", 1},  {"secret", 1}, {NULL, 0}};
+/* Its subcommands, for completion (cli_doc.h); cmd_client dispatches on the same words. */
+const char *const cli_client_words[] = {"add",           "list",      "remove",
+                                        "rotate-secret", "bootstrap", NULL};
 
 static void print_secret(const cli_args *a, const char *id, const char *secret) {
     if (cli_has(a, "json")) {
@@ -110,23 +113,25 @@ static int client_remove(const cli_args *a, je_store *s) {
     return 0;
 }
 
-static void client_usage(void) {
-    printf("usage: jobengine client add ID --tenant T [--tenant T2...] --role R [--role R2...]\n"
-           "                           [--secret S] [--store URL] [--json]\n"
-           "       jobengine client list [--store URL] [--json]\n"
-           "       jobengine client remove ID [--store URL]\n"
-           "       jobengine client rotate-secret ID [--secret S] [--store URL] [--json]\n"
-           "       jobengine client bootstrap FILE [--store URL]\n\n"
-           "Roles: Orch.Viewer, Orch.Worker, Orch.Operator, Orch.Admin, and Orch.PlatformAdmin,\n"
-           "which goes only with tenant _system (the platform), alone: --tenant _system --role\n"
-           "Orch.PlatformAdmin. A secret is printed once; only its SHA-256 is stored.\n");
+void cli_client_help(FILE *out) {
+    fprintf(out,
+            "usage: jobengine client add ID --tenant T [--tenant T2...] --role R [--role R2...]\n"
+            "                           [--secret S] [--store URL] [--json]\n"
+            "       jobengine client list [--store URL] [--json]\n"
+            "       jobengine client remove ID [--store URL]\n"
+            "       jobengine client rotate-secret ID [--secret S] [--store URL] [--json]\n"
+            "       jobengine client bootstrap FILE [--store URL]\n\n"
+            "Roles: Orch.Viewer, Orch.Worker, Orch.Operator, Orch.Admin, and Orch.PlatformAdmin,\n"
+            "which goes only with tenant _system (the platform), alone: --tenant _system --role\n"
+            "Orch.PlatformAdmin. A secret is printed once; only its SHA-256 is stored.\n");
 }
 
 int cmd_client(int argc, char **argv) {
     cli_args a;
-    if (cli_parse("client", argc, argv, opts, &a) != 0) return 2;
+    if (cli_parse("client", argc, argv, cli_client_opts, &a) != 0) return 2;
     const char *sub = a.n_pos ? a.pos[0] : NULL;
-    if (cli_has(&a, "help") || !sub) return client_usage(), sub || cli_has(&a, "help") ? 0 : 2;
+    if (cli_has(&a, "help") || !sub)
+        return cli_client_help(stdout), sub || cli_has(&a, "help") ? 0 : 2;
     static const struct {
         const char *name;
         int (*fn)(const cli_args *, je_store *);

@@ -228,7 +228,7 @@ static const cli_sub subs[] = {
      show_summary, NULL, NULL},
 };
 
-static const cli_family job_family = {
+const cli_family cli_job_family = {
     "job",
     "job",
     "Jobs of a running server (api.md §3.4): tables for people, --json for scripts.\n"
@@ -239,5 +239,5 @@ static const cli_family job_family = {
     NULL};
 
 int cmd_job(int argc, char **argv) {
-    return cli_sub_main(&job_family, argc, argv);
+    return cli_sub_main(&cli_job_family, argc, argv);
 }

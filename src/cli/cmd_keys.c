@@ -8,7 +8,12 @@
 #include "core/timefmt.h"
 #include "http/http.h"
 
-static const cli_optspec opts[] = {{"store", 1}, {"json", 0}, {NULL, 0}};
+const cli_optspec cli_keys_opts[] = {{"store", 1}, {"json", 0}, {NULL, 0}};
+const char *const cli_keys_words[] = {"rotate", "list", NULL};
+
+void cli_keys_help(FILE *out) {
+    fprintf(out, "usage: jobengine keys rotate|list [--store URL] [--json]\n");
+}
 
 static int keys_list(je_store *s, int json) {
     static je_key keys[JE_MAX_KEYS];
@@ -32,12 +37,10 @@ static int keys_list(je_store *s, int json) {
 
 int cmd_keys(int argc, char **argv) {
     cli_args a;
-    if (cli_parse("keys", argc, argv, opts, &a) != 0) return 2;
+    if (cli_parse("keys", argc, argv, cli_keys_opts, &a) != 0) return 2;
     const char *sub = a.n_pos ? a.pos[0] : NULL;
-    if (cli_has(&a, "help") || !sub) {
-        printf("usage: jobengine keys rotate|list [--store URL] [--json]\n");
-        return sub || cli_has(&a, "help") ? 0 : 2;
-    }
+    if (cli_has(&a, "help") || !sub)
+        return cli_keys_help(stdout), sub || cli_has(&a, "help") ? 0 : 2;
     if (strcmp(sub, "rotate") != 0 && strcmp(sub, "list") != 0)
         return cli_fail("keys", "unknown subcommand '%s' (rotate, list)", sub), 2;
     je_store *s = cli_open_store(&a);

@@ -4,16 +4,17 @@
 
 #include "cli/cli.h"
 
-static const cli_optspec opts[] = {{"store", 1}, {"json", 0}, {NULL, 0}};
+const cli_optspec cli_migrate_opts[] = {{"store", 1}, {"json", 0}, {NULL, 0}};
+
+void cli_migrate_help(FILE *out) {
+    fprintf(out, "usage: jobengine migrate [--store URL] [--json]\n\n"
+                 "Creates the store when absent and applies every pending migration.\n");
+}
 
 int cmd_migrate(int argc, char **argv) {
     cli_args a;
-    if (cli_parse("migrate", argc, argv, opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) {
-        printf("usage: jobengine migrate [--store URL] [--json]\n\n"
-               "Creates the store when absent and applies every pending migration.\n");
-        return 0;
-    }
+    if (cli_parse("migrate", argc, argv, cli_migrate_opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return cli_migrate_help(stdout), 0;
     je_store *s = cli_open_store(&a);
     if (!s) return 1;
     int v = s->ops->schema_version(s);

@@ -287,7 +287,7 @@ static const cli_sub subs[] = {
      prep_delete, show_deleted, NULL, cli_sub_governance_main},
 };
 
-static const cli_family pool_family = {
+const cli_family cli_pool_family = {
     "pool",
     "pool",
     "Capacity pools of a running server (api.md \"Pools\"), one per job type: tables for\n"
@@ -297,5 +297,5 @@ static const cli_family pool_family = {
     NULL};
 
 int cmd_pool(int argc, char **argv) {
-    return cli_sub_main(&pool_family, argc, argv);
+    return cli_sub_main(&cli_pool_family, argc, argv);
 }

@@ -338,7 +338,7 @@ static const cli_sub subs[] = {
      show_released, NULL, NULL},
 };
 
-static const cli_family quota_family = {
+const cli_family cli_quota_family = {
     "quota",
     "quota",
     "Quotas of a running server (api.md §3.3): tables for people, --json for\n"
@@ -348,5 +348,5 @@ static const cli_family quota_family = {
     NULL};
 
 int cmd_quota(int argc, char **argv) {
-    return cli_sub_main(&quota_family, argc, argv);
+    return cli_sub_main(&cli_quota_family, argc, argv);
 }

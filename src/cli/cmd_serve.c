@@ -27,7 +27,8 @@ static const setting settings[] = {
     {"listen", "JOBENGINE_LISTEN", "listen", "127.0.0.1:8440", "HOST:PORT to serve on"},
     {"store", "JOBENGINE_STORE", "store", JE_DEFAULT_STORE,
      "store URL (sqlite:PATH, postgres://USER@HOST:PORT/DB)"},
-    {"issuer", "JOBENGINE_ISSUER", "issuer", NULL, "token issuer URL (default http://LISTEN)"},
+    {"issuer", "JOBENGINE_ISSUER", "issuer", NULL,
+     "token issuer URL (default http://LISTEN, https://LISTEN with TLS)"},
     {"threads", "JOBENGINE_THREADS", "threads", "auto",
      "HTTP worker threads (1-256; auto: 2 per core, at least 4, on SQLite; 16 on PostgreSQL)"},
     {"token-ttl-seconds", "JOBENGINE_TOKEN_TTL_SECONDS", "tokenTtlSeconds", "3600",
@@ -229,15 +230,17 @@ static int je_config_overrides(json_t *arr, je_config *c) {
     return 0;
 }
 
-static json_t *load_config_file(const char *path) {
+/* The config file's object, or NULL with err set (said by the caller: at start on stderr, on a
+ * reload in the log). */
+static json_t *load_config_file(const char *path, je_err *err) {
     json_error_t jerr;
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        cli_fail("serve", "config file %s: %s (line %d)", path, jerr.text, jerr.line);
+        je_err_set(err, "CONFIG", "config file %s: %s (line %d)", path, jerr.text, jerr.line);
         return NULL;
     }
     if (!json_is_object(j)) {
-        cli_fail("serve", "config file %s: must hold a JSON object", path);
+        je_err_set(err, "CONFIG", "config file %s: must hold a JSON object", path);
         json_decref(j);
         return NULL;
     }
@@ -248,7 +251,7 @@ static json_t *load_config_file(const char *path) {
         const setting *s = settings;
         while (s->flag && strcmp(s->key, key) != 0) s++;
         if (!s->flag || !(json_is_string(v) || json_is_number(v))) {
-            cli_fail("serve", "config file %s: unknown key or wrong type: %s", path, key);
+            je_err_set(err, "CONFIG", "config file %s: unknown key or wrong type: %s", path, key);
             json_decref(j);
             return NULL;
         }
@@ -411,10 +414,10 @@ static void reload(const cli_args *a, serve_state *so, je_tls *tls) {
     snprintf(ready, sizeof ready, "RELOADING=1\nMONOTONIC_USEC=%lld",
              (long long)(je_mono_ns() / 1000));
     je_notify(ready);
-    json_t *file = so->config_path ? load_config_file(so->config_path) : NULL;
+    je_err err;
+    json_t *file = so->config_path ? load_config_file(so->config_path, &err) : NULL;
     if (so->config_path && !file) {
-        je_log("error",
-               "reload failed: the config file is not usable (said above); nothing changed", NULL);
+        je_log("error", "reload failed: nothing changed", json_pack("{s:s}", "error", err.message));
         je_notify("READY=1");
         return;
     }
@@ -423,7 +426,6 @@ static void reload(const cli_args *a, serve_state *so, je_tls *tls) {
     setting_values(a, file, v, tmp);
     serve_state next = *so;
     const char *old_level = je_log_level();
-    je_err err;
     if (parse_reloadable(v, &next) != 0) {
         je_log_set_level(old_level);
         je_log("error", "reload failed: a setting is not usable (said above); nothing changed",
@@ -631,8 +633,9 @@ int cmd_serve(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     const char *cfg_path = cli_get_env(&a, "config", "JOBENGINE_CONFIG", NULL);
-    json_t *file = cfg_path ? load_config_file(cfg_path) : NULL;
-    if (cfg_path && !file) return 1;
+    je_err cerr;
+    json_t *file = cfg_path ? load_config_file(cfg_path, &cerr) : NULL;
+    if (cfg_path && !file) return cli_fail("serve", "%s", cerr.message);
     je_config cfg;
     serve_state so;
     memset(&so, 0, sizeof so);

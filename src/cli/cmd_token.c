@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "cli/cli_http.h"
 
-static const cli_optspec opts[] = {
+const cli_optspec cli_token_opts[] = {
     {"url", 1},
     {"cacert", 1},
     {"allow-http", 0},
@@ -41,21 +41,22 @@ static const char *const params[][3] = {
     {"governance-ticket", "governance_ticket", "STELLAOPS_ORCH_GOVERNANCE_TICKET"},
 };
 
-static void token_usage(void) {
-    printf("usage: jobengine token --client-id ID --client-secret S --scope \"SCOPES\"\n"
-           "                       [--tenant T] [--quota-reason R] [--quota-ticket T]\n"
-           "                       [--backfill-reason R] [--backfill-ticket T]\n"
-           "                       [--operator-reason R] [--operator-ticket T]\n"
-           "                       [--governance-reason R] [--governance-ticket T]\n"
-           "                       [--url URL] [--cacert FILE] [--allow-http] [--json]\n\n"
-           "Prints the access token (--json: the whole response). Each flag falls back to an\n"
-           "environment variable: JOBENGINE_URL, JOBENGINE_CLIENT_ID, JOBENGINE_CLIENT_SECRET,\n"
-           "JOBENGINE_SCOPE, JOBENGINE_TENANT, STELLAOPS_ORCH_QUOTA_REASON, ..._QUOTA_TICKET,\n"
-           "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET,\n"
-           "..._GOVERNANCE_REASON, ..._GOVERNANCE_TICKET.\n"
-           "An https:// server's certificate is verified against --cacert FILE\n"
-           "(JOBENGINE_CACERT; default: the system's CAs); plain http:// is sent only to a\n"
-           "loopback host unless --allow-http (JOBENGINE_ALLOW_HTTP=1).\n");
+void cli_token_help(FILE *out) {
+    fprintf(out,
+            "usage: jobengine token --client-id ID --client-secret S --scope \"SCOPES\"\n"
+            "                       [--tenant T] [--quota-reason R] [--quota-ticket T]\n"
+            "                       [--backfill-reason R] [--backfill-ticket T]\n"
+            "                       [--operator-reason R] [--operator-ticket T]\n"
+            "                       [--governance-reason R] [--governance-ticket T]\n"
+            "                       [--url URL] [--cacert FILE] [--allow-http] [--json]\n\n"
+            "Prints the access token (--json: the whole response). Each flag falls back to an\n"
+            "environment variable: JOBENGINE_URL, JOBENGINE_CLIENT_ID, JOBENGINE_CLIENT_SECRET,\n"
+            "JOBENGINE_SCOPE, JOBENGINE_TENANT, STELLAOPS_ORCH_QUOTA_REASON, ..._QUOTA_TICKET,\n"
+            "..._BACKFILL_REASON, ..._BACKFILL_TICKET, ..._OPERATOR_REASON, ..._OPERATOR_TICKET,\n"
+            "..._GOVERNANCE_REASON, ..._GOVERNANCE_TICKET.\n"
+            "An https:// server's certificate is verified against --cacert FILE\n"
+            "(JOBENGINE_CACERT; default: the system's CAs); plain http:// is sent only to a\n"
+            "loopback host unless --allow-http (JOBENGINE_ALLOW_HTTP=1).\n");
 }
 
 static int token_result(const cli_args *a, const cli_resp *r) {
@@ -72,8 +73,8 @@ static int token_result(const cli_args *a, const cli_resp *r) {
 
 int cmd_token(int argc, char **argv) {
     cli_args a;
-    if (cli_parse("token", argc, argv, opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return token_usage(), 0;
+    if (cli_parse("token", argc, argv, cli_token_opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return cli_token_help(stdout), 0;
     cli_http h;
     int rc = cli_http_open(&h, "token", &a);
     const char *form[sizeof params / sizeof params[0]][2];

@@ -574,12 +574,12 @@ static int install_signals(void) {
     return 0;
 }
 
-static const cli_optspec worker_opts[] = {
-    CLI_HTTP_OPTS,        {"job-type", 1}, {"exec", 1},      {"worker-id", 1}, {"concurrency", 1},
-    {"lease-seconds", 1}, {"max-jobs", 1}, {"idle-exit", 1}, {NULL, 0}};
+const cli_optspec cli_worker_opts[] = {CLI_HTTP_OPTS,    {"job-type", 1},    {"exec", 1},
+                                       {"worker-id", 1}, {"concurrency", 1}, {"lease-seconds", 1},
+                                       {"max-jobs", 1},  {"idle-exit", 1},   {NULL, 0}};
 
-static void usage(FILE *f) {
-    fprintf(f,
+void cli_worker_help(FILE *out) {
+    fprintf(out,
             "usage: jobengine worker --job-type T [--job-type T2 ...] --exec 'COMMAND'\n"
             "                        [--worker-id ID] [--concurrency N] [--lease-seconds N]\n"
             "                        [--max-jobs N] [--idle-exit SECONDS] [--json]\n\n"
@@ -608,8 +608,8 @@ static void usage(FILE *f) {
 
 int cmd_worker(int argc, char **argv) {
     cli_args a;
-    if (cli_parse("worker", argc, argv, worker_opts, &a) != 0) return 2;
-    if (cli_has(&a, "help")) return usage(stdout), 0;
+    if (cli_parse("worker", argc, argv, cli_worker_opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return cli_worker_help(stdout), 0;
     worker w;
     memset(&w, 0, sizeof w);
     int rc = configure(&w, &a);

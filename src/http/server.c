@@ -12,6 +12,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -453,6 +454,10 @@ void je_http_quiesce(je_http_server *s) {
     if (!s || atomic_exchange(&s->quiesced, 1)) return;
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     s->listen_fd = fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
+    /* The socket may be closed only after the daemon stops; meanwhile the kernel would still
+     * complete handshakes into its backlog, and those clients would wait for the drain. Shut
+     * down, a listening socket refuses new connections at once (Linux), so a balancer moves on. */
+    if (s->listen_fd >= 0) shutdown(s->listen_fd, SHUT_RDWR);
 }
 
 int je_http_drain(je_http_server *s, long timeout_ms) {

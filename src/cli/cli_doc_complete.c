@@ -1,0 +1,221 @@
+/* cli/cli_doc_complete.c: `jobengine completion bash|zsh`: a completion script made from the
+ * registry of commands (cli_doc.h), so it offers exactly what the commands parse: the commands,
+ * a family's subs (quota set) or a command's first words (client add), the options of the
+ * command or sub from its option table (--help too), and after an option the words its --help
+ * gives it ("--paused true|false"); anything else falls back to file names.
+ *
+ * Both scripts share four data functions, written in the syntax both shells read:
+ *   _jobengine_subs CMD          the words after CMD
+ *   _jobengine_flags KEY         the options of KEY ("quota set", or "client"; "quota": --help)
+ *   _jobengine_valued KEY        those of them that take a value
+ *   _jobengine_values KEY FLAG   the words FLAG takes, if its help names them */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "cli/cli_doc.h"
+
+const char *const cli_completion_words[] = {"bash", "zsh", NULL};
+
+void cli_completion_help(FILE *out) {
+    fprintf(out,
+            "usage: jobengine completion bash|zsh\n\n"
+            "Prints a completion script for the shell to stdout: it completes the commands, their\n"
+            "subcommands (quota set), their options, and the values of an option that takes one\n"
+            "of a few words (--paused true|false). To install it for bash (with the\n"
+            "bash-completion package) or zsh (in a directory of $fpath, before compinit):\n"
+            "  jobengine completion bash > /etc/bash_completion.d/jobengine\n"
+            "  jobengine completion zsh > /usr/local/share/zsh/site-functions/_jobengine\n"
+            "or for the current shell only: source <(jobengine completion bash).\n");
+}
+
+/* ---- the data functions ------------------------------------------------------------------- */
+
+typedef struct flags {
+    je_buf all, valued;
+} flags;
+
+static void add_flag(void *ctx, const char *flag, int has_value) {
+    flags *f = ctx;
+    je_buf_printf(&f->all, "--%s ", flag);
+    if (has_value) je_buf_printf(&f->valued, "--%s ", flag);
+}
+
+typedef struct script {
+    je_buf flags, valued, values;
+} script;
+
+/* One KEY's entries: its options, and the words each valued option takes. */
+static void key_entries(script *sc, const char *key, const cli_command *c, const cli_sub *sub) {
+    flags f = {JE_BUF_INIT, JE_BUF_INIT};
+    cli_command_options(c, sub, add_flag, &f);
+    je_buf_printf(&sc->flags, "    \"%s\") echo \"%s--help\" ;;\n", key,
+                  f.all.data ? f.all.data : "");
+    if (f.valued.data)
+        je_buf_printf(&sc->valued, "    \"%s\") echo \"%s\" ;;\n", key, f.valued.data);
+    char *help = cli_help_text(c, sub);
+    for (const char *p = f.valued.data; help && p && *p;) {
+        const char *e = strchr(p, ' ');
+        char flag[64], words[256];
+        snprintf(flag, sizeof flag, "%.*s", (int)(e - p - 2), p + 2);
+        if (cli_flag_values(help, flag, words, sizeof words))
+            je_buf_printf(&sc->values, "    \"%s --%s\") echo \"%s\" ;;\n", key, flag, words);
+        p = e + 1;
+    }
+    free(help);
+    je_buf_free(&f.all);
+    je_buf_free(&f.valued);
+}
+
+static void data_functions(FILE *out) {
+    script sc = {JE_BUF_INIT, JE_BUF_INIT, JE_BUF_INIT};
+    fputs("_jobengine_subs() {\n    case $1 in\n", out);
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const cli_command *c = &cli_commands[i];
+        if (!c->summary) continue;
+        if (c->family) {
+            fprintf(out, "    %s) echo \"", c->name);
+            for (size_t k = 0; k < c->family->n_subs; k++)
+                fprintf(out, "%s%s", k ? " " : "", c->family->subs[k].name);
+            fputs("\" ;;\n", out);
+            je_buf_printf(&sc.flags, "    \"%s\") echo \"--help\" ;;\n", c->name);
+            for (size_t k = 0; k < c->family->n_subs; k++) {
+                char key[64];
+                snprintf(key, sizeof key, "%s %s", c->name, c->family->subs[k].name);
+                key_entries(&sc, key, c, &c->family->subs[k]);
+            }
+            continue;
+        }
+        if (c->words) {
+            fprintf(out, "    %s) echo \"", c->name);
+            for (size_t k = 0; c->words[k]; k++) fprintf(out, "%s%s", k ? " " : "", c->words[k]);
+            fputs("\" ;;\n", out);
+        }
+        key_entries(&sc, c->name, c, NULL);
+    }
+    fputs("    esac\n}\n\n", out);
+    fprintf(out, "_jobengine_flags() {\n    case $1 in\n%s    esac\n}\n\n", sc.flags.data);
+    fprintf(out, "_jobengine_valued() {\n    case $1 in\n%s    esac\n}\n\n", sc.valued.data);
+    fprintf(out, "_jobengine_values() {\n    case \"$1 $2\" in\n%s    esac\n}\n\n",
+            sc.values.data ? sc.values.data : "");
+    je_buf_free(&sc.flags);
+    je_buf_free(&sc.valued);
+    je_buf_free(&sc.values);
+}
+
+/* ---- the scripts -------------------------------------------------------------------------- */
+
+static void print_bash(FILE *out) {
+    fputs("# bash completion for jobengine: generated by `jobengine completion bash`.\n"
+          "# Install: jobengine completion bash > /etc/bash_completion.d/jobengine\n\n",
+          out);
+    data_functions(out);
+    fputs("_jobengine() {\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local cmd=${COMP_WORDS[1]} key flags vals\n"
+          "    COMPREPLY=()\n"
+          "    if ((COMP_CWORD == 1)); then\n"
+          "        COMPREPLY=($(compgen -W \"",
+          out);
+    for (size_t i = 0; i < cli_n_commands; i++)
+        if (cli_commands[i].summary) fprintf(out, "%s ", cli_commands[i].name);
+    fputs("--help --version\" -- \"$cur\"))\n"
+          "        return\n"
+          "    fi\n"
+          "    if ((COMP_CWORD == 2)) && [[ $cur != -* ]]; then\n"
+          "        COMPREPLY=($(compgen -W \"$(_jobengine_subs \"$cmd\")\" -- \"$cur\"))\n"
+          "        return\n"
+          "    fi\n"
+          "    key=\"$cmd ${COMP_WORDS[2]}\"\n"
+          "    flags=$(_jobengine_flags \"$key\")\n"
+          "    if ((COMP_CWORD == 2)) || [[ -z $flags ]]; then\n"
+          "        key=$cmd\n"
+          "        flags=$(_jobengine_flags \"$key\")\n"
+          "    fi\n"
+          "    if [[ \" $(_jobengine_valued \"$key\") \" == *\" $prev \"* ]]; then\n"
+          "        vals=$(_jobengine_values \"$key\" \"$prev\")\n"
+          "        [[ -n $vals ]] && COMPREPLY=($(compgen -W \"$vals\" -- \"$cur\"))\n"
+          "        return\n"
+          "    fi\n"
+          "    [[ $cur == -* ]] && COMPREPLY=($(compgen -W \"$flags\" -- \"$cur\"))\n"
+          "}\n\n"
+          "complete -o default -F _jobengine jobengine\n",
+          out);
+}
+
+/* A zsh _describe entry "name:summary": ':' escaped, inside single quotes. */
+static void zsh_describe_entry(FILE *out, const char *name, const char *summary) {
+    fprintf(out, "        '%s:", name);
+    for (const char *p = summary; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", out);
+        else if (*p == ':')
+            fputs("\\:", out);
+        else
+            fputc(*p, out);
+    }
+    fputs("'\n", out);
+}
+
+static void print_zsh(FILE *out) {
+    fputs(
+        "#compdef jobengine\n"
+        "# zsh completion for jobengine: generated by `jobengine completion zsh`.\n"
+        "# Install: jobengine completion zsh > DIR/_jobengine, DIR in $fpath before compinit.\n\n",
+        out);
+    data_functions(out);
+    fputs("_jobengine() {\n"
+          "    local cur=${words[CURRENT]} prev=${words[CURRENT-1]}\n"
+          "    local cmd=${words[2]} key flags vals\n"
+          "    if ((CURRENT == 2)); then\n"
+          "        if [[ $cur == -* ]]; then\n"
+          "            compadd -- --help --version\n"
+          "            return\n"
+          "        fi\n"
+          "        local -a commands\n"
+          "        commands=(\n",
+          out);
+    for (size_t i = 0; i < cli_n_commands; i++)
+        if (cli_commands[i].summary)
+            zsh_describe_entry(out, cli_commands[i].name, cli_commands[i].summary);
+    fputs("        )\n"
+          "        _describe -t commands 'jobengine command' commands\n"
+          "        return\n"
+          "    fi\n"
+          "    if ((CURRENT == 3)) && [[ $cur != -* ]]; then\n"
+          "        vals=$(_jobengine_subs \"$cmd\")\n"
+          "        if [[ -n $vals ]]; then compadd -- ${=vals}; else _files; fi\n"
+          "        return\n"
+          "    fi\n"
+          "    key=\"$cmd ${words[3]}\"\n"
+          "    flags=$(_jobengine_flags \"$key\")\n"
+          "    if ((CURRENT == 3)) || [[ -z $flags ]]; then\n"
+          "        key=$cmd\n"
+          "        flags=$(_jobengine_flags \"$key\")\n"
+          "    fi\n"
+          "    if [[ \" $(_jobengine_valued \"$key\") \" == *\" $prev \"* ]]; then\n"
+          "        vals=$(_jobengine_values \"$key\" \"$prev\")\n"
+          "        if [[ -n $vals ]]; then compadd -- ${=vals}; else _files; fi\n"
+          "        return\n"
+          "    fi\n"
+          "    if [[ $cur == -* ]]; then compadd -- ${=flags}; else _files; fi\n"
+          "}\n\n"
+          "if [[ ${funcstack[1]} == _jobengine ]]; then\n"
+          "    _jobengine \"$@\"\n"
+          "else\n"
+          "    compdef _jobengine jobengine\n"
+          "fi\n",
+          out);
+}
+
+int cmd_completion(int argc, char **argv) {
+    cli_args a;
+    static const cli_optspec opts[] = {{NULL, 0}};
+    if (cli_parse("completion", argc, argv, opts, &a) != 0) return 2;
+    if (cli_has(&a, "help")) return cli_completion_help(stdout), 0;
+    if (a.n_pos != 1)
+        return cli_fail("completion", "usage: jobengine completion bash|zsh (see --help)"), 2;
+    if (strcmp(a.pos[0], "bash") == 0) return print_bash(stdout), 0;
+    if (strcmp(a.pos[0], "zsh") == 0) return print_zsh(stdout), 0;
+    return cli_fail("completion", "unknown shell '%s' (bash, zsh)", a.pos[0]), 2;
+}
