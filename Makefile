@@ -111,6 +111,13 @@ man: build
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
+# The Debian package of $(BUILD)/jobengine: $(BUILD)/jobengine_VERSION-1_ARCH.deb, with its systemd
+# unit, config, man pages and completions (scripts/build_deb.sh; docs/operations.md, "Installing
+# the Debian package").
+.PHONY: deb
+deb: build
+	bash scripts/build_deb.sh --bin $(BUILD)/jobengine --out $(BUILD)
+
 # docs/operations.md "Configuration reference" from serve's settings table (ops.test_config_reference
 # checks it).
 config-reference: build

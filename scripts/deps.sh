@@ -11,6 +11,7 @@ PKGS=(
   sqlite3 curl python3 python3-jwt python3-cryptography
   postgresql-15 postgresql-client-15 python3-psycopg2
   chromium fonts-dejavu-core
+  dpkg-dev binutils adduser systemd
   groff-base man-db zsh
 )
 # The console's browser tests (tests/console) run under node with npm's playwright-core
