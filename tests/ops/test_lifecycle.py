@@ -33,12 +33,7 @@ def begin_token_request(srv, port=None):
     try:
         s.sendall(head)
         s.settimeout(10 * SLOW)
-        got = b""
-        while b"\r\n\r\n" not in got:
-            chunk = s.recv(1)
-            if not chunk:
-                raise AssertionError("closed before 100 Continue: %r" % got)
-            got += chunk
+        got = read_head(s, 1, "closed before 100 Continue")
         if not got.startswith(b"HTTP/1.1 100"):
             raise AssertionError("expected 100 Continue, got %r" % got)
         half = len(body) // 2
@@ -49,16 +44,22 @@ def begin_token_request(srv, port=None):
         raise
 
 
+def read_head(sock, step, closed):
+    """Bytes read step at a time until a blank line ends the head (1: nothing past it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(step)
+        if not chunk:
+            raise AssertionError("%s: %r" % (closed, data))
+        data += chunk
+    return data
+
+
 def read_response(sock, timeout):
     """(status, headers dict lower-cased, body bytes) of one HTTP/1.1 answer with a
     Content-Length; reads until the body is complete or the peer closes."""
     sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError("the connection closed before an answer: %r" % data)
-        data += chunk
+    data = read_head(sock, 65536, "the connection closed before an answer")
     head, rest = data.split(b"\r\n\r\n", 1)
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
