@@ -2,7 +2,8 @@
  * (src/cli/cmd_serve.c): reading and checking the file (load_config_file: JSON object, known keys,
  * types), every setting taken from it and checked (build_config: integers, ranges, the ceilings,
  * quotaCeilingOverrides), the listen address (split_listen) and the ceilings the service then
- * applies (je_config_ceiling). cmd_serve.c is compiled into this target so that its static
+ * applies (je_config_ceiling), and serve's own settings (TLS pair, shutdown timeout, trusted
+ * proxies, log level). cmd_serve.c is compiled into this target so that its static
  * functions run as they are, with no seam added to it; the input is the file's bytes, read
  * through a memory file (memfd), so json_load_file runs as well. No JOBENGINE_* variable is set
  * (they are removed at start), so every value comes from the file or the defaults.
@@ -77,7 +78,8 @@ static void check_config(const je_config *c) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) abort();
-    json_t *file = load_config_file(path);
+    je_err err;
+    json_t *file = load_config_file(path, &err);
     if (!file) return 0;
     cli_args a;
     memset(&a, 0, sizeof a);
@@ -85,7 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *bootstrap = setting_value(&a, file, &settings[S_BOOTSTRAP], tmp, sizeof tmp);
     (void)bootstrap;
     static je_config cfg; /* 256 overrides: too big for the stack of a fuzz target */
-    if (build_config(&a, file, &cfg) == 0) check_config(&cfg);
+    static serve_state so;
+    memset(&so, 0, sizeof so);
+    if (build_config(&a, file, &cfg, &so) == 0) {
+        check_config(&cfg);
+        check(so.shutdown_timeout_s >= 0 && so.shutdown_timeout_s <= 3600, "shutdown timeout");
+        check(so.proxies.n <= JE_HTTP_MAX_PROXIES, "too many trusted proxies");
+        check(!so.tls_cert[0] == !so.tls_key[0], "a certificate without its key, or the reverse");
+    }
     json_decref(file);
     return 0;
 }
