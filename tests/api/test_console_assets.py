@@ -18,6 +18,7 @@ import hashlib
 import html.parser
 import http.client
 import json
+import time
 import os
 import re
 import socket
@@ -289,9 +290,15 @@ class ConsoleAssetsTest(ServerTestCase):
         st, hdrs, _ = fetch(self.srv, "GET", "/console/index.html")
         self.assertEqual(st, 200)
         trace = hdrs.get("X-Trace-Id")
-        lines = [json.loads(line) for line in self.srv.log_text().splitlines()
-                 if line.startswith("{") and trace in line]
-        req = [x for x in lines if x.get("msg") == "request"]
+        # the line is written once the answer is sent, so it may follow the answer by a moment
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [json.loads(line) for line in self.srv.log_text().splitlines()
+                     if line.startswith("{") and trace in line]
+            req = [x for x in lines if x.get("msg") == "request"]
+            if req or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         self.assertEqual(len(req), 1, lines)
         self.assertEqual(req[0]["path"], "/console/index.html")
         self.assertEqual(req[0]["status"], 200)
