@@ -9,6 +9,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import time
 import tempfile
 import unittest
 import warnings
@@ -245,8 +246,13 @@ class PlainHttpRefusal(ServerTestCase):
                 q = run_cli(args + extra, env=env, timeout=30)
                 self.assertEqual(q.returncode, 0, q.stderr)
                 self.assertEqual(claims_of(q.stdout.strip())["scope"], "orch:read")
-        token_lines = [x for x in log_lines(srv, before) if x.get("msg") == "request"
-                       and x.get("path") == "/token"]
+        deadline = time.monotonic() + 10  # a request's line follows its answer by a moment
+        while True:
+            token_lines = [x for x in log_lines(srv, before) if x.get("msg") == "request"
+                           and x.get("path") == "/token"]
+            if len(token_lines) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         self.assertEqual(len(token_lines), 2, "the refused call must not have been sent")
 
 
