@@ -17,6 +17,7 @@
 #   PostgreSQL              1 node, 3 rounds of 3 s, 600 jobs, no     1, 2, 3 nodes, 3 rounds of
 #                           pg_stat_statements                        5 s, 3,000 jobs, statements
 #   pool / no pool          3 x 3 s per mode, 3 x 3,000 jobs          3 x 5 s, 3 x 5,000 jobs
+#   TLS (12 cases)          3 x 2 s per case, 1 s warm-up             3 x 5 s, 2 s warm-up
 # (the generated export of 1,000,000 entries alone takes over a minute to write; verification
 # streams, so its rate hardly depends on the count). On a 2-core machine shared with other work
 # (load average 7) the quick run took 11 min with a 1M export and pg_stat_statements, hence these.
@@ -25,7 +26,7 @@
 # missing) leaves its rows "not measured", the others still run, and all.sh exits 1.
 #
 # Usage: make bench    or    bash bench/all.sh
-# Settings (environment): FULL=1; SCRIPTS="token quota lease claim audit pool pg" (which, in this
+# Settings (environment): FULL=1; SCRIPTS="token quota lease claim audit pool tls pg" (which, in this
 #   order); LEDGER=10000000 and AUDIT=200000 (the quick sizes of the two generated data sets);
 #   SCRIPT_TIMEOUT=900 seconds per script; SKIP_BUILD=1 (do not run `make -s build` first);
 #   ALL_ENV="VAR=V ..." more settings for every script, after the driver's (a smoke test:
@@ -38,7 +39,7 @@ BENCH_NAME=all
 . "$(dirname "$0")/lib.sh"
 
 FULL=${FULL:-0}
-read -r -a SCRIPTS <<<"${SCRIPTS:-token quota lease claim audit pool pg}"
+read -r -a SCRIPTS <<<"${SCRIPTS:-token quota lease claim audit pool tls pg}"
 LEDGER=${LEDGER:-10000000}
 AUDIT=${AUDIT:-200000}
 SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-900}
@@ -57,6 +58,7 @@ settings() { # SCRIPT
     claim) echo "LEDGER_EVENTS=$LEDGER WARMUP=1 DURATION=3 RUNS=3 FLOOR_SECONDS=2 FLOOR_RUNS=3" ;;
     audit) echo "PART=b AUDIT_ENTRIES=$AUDIT VERIFY_RUNS=3 OPENSSL_SECONDS=2" ;;
     pool) echo "WARMUP=1 DURATION=3 RUNS=3 JOBS=3000" ;;
+    tls) echo "WARMUP=1 DURATION=2 RUNS=3 QUIET_WAIT=600" ;;
     pg) echo "NODE_COUNTS=1 RUNS=3 DURATION=3 WARMUP=2 JOBS=600 PEER_SHARED=0 PGSS=0" ;;
     esac
 }
@@ -137,8 +139,10 @@ table_rows() { # prints: label|value|peer|peer value|ratio|target|verdict, one p
     awk '$2 ~ /^pg\./' <<<"$ALL_RESULTS" | while read -r l; do row_of "" "$l"; done
     echo "--|capacity pools (issue 15, pool_bench.sh): the same load with a pool / without||||||"
     awk '$2 ~ /^pool_/' <<<"$ALL_RESULTS" | while read -r l; do row_of "" "$l"; done
+    echo "--|the server's own TLS (tls_bench.sh): next to nginx terminating TLS in front, plain HTTP, nginx's static 200||||||"
+    awk '$2 ~ /^tls_/' <<<"$ALL_RESULTS" | while read -r l; do row_of "" "$l"; done
     echo "--|other figures the scripts measure (no issue 12 target)||||||"
-    awk '$2 !~ /^(pg\.|pool_)/' <<<"$ALL_RESULTS" | while read -r l; do
+    awk '$2 !~ /^(pg\.|pool_|tls_)/' <<<"$ALL_RESULTS" | while read -r l; do
         read -r _ f _ p _ <<<"$l"
         [[ " $used " == *" $f/$p "* ]] || row_of "" "$l"
     done
@@ -159,6 +163,10 @@ describe() { # FIGURE (without @size): what it is
     rss_quotas_mb) echo "RSS (MB) with the quotas, before the load" ;;
     pool_acquire_*) echo "acquire+release decisions/s, pool ${1#pool_acquire_} (two tenants)" ;;
     pool_lease_*) echo "lease+complete pairs/s, pool ${1#pool_lease_}" ;;
+    tls_readyz) echo "own TLS: GET /readyz, keep-alive, req/s" ;;
+    tls_get_quota) echo "own TLS: GET quota with bearer token, keep-alive, req/s" ;;
+    tls_new_conn) echo "own TLS: GET /readyz, new connection (handshake) each, req/s" ;;
+    tls_*_p99_ms) echo "$(describe "${1%_p99_ms}" | sed 's/, req\/s$//'): p99 (ms)" ;;
     *) echo "$1" ;;
     esac
 }
