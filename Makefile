@@ -15,8 +15,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-# Seconds per fuzz target: in make test (10 targets, two at a time: about 2 minutes) and make fuzz.
-FUZZ_SECONDS ?= 20
+# Seconds per fuzz target: in make test (10 targets, two at a time: about a minute) and make fuzz.
+FUZZ_SECONDS ?= 10
 FUZZ_LONG_SECONDS ?= 600
 DATA       ?= jobengine-data
 LISTEN     ?= 127.0.0.1:8440
