@@ -36,6 +36,7 @@ struct je_http_server {
     void *cls;
     atomic_int fibers;   /* fibers started and not finished (running or parked) */
     atomic_int stopping; /* no new fibers: stop waits for the live ones to finish */
+    struct je_tls *tls;  /* HTTPS with this certificate, or NULL */
     atomic_int inflight; /* requests begun and not completed */
     atomic_int quiesced; /* no longer accepting: answers carry Connection: close */
     int listen_fd;       /* closed after the daemon stops, once quiesced (else -1) */
@@ -393,6 +394,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode code) {
     je_http_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (s->tls) { /* a returning client may resume its session: no full handshake */
+            const union MHD_ConnectionInfo *ti =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            je_tls_session_start(s->tls, ti ? ti->tls_session : NULL);
+        }
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = ci ? je_deadline_open(s->deadlines, ci->connect_fd) : NULL;
@@ -418,6 +424,7 @@ je_http_server *je_http_start_with(const char *host, int port, const je_http_lim
     s->limits = *limits;
     s->listen_fd = -1;
     if (opts && opts->proxies) s->proxies = *opts->proxies;
+    if (opts) s->tls = opts->tls;
     if (limits->request_timeout_s &&
         !(s->deadlines = je_deadlines_start(limits->request_timeout_s))) {
         free(s);
@@ -431,7 +438,10 @@ je_http_server *je_http_start_with(const char *host, int port, const je_http_lim
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)je_tls_priorities},
         {MHD_OPTION_END, 0, NULL},
     };
-    if (opts && opts->tls) flags |= MHD_USE_TLS;
+    /* HTTPS polls with poll(2), not epoll: libmicrohttpd 0.9.75 wakes an epoll thread many
+     * times over for one handshake (about 35 EAGAIN reads each, bench/tls_bench.sh); with poll
+     * a handshake costs half the CPU, and kept-alive requests are as fast (bench/README.md). */
+    if (opts && opts->tls) flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_TLS | MHD_USE_POLL;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, limits->threads,

@@ -29,7 +29,8 @@ typedef struct pair {
 
 struct je_tls {
     _Atomic(pair *) live;
-    pthread_mutex_t reload; /* one reload at a time */
+    gnutls_datum_t ticket_key; /* GnuTLS derives the keys it rotates from it */
+    pthread_mutex_t reload;    /* one reload at a time */
 };
 
 static _Atomic(je_tls *) the_tls; /* the callback's context: one per process */
@@ -130,6 +131,7 @@ je_tls *je_tls_load(const char *cert_path, const char *key_path, je_err *err) {
         return je_err_set(err, "TLS", "out of memory"), NULL;
     }
     atomic_init(&t->live, p);
+    if (gnutls_session_ticket_key_generate(&t->ticket_key) < 0) t->ticket_key.data = NULL;
     pthread_mutex_init(&t->reload, NULL);
     je_tls *none = NULL;
     if (!atomic_compare_exchange_strong(&the_tls, &none, t)) {
@@ -149,6 +151,11 @@ int je_tls_reload(je_tls *t, const char *cert_path, const char *key_path, je_err
     return 0;
 }
 
+int je_tls_session_start(je_tls *t, void *session) {
+    if (!t->ticket_key.data || !session) return -1;
+    return gnutls_session_ticket_enable_server(session, &t->ticket_key) < 0 ? -1 : 0;
+}
+
 void je_tls_fingerprint(const je_tls *t, char out[65]) {
     pair *p = atomic_load(&((je_tls *)t)->live);
     memcpy(out, p->fingerprint, 65);
@@ -159,6 +166,10 @@ void je_tls_free(je_tls *t) {
     je_tls *self = t;
     atomic_compare_exchange_strong(&the_tls, &self, NULL);
     pair_free(atomic_load(&t->live));
+    if (t->ticket_key.data) {
+        gnutls_memset(t->ticket_key.data, 0, t->ticket_key.size);
+        gnutls_free(t->ticket_key.data);
+    }
     pthread_mutex_destroy(&t->reload);
     free(t);
 }

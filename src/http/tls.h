@@ -29,6 +29,12 @@ int je_tls_reload(je_tls *t, const char *cert_path, const char *key_path, je_err
 void je_tls_fingerprint(const je_tls *t, char out[65]);
 void je_tls_free(je_tls *t);
 
+/* For the server: a new connection's GnuTLS session (gnutls_session_t) may resume a session of
+ * a client it had before (RFC 5077 / TLS 1.3 tickets, under a key made at load and kept in
+ * memory only), so a returning client skips the full handshake. 0, or -1 (the session goes on
+ * without). */
+int je_tls_session_start(je_tls *t, void *session);
+
 /* For the server: the gnutls_certificate_retrieve_function2 that answers from the live pair. */
 void *je_tls_cert_callback(void);
 

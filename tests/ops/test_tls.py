@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -110,6 +111,30 @@ class TlsServing(ServerTestCase):
                     self.assertEqual(json.loads(body)["status"], "ready")
                     self.assertEqual(der, der_of(CERTS.a_crt),
                                      "the certificate served is not the one configured")
+
+    def test_a_returning_client_resumes_its_session(self):
+        """Session tickets: a client that comes back skips the full handshake (TLS 1.2 and 1.3),
+        and a resumed session still answers."""
+        for version in (V.TLSv1_2, V.TLSv1_3):
+            with self.subTest(version=version.name):
+                ctx = self.ca_ctx(minimum=version, maximum=version)
+                with tls_socket(self.srv.port, ctx) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    first = b""
+                    while True:  # reading the answer also reads a TLS 1.3 ticket
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        first += chunk
+                    session = s.session
+                    self.assertFalse(s.session_reused)
+                self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:40])
+                self.assertIsNotNone(session)
+                raw = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                    self.assertTrue(s.session_reused, "the server made a full handshake again")
+                    s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
 
     def test_the_listening_line_names_https_and_the_certificate(self):
         line = [x for x in log_lines(self.srv) if x.get("msg") == "listening"][-1]
