@@ -17,7 +17,7 @@
 #   PostgreSQL              1 node, 3 rounds of 3 s, 600 jobs, no     1, 2, 3 nodes, 3 rounds of
 #                           pg_stat_statements                        5 s, 3,000 jobs, statements
 #   pool / no pool          3 x 3 s per mode, 3 x 3,000 jobs          3 x 5 s, 3 x 5,000 jobs
-#   TLS (12 cases)          3 x 2 s per case, 1 s warm-up             3 x 5 s, 2 s warm-up
+#   TLS (14 cases)          3 x 2 s per case, 1 s warm-up             3 x 5 s, 2 s warm-up
 # (the generated export of 1,000,000 entries alone takes over a minute to write; verification
 # streams, so its rate hardly depends on the count). On a 2-core machine shared with other work
 # (load average 7) the quick run took 11 min with a 1M export and pg_stat_statements, hence these.
@@ -165,7 +165,8 @@ describe() { # FIGURE (without @size): what it is
     pool_lease_*) echo "lease+complete pairs/s, pool ${1#pool_lease_}" ;;
     tls_readyz) echo "own TLS: GET /readyz, keep-alive, req/s" ;;
     tls_get_quota) echo "own TLS: GET quota with bearer token, keep-alive, req/s" ;;
-    tls_new_conn) echo "own TLS: GET /readyz, new connection (handshake) each, req/s" ;;
+    tls_new_conn) echo "own TLS: GET /readyz, new connection each (resumed session), req/s" ;;
+    tls_full_handshake) echo "own TLS: full handshakes (s_time -new, GET /readyz), connections/s" ;;
     tls_*_p99_ms) echo "$(describe "${1%_p99_ms}" | sed 's/, req\/s$//'): p99 (ms)" ;;
     *) echo "$1" ;;
     esac
