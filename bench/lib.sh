@@ -218,3 +218,23 @@ nginx_start() {
         die "nginx config test failed: $(cat "$NGX/test.err")"
     nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" >/dev/null 2>"$NGX/stderr.log" &
 }
+
+# CPU accounting: proc_ticks PID... prints the clock ticks (utime + stime) of those processes;
+# machine_ticks prints the machine's busy and total ticks (/proc/stat).
+proc_ticks() {
+    local t=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        # The fields after ") " start at field 3 (state): utime and stime are fields 14 and 15.
+        t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    done
+    echo "$t"
+}
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+
+# to_ms LATENCY: wrk's latency ("850.00us", "1.23ms", "1.05s") in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.2f", n}'
+}

@@ -162,7 +162,6 @@ client_ticks() {
     read_stat $$
     echo $((STAT[13] + STAT[14]))
 }
-machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 # cpu_begin, then cpu_end OPS after the clients were waited for: CPU of PostgreSQL, the nodes and
 # the clients per op (PG_US, NODE_US, CLIENT_US) and in cores, in CPU_LINE.
 cpu_begin() {

@@ -88,18 +88,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r + 0 >= t) ? "met" : "NOT met"}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# CPU accounting: clock ticks (utime + stime) of a set of pids, and of the whole machine.
+# CPU accounting (proc_ticks, machine_ticks: lib.sh).
 CLK_TCK=$(getconf CLK_TCK)
-proc_ticks() {
-    local t=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        # The fields after ") " start at field 3 (state): utime and stime are fields 14 and 15.
-        t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-    done
-    echo "$t"
-}
-machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 
 # ---- the machine ------------------------------------------------------------------------------
 machine_header work
@@ -319,12 +309,6 @@ run_get() {
     EFF=$(awk -v r="$rps" -v c="$CPU_USED" 'BEGIN {printf "%.0f", (c > 0 ? r / (c / 100) : 0)}')
 }
 
-# wrk's latency ("850.00us", "1.23ms", "1.05s") in milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n}'
-}
 GRANTS=0 DENIALS=0 RELEASES=0 HELD=0 P99_MS=""
 run_acquire() { # LABEL SECONDS
     local label=$1 secs=$2 out="$WORK/$1.txt"

@@ -277,20 +277,6 @@ $NATIVE_TOK" "$NATIVE_BASE/jobengine/quotas/$NATIVE_QID"), through nginx $(resp_
     "Authorization: Bearer $PLAIN_TOK" "$NGINX_BASE/jobengine/quotas/$PLAIN_QID") (headers+body)"
 
 # ---- one measured run -------------------------------------------------------------------------
-proc_ticks() { # PID...: their utime + stime, in clock ticks
-    local t=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-    done
-    echo "$t"
-}
-machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
-to_ms() { # wrk's latency ("850.00us", "1.23ms", "1.05s") in milliseconds
-    awk -v v="$1" 'BEGIN {n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n}'
-}
 # The case's URL, token and serving pids.
 case_of() { # CASE -> URL TOKEN(or -) PIDS...
     local ngx
