@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jcs.h"
+#include "core/quota.h"
+
 /* ---- usage -------------------------------------------------------------------------------- */
 
 void cli_family_usage(const cli_family *f, FILE *out) {
@@ -212,4 +215,51 @@ int cli_sub_run_as(const cli_family *f, const cli_sub *s, const cli_args *a, con
 
 int cli_sub_governance_main(const cli_family *f, const cli_sub *s, const cli_args *a) {
     return cli_sub_run_as(f, s, a, &cli_scope_governance, "governance-reason", "governance-ticket");
+}
+
+/* ---- values and fields as text ------------------------------------------------------------ */
+
+const char *cli_text(const json_t *v, char *buf, size_t cap) {
+    if (!v || json_is_null(v)) {
+        snprintf(buf, cap, "-");
+    } else if (json_is_string(v)) {
+        snprintf(buf, cap, "%s", json_string_value(v));
+    } else if (json_is_integer(v)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        je_num_decimal(json_real_value(v), buf, cap);
+    } else if (json_is_boolean(v)) {
+        snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+    } else {
+        char *s = je_json_dumps_ordered(v, NULL);
+        snprintf(buf, cap, "%s", s ? s : "?");
+        free(s);
+    }
+    for (unsigned char *p = (unsigned char *)buf; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+    return buf;
+}
+
+static int is_section(const json_t *v) {
+    return json_is_object(v) && json_object_size(v) > 0;
+}
+
+void cli_print_fields(const json_t *o, int indent, cli_field_fn own) {
+    const char *k;
+    json_t *v;
+    int w = 0;
+    json_object_foreach((json_t *)o, k, v) {
+        if (!is_section(v) && (int)strlen(k) > w) w = (int)strlen(k);
+    }
+    json_object_foreach((json_t *)o, k, v) {
+        if (own && own(k, v, indent)) continue;
+        if (is_section(v)) {
+            printf("%*s%s:\n", indent, "", k);
+            cli_print_fields(v, indent + 2, own);
+            continue;
+        }
+        char buf[4096];
+        printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
+               cli_text(v, buf, sizeof buf));
+    }
 }

@@ -115,6 +115,18 @@ struct cli_table {
 
 void cli_table_print(const cli_table *t, const json_t *items);
 
+/* A JSON value as one line of text for people: absent or null "-", a string as it is, numbers
+ * as the server wrote them (reals in plain decimal), booleans "yes"/"no", arrays and objects as
+ * compact JSON; control characters (which a terminal would act on) become '?'. Returns buf. */
+const char *cli_text(const json_t *v, char *buf, size_t cap);
+
+/* Shows one member itself, or leaves it out: returns 1; 0 for the usual line. */
+typedef int (*cli_field_fn)(const char *key, const json_t *v, int indent);
+/* "key: value" lines of o's members in the server's order, the values aligned; a non-empty
+ * object member as "key:" with its own members indented under it. own (or NULL) sees each
+ * member first. */
+void cli_print_fields(const json_t *o, int indent, cli_field_fn own);
+
 /* ---- building a request: each returns 0, or 2 after a usage error ------------------------- */
 
 /* The options of a change's justification (cli_req_justification), to merge with a sub's. */

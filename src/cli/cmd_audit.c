@@ -63,19 +63,6 @@ static int prep_list(const cli_args *a, cli_req *q) {
     return 0;
 }
 
-/* A member as one line of text: null "-", control characters shown as '?'. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (json_is_string(v))
-        snprintf(buf, cap, "%s", json_string_value(v));
-    else if (json_is_integer(v))
-        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-    else
-        snprintf(buf, cap, "-");
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    return buf;
-}
-
 /* Width on a terminal: UTF-8 continuation bytes take no column. */
 static int width_of(const char *s) {
     int w = 0;
@@ -90,10 +77,10 @@ static const char *const columns[] = {"SEQ",   "TIME",   "EVENT", "RESOURCE",
 static const char *cell(const json_t *e, size_t col, char *buf, size_t cap) {
     static const char *const member[NCOLS] = {"sequence", "occurredAt", "eventType", NULL,
                                               "actorId",  "reason",     "ticket"};
-    if (member[col]) return text_of(json_object_get(e, member[col]), buf, cap);
+    if (member[col]) return cli_text(json_object_get(e, member[col]), buf, cap);
     char t[256], id[512];
-    text_of(json_object_get(e, "resourceType"), t, sizeof t);
-    text_of(json_object_get(e, "resourceId"), id, sizeof id);
+    cli_text(json_object_get(e, "resourceType"), t, sizeof t);
+    cli_text(json_object_get(e, "resourceId"), id, sizeof id);
     if (strcmp(id, "-") == 0) return snprintf(buf, cap, "%s", t), buf;
     snprintf(buf, cap, "%s/%s", t, id);
     return buf;
@@ -153,7 +140,7 @@ static int run_verify_server(cli_http *h, const cli_args *a, const cli_sub *s, c
         printf("valid: %lld entries, head %lld %s\n",
                (long long)json_integer_value(json_object_get(r.json, "entries")),
                (long long)json_integer_value(json_object_get(r.json, "headSequence")),
-               text_of(json_object_get(r.json, "headHash"), hash, sizeof hash));
+               cli_text(json_object_get(r.json, "headHash"), hash, sizeof hash));
     } else {
         printf("BROKEN at sequence %lld\n",
                (long long)json_integer_value(json_object_get(r.json, "firstBrokenSequence")));

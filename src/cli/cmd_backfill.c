@@ -149,27 +149,6 @@ static int prep_watch(const cli_args *a, cli_req *q) {
 
 /* ---- text for people ---------------------------------------------------------------------- */
 
-/* A member's value as text: null "-", numbers as the server wrote them; control characters
- * (which a terminal would act on) become spaces. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (!v || json_is_null(v)) {
-        snprintf(buf, cap, "-");
-    } else if (json_is_string(v)) {
-        snprintf(buf, cap, "%s", json_string_value(v));
-    } else if (json_is_integer(v)) {
-        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-    } else if (json_is_boolean(v)) {
-        snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
-    } else {
-        char *s = je_json_dumps_ordered(v, NULL);
-        snprintf(buf, cap, "%s", s ? s : "?");
-        free(s);
-    }
-    for (unsigned char *p = (unsigned char *)buf; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) *p = ' ';
-    return buf;
-}
-
 static long long int_of(const json_t *o, const char *k) {
     const json_t *v = json_object_get(o, k);
     return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
@@ -183,36 +162,20 @@ static void print_checks(FILE *f, const json_t *checks, int indent) {
         char name[256];
         fprintf(f, "%*s%s  %s\n", indent, "",
                 json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL",
-                text_of(json_object_get(c, "check"), name, sizeof name));
+                cli_text(json_object_get(c, "check"), name, sizeof name));
     }
 }
 
-/* "key: value" lines in the server's order; objects indented under their key, safety checks one
- * a line. */
-static void print_fields(const json_t *o, int indent) {
-    const char *k;
-    json_t *v;
-    int w = 0;
-    json_object_foreach((json_t *)o, k, v) {
-        if ((int)strlen(k) > w) w = (int)strlen(k);
-    }
-    json_object_foreach((json_t *)o, k, v) {
-        if (json_is_object(v) && json_object_size(v) > 0) {
-            printf("%*s%s:\n", indent, "", k);
-            print_fields(v, indent + 2);
-        } else if (strcmp(k, "safetyChecks") == 0 && json_array_size(v) > 0) {
-            printf("%*s%s:\n", indent, "", k);
-            print_checks(stdout, v, indent + 2);
-        } else {
-            char buf[4096];
-            printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
-                   text_of(v, buf, sizeof buf));
-        }
-    }
+/* A backfill's safety checks, one a line. */
+static int own_checks(const char *key, const json_t *v, int indent) {
+    if (strcmp(key, "safetyChecks") != 0 || json_array_size(v) == 0) return 0;
+    printf("%*s%s:\n", indent, "", key);
+    print_checks(stdout, v, indent + 2);
+    return 1;
 }
 
 static void show_backfill(const cli_args *a, const cli_resp *r) {
-    if (json_is_object(r->json)) print_fields(r->json, 0);
+    if (json_is_object(r->json)) cli_print_fields(r->json, 0, own_checks);
 }
 
 /* The plan and checks, then what create would answer (in the order of api.md §3.5). */
@@ -234,7 +197,7 @@ static void show_preview(const cli_args *a, const cli_resp *r) {
     if (dup) {
         char id[128];
         printf("create would be refused: BACKFILL_DUPLICATE (overlaps or repeats backfill %s)\n",
-               text_of(json_object_get(r->json, "existingBackfillId"), id, sizeof id));
+               cli_text(json_object_get(r->json, "existingBackfillId"), id, sizeof id));
     } else if (n) {
         printf("create would be refused: BACKFILL_UNSAFE (failed: %s)\n", failed);
     } else if (given && hash && strcmp(given, hash) != 0) {
@@ -251,10 +214,10 @@ static void print_refusal_details(const cli_resp *r) {
     char buf[256];
     if (json_object_get(d, "existingBackfillId"))
         fprintf(stderr, "  existing backfill: %s\n",
-                text_of(json_object_get(d, "existingBackfillId"), buf, sizeof buf));
+                cli_text(json_object_get(d, "existingBackfillId"), buf, sizeof buf));
     if (json_object_get(d, "planHash"))
         fprintf(stderr, "  current planHash:  %s\n",
-                text_of(json_object_get(d, "planHash"), buf, sizeof buf));
+                cli_text(json_object_get(d, "planHash"), buf, sizeof buf));
     if (json_array_size(json_object_get(d, "safetyChecks")) > 0) {
         fprintf(stderr, "  safety checks:\n");
         print_checks(stderr, json_object_get(d, "safetyChecks"), 4);
@@ -263,7 +226,7 @@ static void print_refusal_details(const cli_resp *r) {
 
 /* "2026-11-01T00:00:00Z": the server's time without a zero millisecond part. */
 static const char *short_time(const json_t *v, char *buf, size_t cap) {
-    text_of(v, buf, cap);
+    cli_text(v, buf, cap);
     size_t n = strlen(buf);
     if (n == 24 && strcmp(buf + 19, ".000Z") == 0) strcpy(buf + 19, "Z");
     return buf;
@@ -278,7 +241,7 @@ static const char *cell(const cli_table *t, const json_t *it, size_t col, char *
     if (!it) return columns[col];
     const json_t *prog = json_object_get(it, "progress"), *plan = json_object_get(it, "plan");
     char x[64], y[64];
-    if (one[col]) return text_of(json_object_get(it, one[col]), buf, cap);
+    if (one[col]) return cli_text(json_object_get(it, one[col]), buf, cap);
     if (col == 3)
         snprintf(buf, cap, "%s/%s", short_time(json_object_get(it, "windowStart"), x, sizeof x),
                  short_time(json_object_get(it, "windowEnd"), y, sizeof y));
@@ -344,7 +307,7 @@ static void progress_line(const json_t *b, char *out, size_t cap) {
     snprintf(out, cap,
              "%-9s [%s] %lld/%lld batches %3d%%  events: %lld processed, %lld duplicates, %lld "
              "failed",
-             text_of(json_object_get(b, "status"), st, sizeof st), bar, done, total, pct,
+             cli_text(json_object_get(b, "status"), st, sizeof st), bar, done, total, pct,
              int_of(prog, "eventsProcessed"), int_of(prog, "duplicatesSkipped"),
              int_of(prog, "eventsFailed"));
 }
@@ -388,8 +351,8 @@ static int transient(long status) {
 static int watch_finished(watch *w, const json_t *b) {
     const char *st = json_string_value(json_object_get(b, "status"));
     char id[128], err[2048];
-    text_of(json_object_get(b, "backfillId"), id, sizeof id);
-    text_of(json_object_get(b, "error"), err, sizeof err);
+    cli_text(json_object_get(b, "backfillId"), id, sizeof id);
+    cli_text(json_object_get(b, "error"), err, sizeof err);
     watch_end_line(w);
     if (strcmp(st, "completed") == 0) {
         if (!w->json) printf("backfill %s completed\n", id);

@@ -99,16 +99,6 @@ static int prep_delete(const cli_args *a, cli_req *q) {
 
 /* ---- text for people ---------------------------------------------------------------------- */
 
-/* A value as text: null "-", numbers as the server wrote them. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (!v || json_is_null(v)) return snprintf(buf, cap, "-"), buf;
-    if (json_is_string(v)) return snprintf(buf, cap, "%s", json_string_value(v)), buf;
-    if (json_is_integer(v)) return snprintf(buf, cap, "%lld", json_integer_value(v)), buf;
-    if (json_is_real(v)) return je_num_decimal(json_real_value(v), buf, cap);
-    if (json_is_boolean(v)) return snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no"), buf;
-    return snprintf(buf, cap, "?"), buf;
-}
-
 static const char *const row_titles[] = {"JOBTYPE",   "TENANT",   "STATE",  "FORCE",
                                          "OK/FAILED", "RETRY AT", "VERSION"};
 
@@ -121,21 +111,21 @@ static const char *row_cell(const cli_table *t, const json_t *it, size_t col, ch
     char x[32], y[32];
     switch (col) {
     case 0:
-        return text_of(json_object_get(it, "jobType"), buf, cap);
+        return cli_text(json_object_get(it, "jobType"), buf, cap);
     case 1:
-        return json_is_string(tenant) ? text_of(tenant, buf, cap) : "*";
+        return json_is_string(tenant) ? cli_text(tenant, buf, cap) : "*";
     case 2:
-        return text_of(json_object_get(it, "state"), buf, cap);
+        return cli_text(json_object_get(it, "state"), buf, cap);
     case 3:
-        return text_of(json_object_get(it, "force"), buf, cap);
+        return cli_text(json_object_get(it, "force"), buf, cap);
     case 4:
-        snprintf(buf, cap, "%s/%s", text_of(json_object_get(w, "ok"), x, sizeof x),
-                 text_of(json_object_get(w, "failed"), y, sizeof y));
+        snprintf(buf, cap, "%s/%s", cli_text(json_object_get(w, "ok"), x, sizeof x),
+                 cli_text(json_object_get(w, "failed"), y, sizeof y));
         return buf;
     case 5:
-        return text_of(json_object_get(it, "retryAt"), buf, cap);
+        return cli_text(json_object_get(it, "retryAt"), buf, cap);
     default:
-        return text_of(json_object_get(it, "version"), buf, cap);
+        return cli_text(json_object_get(it, "version"), buf, cap);
     }
 }
 
@@ -145,29 +135,8 @@ static void show_rows(const cli_args *a, const cli_resp *r) {
     cli_table_print(&row_table, json_object_get(r->json, "items"));
 }
 
-/* "key: value" lines of o's scalar members, then each object member as "name:" and its own. */
-static void print_object(const json_t *o, int indent) {
-    const char *k;
-    json_t *v;
-    int w = 0;
-    json_object_foreach((json_t *)o, k, v) {
-        if ((int)strlen(k) > w) w = (int)strlen(k);
-    }
-    json_object_foreach((json_t *)o, k, v) {
-        if (json_is_object(v)) continue;
-        char buf[1024];
-        printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
-               text_of(v, buf, sizeof buf));
-    }
-    json_object_foreach((json_t *)o, k, v) {
-        if (!json_is_object(v)) continue;
-        printf("%*s%s:\n", indent, "", k);
-        print_object(v, indent + 2);
-    }
-}
-
 static void show_breaker(const cli_args *a, const cli_resp *r) {
-    if (json_is_object(r->json)) print_object(r->json, 0);
+    if (json_is_object(r->json)) cli_print_fields(r->json, 0, NULL);
 }
 
 static void show_deleted(const cli_args *a, const cli_resp *r) {

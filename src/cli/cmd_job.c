@@ -125,21 +125,6 @@ static int prep_summary(const cli_args *a, cli_req *q) {
 
 /* ---- text for people ---------------------------------------------------------------------- */
 
-/* A member's value as one line of text: null "-", other values as compact JSON. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (!v || json_is_null(v)) return snprintf(buf, cap, "-"), buf;
-    if (json_is_string(v)) {
-        snprintf(buf, cap, "%s", json_string_value(v));
-    } else {
-        char *s = je_json_dumps_ordered(v, NULL);
-        snprintf(buf, cap, "%s", s ? s : "?");
-        free(s);
-    }
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
-    return buf;
-}
-
 /* "key: value" lines in the server's order. */
 static void show_job(const cli_args *a, const cli_resp *r) {
     const char *k;
@@ -150,7 +135,7 @@ static void show_job(const cli_args *a, const cli_resp *r) {
     }
     json_object_foreach(r->json, k, v) {
         char buf[4096];
-        printf("%s:%*s %s\n", k, w - (int)strlen(k), "", text_of(v, buf, sizeof buf));
+        printf("%s:%*s %s\n", k, w - (int)strlen(k), "", cli_text(v, buf, sizeof buf));
     }
 }
 
@@ -173,11 +158,11 @@ static const char *cell(const cli_table *t, const json_t *it, size_t col, char *
     if (!it) return c->title;
     if (strcmp(c->field, "attempt") == 0) { /* attempt/maxAttempts */
         char x[32], y[32];
-        snprintf(buf, cap, "%s/%s", text_of(json_object_get(it, "attempt"), x, sizeof x),
-                 text_of(json_object_get(it, "maxAttempts"), y, sizeof y));
+        snprintf(buf, cap, "%s/%s", cli_text(json_object_get(it, "attempt"), x, sizeof x),
+                 cli_text(json_object_get(it, "maxAttempts"), y, sizeof y));
         return buf;
     }
-    text_of(json_object_get(it, c->field), buf, cap);
+    cli_text(json_object_get(it, c->field), buf, cap);
     if (c->max && (int)strlen(buf) > c->max) strcpy(buf + c->max - 3, "...");
     return buf;
 }

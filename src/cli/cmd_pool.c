@@ -140,15 +140,6 @@ static int prep_delete(const cli_args *a, cli_req *q) {
 
 /* ---- text for people ---------------------------------------------------------------------- */
 
-/* A value as text: null "-", numbers as the server wrote them. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (!v || json_is_null(v)) return snprintf(buf, cap, "-"), buf;
-    if (json_is_string(v)) return snprintf(buf, cap, "%s", json_string_value(v)), buf;
-    if (json_is_integer(v)) return snprintf(buf, cap, "%lld", json_integer_value(v)), buf;
-    if (json_is_real(v)) return je_num_decimal(json_real_value(v), buf, cap);
-    return snprintf(buf, cap, "?"), buf;
-}
-
 /* A table of objects: titles, and the member each column shows. */
 typedef struct cols {
     const char *const *titles, *const *keys;
@@ -157,7 +148,7 @@ typedef struct cols {
 static const char *member_cell(const cli_table *t, const json_t *it, size_t col, char *buf,
                                size_t cap) {
     const cols *c = t->ctx;
-    return it ? text_of(json_object_get(it, c->keys[col]), buf, cap) : c->titles[col];
+    return it ? cli_text(json_object_get(it, c->keys[col]), buf, cap) : c->titles[col];
 }
 
 static const char *const share_titles[] = {"TENANT", "WEIGHT", "TIER", "RESERVED", "MAX ACTIVE"};
@@ -172,33 +163,22 @@ static const char *const use_keys[] = {"tenantId", "active",     "demand",
 static const cols use_cols = {use_titles, use_keys};
 static const cli_table use_table = {6, member_cell, &use_cols, 128, "(no tenant uses it)"};
 
-/* "key: value" lines of o's scalar members (objects and arrays are shown apart). */
-static void print_scalars(const json_t *o, int indent) {
-    const char *k;
-    json_t *v;
-    int w = 0;
-    json_object_foreach((json_t *)o, k, v) {
-        if (!json_is_object(v) && !json_is_array(v) && (int)strlen(k) > w) w = (int)strlen(k);
-    }
-    json_object_foreach((json_t *)o, k, v) {
-        if (json_is_object(v) || json_is_array(v)) continue;
-        char buf[1024];
-        printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
-               text_of(v, buf, sizeof buf));
-    }
+/* The pool's shares and usage tenants are tables of their own (show_pool). */
+static int not_scalar(const char *key, const json_t *v, int indent) {
+    return json_is_object(v) || json_is_array(v);
 }
 
 static void show_pool(const cli_args *a, const cli_resp *r) {
     const json_t *p = r->json, *usage = json_object_get(p, "usage");
     if (!json_is_object(p)) return;
-    print_scalars(p, 0);
+    cli_print_fields(p, 0, not_scalar);
     if (json_is_array(json_object_get(p, "shares"))) {
         printf("shares:\n");
         cli_table_print(&share_table, json_object_get(p, "shares"));
     }
     if (json_is_object(usage)) {
         printf("usage:\n");
-        print_scalars(usage, 2);
+        cli_print_fields(usage, 2, not_scalar);
         cli_table_print(&use_table, json_object_get(usage, "tenants"));
     }
     const json_t *you = json_object_get(p, "you");
@@ -222,21 +202,21 @@ static const char *list_cell(const cli_table *t, const json_t *it, size_t col, c
     char x[64], y[64];
     switch (col) {
     case 0:
-        return text_of(json_object_get(it, "jobType"), buf, cap);
+        return cli_text(json_object_get(it, "jobType"), buf, cap);
     case 1:
-        return text_of(json_object_get(it, "strategy"), buf, cap);
+        return cli_text(json_object_get(it, "strategy"), buf, cap);
     case 2:
-        snprintf(buf, cap, "%s/%s", text_of(json_object_get(use, "active"), x, sizeof x),
-                 text_of(json_object_get(it, "maxActive"), y, sizeof y));
+        snprintf(buf, cap, "%s/%s", cli_text(json_object_get(use, "active"), x, sizeof x),
+                 cli_text(json_object_get(it, "maxActive"), y, sizeof y));
         return buf;
     case 3:
-        snprintf(buf, cap, "%s/%s", text_of(json_object_get(usage, "hourCount"), x, sizeof x),
-                 text_of(json_object_get(it, "maxPerHour"), y, sizeof y));
+        snprintf(buf, cap, "%s/%s", cli_text(json_object_get(usage, "hourCount"), x, sizeof x),
+                 cli_text(json_object_get(it, "maxPerHour"), y, sizeof y));
         return buf;
     case 4:
-        return text_of(json_object_get(usage, "throttled"), buf, cap);
+        return cli_text(json_object_get(usage, "throttled"), buf, cap);
     default:
-        return text_of(json_object_get(it, "version"), buf, cap);
+        return cli_text(json_object_get(it, "version"), buf, cap);
     }
 }
 

@@ -155,41 +155,8 @@ static int prep_release(const cli_args *a, cli_req *q) {
 
 /* ---- text for people ---------------------------------------------------------------------- */
 
-/* A member's value as text: null "-", numbers as the server wrote them. */
-static const char *text_of(const json_t *v, char *buf, size_t cap) {
-    if (!v || json_is_null(v)) return snprintf(buf, cap, "-"), buf;
-    if (json_is_string(v)) return snprintf(buf, cap, "%s", json_string_value(v)), buf;
-    if (json_is_integer(v)) return snprintf(buf, cap, "%lld", json_integer_value(v)), buf;
-    if (json_is_real(v)) return je_num_decimal(json_real_value(v), buf, cap);
-    if (json_is_boolean(v)) return snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no"), buf;
-    char *s = je_json_dumps_ordered(v, NULL);
-    snprintf(buf, cap, "%s", s ? s : "?");
-    free(s);
-    return buf;
-}
-
-/* "key: value" lines in the server's order; objects indented under their key. */
-static void print_fields(const json_t *o, int indent) {
-    const char *k;
-    json_t *v;
-    int w = 0;
-    json_object_foreach((json_t *)o, k, v) {
-        if ((int)strlen(k) > w) w = (int)strlen(k);
-    }
-    json_object_foreach((json_t *)o, k, v) {
-        if (json_is_object(v) && json_object_size(v) > 0) {
-            printf("%*s%s:\n", indent, "", k);
-            print_fields(v, indent + 2);
-            continue;
-        }
-        char buf[1024];
-        printf("%*s%s:%*s %s\n", indent, "", k, w - (int)strlen(k), "",
-               text_of(v, buf, sizeof buf));
-    }
-}
-
 static void show_quota(const cli_args *a, const cli_resp *r) {
-    if (json_is_object(r->json)) print_fields(r->json, 0);
+    if (json_is_object(r->json)) cli_print_fields(r->json, 0, NULL);
 }
 
 /* A member of a list item (the quota) or of its usage; summary items are flat. */
@@ -209,10 +176,10 @@ static const char *cell(const cli_table *t, const json_t *it, size_t col, char *
                                                [3] = {"hourCount", "maxPerHour"},
                                                [4] = {"availableTokens", "burstCapacity"}};
     if (!it) return columns[col];
-    if (one[col]) return text_of(item_get(it, one[col]), buf, cap);
+    if (one[col]) return cli_text(item_get(it, one[col]), buf, cap);
     char x[64], y[64];
-    snprintf(buf, cap, "%s/%s", text_of(item_get(it, pair[col][0]), x, sizeof x),
-             text_of(item_get(it, pair[col][1]), y, sizeof y));
+    snprintf(buf, cap, "%s/%s", cli_text(item_get(it, pair[col][0]), x, sizeof x),
+             cli_text(item_get(it, pair[col][1]), y, sizeof y));
     return buf;
 }
 
@@ -229,7 +196,7 @@ static const char *ceiling_cell(const cli_table *t, const json_t *it, size_t col
                                 size_t cap) {
     static const char *const keys[] = {"jobType", "maxActive", "maxPerHour", "burstCapacity",
                                        "refillPerSecond"};
-    return it ? text_of(json_object_get(it, keys[col]), buf, cap) : ceiling_cols[col];
+    return it ? cli_text(json_object_get(it, keys[col]), buf, cap) : ceiling_cols[col];
 }
 
 static const cli_table ceiling_table = {5, ceiling_cell, NULL, 256, "no ceilings"};
@@ -247,8 +214,8 @@ static void show_deleted(const cli_args *a, const cli_resp *r) {
 
 static void show_acquired(const cli_args *a, const cli_resp *r) {
     char p[128], e[64];
-    printf("permitId:  %s\n", text_of(json_object_get(r->json, "permitId"), p, sizeof p));
-    printf("expiresAt: %s\n", text_of(json_object_get(r->json, "expiresAt"), e, sizeof e));
+    printf("permitId:  %s\n", cli_text(json_object_get(r->json, "permitId"), p, sizeof p));
+    printf("expiresAt: %s\n", cli_text(json_object_get(r->json, "expiresAt"), e, sizeof e));
     if (r->ratelimit_remaining[0] && r->ratelimit_limit[0])
         printf("remaining: %s of %s active slots\n", r->ratelimit_remaining, r->ratelimit_limit);
 }
