@@ -10,8 +10,8 @@ api-pg.*)."""
 import json
 import unittest
 
-from harness import GRANT_EVENT, ServerTestCase, run_cli
-from test_cli_quota import Listener
+from harness import GRANT_EVENT, run_cli
+from cli_case import CliCommandCase
 
 CLIENTS = [
     ("platform", ["_system"], ["Orch.PlatformAdmin"]),
@@ -21,7 +21,10 @@ CLIENTS = [
 B = "/jobengine/breakers"
 
 
-class CliBreakerTest(ServerTestCase):
+class CliBreakerTest(CliCommandCase):
+    COMMAND = "breaker"
+    DEFAULT_CLIENT = "platform"
+
     @classmethod
     def setUpClass(cls):
         cls.srv = cls.start_class_server(CLIENTS, name="cli-breaker")
@@ -31,39 +34,6 @@ class CliBreakerTest(ServerTestCase):
         cls.globex_read = s.grant("globex-op", "orch:read")
 
     # -- helpers ----------------------------------------------------------------------------------
-    def cli(self, *args, client="platform", env=None, url=None):
-        creds = []
-        if client is not None:
-            creds = ["--client-id", client, "--client-secret", self.srv.secrets[client]]
-        p = run_cli(["breaker"] + list(args) + ["--url", url or self.srv.url] + creds, env=env)
-        for c in self.srv.secrets.values():
-            self.assertNotIn(c, p.stdout + p.stderr, "a client secret was printed")
-        return p
-
-    def ok(self, *args, **kw):
-        p = self.cli(*args, **kw)
-        self.assertEqual(p.returncode, 0, "breaker %s: %s" % (" ".join(args), p.stderr))
-        self.assertEqual(p.stderr, "")
-        return p
-
-    def assertFailed(self, p, code, status=1):
-        self.assertEqual(p.returncode, status, p.stderr)
-        self.assertEqual(p.stdout, "", "nothing on stdout when a call fails")
-        self.assertRegex(p.stderr, r"^jobengine breaker \w+: %s: " % code)
-
-    def assertNothingSent(self, *args, env=None, client="platform"):
-        """breaker ARGS is a usage error (exit 2) and never reaches the server."""
-        lst = Listener()
-        try:
-            p = self.cli(*args, url=lst.url, env=env, client=client)
-            self.assertEqual(p.returncode, 2, p.stderr)
-            self.assertEqual(p.stdout, "")
-            self.assertRegex(p.stderr, r"^jobengine breaker \w+: ")
-            self.assertFalse(lst.connected(), "nothing may be sent")
-        finally:
-            lst.close()
-        return p
-
     def entries(self, token, job_type):
         return [e for e in self.srv.audit_all(token, resourceType="breaker")
                 if e["resourceId"] == job_type]

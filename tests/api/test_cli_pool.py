@@ -9,8 +9,8 @@ import json
 import re
 import unittest
 
-from harness import GRANT_EVENT, ServerTestCase, quota_body, run_cli
-from test_cli_quota import Listener
+from harness import GRANT_EVENT, quota_body, run_cli
+from cli_case import CliCommandCase
 
 CLIENTS = [
     ("platform", ["_system"], ["Orch.PlatformAdmin"]),
@@ -20,7 +20,10 @@ CLIENTS = [
 P = "/jobengine/pools/"
 
 
-class CliPoolTest(ServerTestCase):
+class CliPoolTest(CliCommandCase):
+    COMMAND = "pool"
+    DEFAULT_CLIENT = "platform"
+
     @classmethod
     def setUpClass(cls):
         cls.srv = cls.start_class_server(CLIENTS, name="cli-pool")
@@ -30,39 +33,6 @@ class CliPoolTest(ServerTestCase):
         cls.acme = s.grant("acme-admin", "orch:read orch:jobs orch:quota", quota_reason="setup")
 
     # -- helpers ----------------------------------------------------------------------------------
-    def cli(self, *args, client="platform", env=None, url=None):
-        creds = []
-        if client is not None:
-            creds = ["--client-id", client, "--client-secret", self.srv.secrets[client]]
-        p = run_cli(["pool"] + list(args) + ["--url", url or self.srv.url] + creds, env=env)
-        for c in self.srv.secrets.values():
-            self.assertNotIn(c, p.stdout + p.stderr, "a client secret was printed")
-        return p
-
-    def ok(self, *args, **kw):
-        p = self.cli(*args, **kw)
-        self.assertEqual(p.returncode, 0, "pool %s: %s" % (" ".join(args), p.stderr))
-        self.assertEqual(p.stderr, "")
-        return p
-
-    def assertFailed(self, p, code, status=1):
-        self.assertEqual(p.returncode, status, p.stderr)
-        self.assertEqual(p.stdout, "", "nothing on stdout when a call fails")
-        self.assertRegex(p.stderr, r"^jobengine pool \w+: %s: " % code)
-
-    def assertNothingSent(self, *args, env=None):
-        """pool ARGS is a usage error (exit 2) and never reaches the server."""
-        lst = Listener()
-        try:
-            p = self.cli(*args, url=lst.url, env=env)
-            self.assertEqual(p.returncode, 2, p.stderr)
-            self.assertEqual(p.stdout, "")
-            self.assertRegex(p.stderr, r"^jobengine pool \w+: ")
-            self.assertFalse(lst.connected(), "nothing may be sent")
-        finally:
-            lst.close()
-        return p
-
     def entries(self, job_type):
         return [e for e in self.srv.audit_all(self.platform_read, resourceType="pool")
                 if e["resourceId"] == job_type]
