@@ -354,19 +354,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     je_deadline_received(w->clock); /* read whole: no deadline while it is answered */
-    if (!w->r.client) {
-        w->r.client = client_of(s, &w->r);
-        if (atomic_load(&s->quiesced)) je_reply_header(&w->r, "Connection", "close");
-    }
     if (w->fiber) {
         resume_parked(w);
-    } else if (w->bad_framing && !w->r.status) {
-        je_reply_header(&w->r, "Connection", "close");
+        return MHD_YES;
+    }
+    if (w->r.status) return MHD_YES; /* already answered */
+    /* the first call with the whole request: answered once, here or on a fiber */
+    w->r.client = client_of(s, &w->r);
+    if (w->bad_framing || atomic_load(&s->quiesced)) je_reply_header(&w->r, "Connection", "close");
+    if (w->bad_framing) {
         je_reply_error(&w->r, 400, "BAD_REQUEST",
                        "the message is framed two ways (Content-Length with Transfer-Encoding, "
                        "or Content-Lengths that differ): refused, and the connection closed",
                        NULL);
-    } else if (!w->r.status) { /* else already answered */
+    } else {
         dispatch(w);
     }
     return MHD_YES;
