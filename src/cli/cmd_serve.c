@@ -84,8 +84,8 @@ static const setting settings[] = {
     {"max-body-bytes", "JOBENGINE_MAX_BODY_BYTES", "maxBodyBytes", "1048576",
      "request body (413 beyond)"},
     {"tls-cert", "JOBENGINE_TLS_CERT", "tlsCert", NULL,
-     "PEM certificate (then its chain) to serve HTTPS with, TLS 1.2+ (with tls-key; default: "
-     "plain HTTP); SIGHUP reloads it"},
+     "PEM certificate (then its chain) to serve HTTPS with, TLS 1.2+ (with tls-key; default, "
+     "or empty: plain HTTP); SIGHUP reloads it"},
     {"tls-key", "JOBENGINE_TLS_KEY", "tlsKey", NULL, "PEM private key of tls-cert"},
     {"log-level", "JOBENGINE_LOG_LEVEL", "logLevel", "info",
      "lowest level logged: debug, info (with one line per request), warn, error; SIGHUP "
@@ -345,15 +345,18 @@ static int parse_limits(const char *const *v, unsigned threads, je_http_limits *
     return 0;
 }
 
-/* The TLS pair and log level: at start, and again on SIGHUP. */
+/* The TLS pair and log level: at start, and again on SIGHUP. An empty path is the same as none
+ * (so --tls-cert '' --tls-key '' turns off a pair set in the file), and the pair is checked
+ * after that: an empty certificate with a key is refused, not served as plain HTTP. */
 static int parse_reloadable(const char *const *v, serve_state *so) {
-    if (!v[S_TLS_CERT] != !v[S_TLS_KEY])
+    const char *cert = v[S_TLS_CERT] && *v[S_TLS_CERT] ? v[S_TLS_CERT] : NULL;
+    const char *key = v[S_TLS_KEY] && *v[S_TLS_KEY] ? v[S_TLS_KEY] : NULL;
+    if (!cert != !key)
         return cli_fail("serve", "tls-cert and tls-key go together: give both, or neither");
-    if ((v[S_TLS_CERT] && strlen(v[S_TLS_CERT]) >= sizeof so->tls_cert) ||
-        (v[S_TLS_KEY] && strlen(v[S_TLS_KEY]) >= sizeof so->tls_key))
+    if ((cert && strlen(cert) >= sizeof so->tls_cert) || (key && strlen(key) >= sizeof so->tls_key))
         return cli_fail("serve", "tls-cert and tls-key: paths of at most 1023 bytes");
-    snprintf(so->tls_cert, sizeof so->tls_cert, "%s", v[S_TLS_CERT] ? v[S_TLS_CERT] : "");
-    snprintf(so->tls_key, sizeof so->tls_key, "%s", v[S_TLS_KEY] ? v[S_TLS_KEY] : "");
+    snprintf(so->tls_cert, sizeof so->tls_cert, "%s", cert ? cert : "");
+    snprintf(so->tls_key, sizeof so->tls_key, "%s", key ? key : "");
     if (je_log_set_level(v[S_LOG_LEVEL]) != 0)
         return cli_fail("serve", "log-level: debug, info, warn or error");
     return 0;

@@ -300,7 +300,11 @@ class TlsStartErrors(unittest.TestCase):
     def test_cert_and_key_go_together(self):
         for how, args, env in (("--tls-cert only", ["--tls-cert", CERTS.a_crt], None),
                                ("--tls-key only", ["--tls-key", CERTS.a_key], None),
-                               ("JOBENGINE_TLS_KEY only", [], {"JOBENGINE_TLS_KEY": CERTS.a_key})):
+                               ("JOBENGINE_TLS_KEY only", [], {"JOBENGINE_TLS_KEY": CERTS.a_key}),
+                               ("an empty --tls-cert", ["--tls-cert", "", "--tls-key", CERTS.a_key],
+                                None),
+                               ("an empty JOBENGINE_TLS_KEY", ["--tls-cert", CERTS.a_crt],
+                                {"JOBENGINE_TLS_KEY": ""})):
             with self.subTest(how=how):
                 self.assertRefused(self.serve(*args, env=env), "tls-cert and tls-key go together")
 
@@ -421,6 +425,25 @@ class TlsReload(ServerTestCase):
         line = wait_log(srv, lambda x: x.get("level") == "error", offset, what="an error line")
         self.assertTrue(line["msg"].startswith("reload failed"), line)
         self.assertEqual(self.served_der(srv), der_of(CERTS.b_crt))
+        # an empty certificate path with a key is the same: refused, not served as plain HTTP
+        with open(srv.config, "w") as f:
+            json.dump({"tlsCert": "", "tlsKey": CERTS.a_key}, f)
+        offset = self.sighup(srv)
+        line = wait_log(srv, lambda x: x.get("level") == "error", offset, what="an error line")
+        self.assertTrue(line["msg"].startswith("reload failed"), line)
+        self.assertIn("tls-cert and tls-key go together", srv.log_from(offset))
+        self.assertEqual(self.served_der(srv), der_of(CERTS.b_crt))
+
+    def test_empty_flags_turn_off_the_files_pair(self):
+        srv = self.new_server(CLIENTS, name="tls-off", start=False)
+        config = os.path.join(srv.dir, "config.json")
+        with open(config, "w") as f:
+            json.dump({"tlsCert": CERTS.a_crt, "tlsKey": CERTS.a_key}, f)
+        srv.args += ["--config", config, "--tls-cert", "", "--tls-key", ""]
+        srv.start()
+        st, _, body = srv.request("GET", "/readyz")
+        self.assertEqual((st, body.get("status")), (200, "ready"),
+                         "plain HTTP is served when both paths are empty")
 
     def test_tls_from_the_environment(self):
         srv = self.new_server(CLIENTS, name="tls-env", env={"JOBENGINE_TLS_CERT": CERTS.a_crt,

@@ -149,6 +149,22 @@ static void test_override_out_of_range_refused(void **state) {
     assert_non_null(strstr(err, "listen"));
 }
 
+/* An empty tlsCert with a tlsKey was taken as "no TLS" and served plain HTTP, the key ignored
+ * (fuzz_config's "a certificate without its key"). Now an empty path is none, and the pair is
+ * refused; both empty is plain HTTP (it fails later, at the listen address). */
+static void test_empty_tls_cert_with_key_refused(void **state) {
+    static const char *const bad[] = {"{\"tlsCert\":\"\",\"tlsKey\":\"/etc/key.pem\"}",
+                                      "{\"tlsCert\":\"/etc/cert.pem\",\"tlsKey\":\"\"}"};
+    for (size_t i = 0; i < 2; i++) {
+        char *err = serve_config(bad[i]);
+        if (!strstr(err, "tls-cert and tls-key go together"))
+            fail_msg("config %s: stderr was: %s", bad[i], err);
+    }
+    char *err = serve_config("{\"tlsCert\":\"\",\"tlsKey\":\"\"}");
+    assert_null(strstr(err, "tls-"));
+    assert_non_null(strstr(err, "listen"));
+}
+
 /* ---- 3. error messages that are not UTF-8 ------------------------------------------------------
  */
 
@@ -238,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_job_payload_reads_back),
         cmocka_unit_test(test_json_loadb_limits),
         cmocka_unit_test(test_override_out_of_range_refused),
+        cmocka_unit_test(test_empty_tls_cert_with_key_refused),
         cmocka_unit_test(test_malformed_body_is_400),
         cmocka_unit_test(test_odd_method_is_405),
     };
