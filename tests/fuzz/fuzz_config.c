@@ -16,6 +16,7 @@
 
 extern char **environ;
 static int fd = -1;
+static int report = 2; /* stderr as it was before -close_fd_mask=2 shut it: check() writes there */
 static char path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -30,6 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
             break;
         }
     }
+    report = dup(2);
+    if (report < 0) report = 2;
     fd = memfd_create("jobengine-config", 0);
     if (fd < 0) abort();
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -38,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static void check(int cond, const char *what) {
     if (cond) return;
-    fprintf(stderr, "fuzz_config: %s\n", what);
+    dprintf(report, "fuzz_config: %s\n", what);
     abort();
 }
 
