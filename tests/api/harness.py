@@ -17,7 +17,9 @@ What is here:
   Server                           a data dir + store + clients + a `serve` process:
                                    start/stop/kill9/restart, token(), api(), grant(), audit_all();
                                    Server(store=other.store) shares another server's store
-  ON_POSTGRES, pg_url(), pg_ctl()  the PostgreSQL the suite runs on (when it does)
+  ON_POSTGRES, pg_url()            the PostgreSQL the suite runs on (when it does)
+  OwnPostgres                      a PostgreSQL of one test, for one that restarts, stops or
+                                   fills the disk of its database
   SANITIZED                        the server is an ASan + UBSan build (JE_TEST_SANITIZED=1)
   claims_of(), header_of()         unverified JWT parts
   verify_token_independently()     /jwks + PyJWT: the independent signature/claims check
@@ -69,6 +71,7 @@ ON_POSTGRES = os.environ.get("JE_TEST_STORE") == "postgres"
 # nothing (freed memory is held in quarantine), so memory bounds are not asserted.
 SANITIZED = os.environ.get("JE_TEST_SANITIZED") == "1"
 PG_STATE = os.environ.get("JE_TEST_PG_STATE") or os.path.join(REPO, "build", "pg")
+PG_TMP = os.path.join(REPO, "scripts", "pg_tmp.sh")
 
 _OMIT = object()
 
@@ -107,13 +110,83 @@ def pg_new_database(prefix="je"):
     return name
 
 
-def pg_ctl(*args):
-    """Runs pg_ctl ARGS on the throwaway server (restart -m fast, stop -m immediate, start)."""
-    p = subprocess.run(["bash", os.path.join(REPO, "scripts", "pg_tmp.sh"), "ctl", PG_STATE]
-                       + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=120)
-    if p.returncode != 0:
-        raise AssertionError("pg_ctl %s failed: %s" % (" ".join(args), p.stdout))
+class OwnPostgres:
+    """A throwaway PostgreSQL 15 started by `scripts/pg_tmp.sh start` in a state directory of its
+    own (fsync on, as in production), for a test that restarts, stops or fills the disk of its
+    database: the shared server of ctest's fixture "pg" must go on for the tests beside it. ctl(...) runs pg_ctl on it (restart -m fast, stop -m
+    immediate, start); close() stops it and removes it. Use as:
+
+        pg = OwnPostgres("outage")
+        self.addCleanup(pg.close)      # registered BEFORE the nodes: runs after they stopped
+    """
+
+    def __init__(self, name="pg"):
+        os.makedirs(TMP, exist_ok=True)
+        self.state = tempfile.mkdtemp(prefix=name + "-pgstate-", dir=TMP)
+        p = subprocess.run(["bash", PG_TMP, "start", self.state], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=180)
+        if p.returncode != 0:
+            shutil.rmtree(self.state, ignore_errors=True)
+            raise AssertionError("pg_tmp.sh start failed (exit %d): %s %s"
+                                 % (p.returncode, p.stdout, p.stderr))
+        self.url = p.stdout.strip().splitlines()[-1]
+        self.closed = False
+
+    def database_url(self, database):
+        return self.url.rsplit("/", 1)[0] + "/" + database
+
+    def connect(self, database="postgres"):
+        import psycopg2  # Debian python3-psycopg2
+        conn = psycopg2.connect(self.database_url(database))
+        conn.autocommit = True
+        return conn
+
+    def query(self, sql, database="postgres"):
+        """Rows of sql on database (autocommit)."""
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def new_database(self, prefix="je"):
+        """A new empty database on this server; returns its URL."""
+        name = "%s_%s" % (prefix, os.urandom(5).hex())
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("CREATE DATABASE %s" % name)
+        finally:
+            conn.close()
+        return self.database_url(name)
+
+    def ctl(self, *args):
+        """pg_ctl ARGS on this server (restart -m fast, stop -m immediate, start, ...)."""
+        p = subprocess.run(["bash", PG_TMP, "ctl", self.state] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=120)
+        if p.returncode != 0:
+            raise AssertionError("pg_ctl %s failed: %s\n%s" % (" ".join(args), p.stdout,
+                                                               self.log_tail()))
+
+    def log_tail(self, n=40):
+        try:
+            with open(os.path.join(self.state, "dir")) as f:
+                d = f.read().strip()
+            with open(os.path.join(d, "server.log"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        subprocess.run(["bash", PG_TMP, "stop", self.state], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+        shutil.rmtree(self.state, ignore_errors=True)
 
 
 def free_port():

@@ -13,7 +13,9 @@ How each fault is made, and why (docs/operations.md "Disk faults"):
   size=, filled to the last byte by a filler file; deleting it gives the space back. (1) makes
   sure the fault is created everywhere; (2) is the real ENOSPC, and says why it did not run.
 - Full disk, PostgreSQL (the api-pg pass): the test's database is created in a tablespace on a
-  size-limited tmpfs, then that tmpfs is filled (needs mount(2)).
+  size-limited tmpfs, then that tmpfs is filled (needs mount(2)). It runs on a PostgreSQL of its
+  own (harness.OwnPostgres): a full tablespace fails the server's checkpoints, and with them the
+  DROP DATABASE of the tests running beside it.
 - Unwritable store. As root chmod stops nothing, so: (1) a running server whose filesystem turns
   read-only under it, as the kernel does after an I/O error: an ext4 image on a loop device
   mounted errors=remount-ro, and /sys/fs/ext4/<dev>/trigger_fs_error (needs root and a loop
@@ -311,13 +313,13 @@ class PgDiskFullTest(FaultCase):
         if os.geteuid() == 0:
             shutil.chown(mnt, "postgres", "postgres")
             shutil.chown(ts_dir, "postgres", "postgres")
-        ts = "df_ts_" + os.urandom(4).hex()
-        name = "df_" + os.urandom(4).hex()
-        harness.pg_admin("CREATE TABLESPACE %s LOCATION '%s'" % (ts, ts_dir))
-        self.addCleanup(harness.pg_admin, "DROP TABLESPACE IF EXISTS %s" % ts)
-        harness.pg_admin("CREATE DATABASE %s TABLESPACE %s" % (name, ts))
-        self.addCleanup(harness.pg_admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
-        srv = self.new_server(CLIENTS, name="df-pg", store=harness.pg_url(name))
+        # A PostgreSQL of its own: while the tablespace is full, the server's checkpoints fail,
+        # and so would the DROP DATABASE of every test beside this one on a shared server.
+        pg = harness.OwnPostgres("df-pg")
+        self.addCleanup(pg.close)  # before the server: stops after it, before the unmount
+        pg.query("CREATE TABLESPACE df_ts LOCATION '%s'" % ts_dir)
+        pg.query("CREATE DATABASE df TABLESPACE df_ts")
+        srv = self.new_server(CLIENTS, name="df-pg", store=pg.database_url("df"))
         s = FaultSession(self, srv)
         filler = fill(mnt)
         s.write_under_fault(("the disk holding the store is full",))

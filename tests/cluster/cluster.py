@@ -10,9 +10,7 @@ Everything goes through harness.py (tests/api); this module only adds:
                             dropped only after every node stopped
   Balancer                  one thread's view of a load balancer: each request goes to the next
                             node, on a keep-alive connection per node
-  OwnPostgres               a throwaway PostgreSQL of one test (scripts/pg_tmp.sh), for the tests
-                            that restart or stop the database (the shared one of ctest's fixture
-                            "pg" must keep running for the tests beside them)
+  OwnPostgres               (harness.py's) re-exported: a PostgreSQL of one test
   Recorder                  thread-safe record of what a load acknowledged, what was ambiguous
                             (the connection failed, or 503: the change may or may not have been
                             stored) and what was unexpected
@@ -21,106 +19,21 @@ Everything goes through harness.py (tests/api); this module only adds:
 
 import collections
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 
 import harness
-from harness import CONNECTION_ERRORS, JOBS, KeepAlive, Server, quota_body, wait_until
+from harness import (CONNECTION_ERRORS, JOBS, KeepAlive, OwnPostgres,  # noqa: F401
+                     Server, quota_body, wait_until)
 
 ISSUER = "http://jobengine.cluster.test"
 Q = "/jobengine/quotas"
 LEASE = JOBS + "/lease"
-PG_TMP = os.path.join(harness.REPO, "scripts", "pg_tmp.sh")
 NODE_NAMES = "abcdefgh"
 
 
 def qpath(qid, action=None):
     return Q + "/" + qid + ("/" + action if action else "")
-
-
-# ------------------------------------------------------------------------------------------------
-# A PostgreSQL of one test
-
-
-class OwnPostgres:
-    """A throwaway PostgreSQL 15 started by `scripts/pg_tmp.sh start` in a state directory of its
-    own (fsync on, as in production). ctl(...) runs pg_ctl on it (restart -m fast, stop -m
-    immediate, start); close() stops it and removes it. Use as:
-
-        pg = OwnPostgres("outage")
-        self.addCleanup(pg.close)      # registered BEFORE the nodes: runs after they stopped
-    """
-
-    def __init__(self, name="pg"):
-        os.makedirs(harness.TMP, exist_ok=True)
-        self.state = tempfile.mkdtemp(prefix=name + "-pgstate-", dir=harness.TMP)
-        p = subprocess.run(["bash", PG_TMP, "start", self.state], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=180)
-        if p.returncode != 0:
-            shutil.rmtree(self.state, ignore_errors=True)
-            raise AssertionError("pg_tmp.sh start failed (exit %d): %s %s"
-                                 % (p.returncode, p.stdout, p.stderr))
-        self.url = p.stdout.strip().splitlines()[-1]
-        self.closed = False
-
-    def database_url(self, database):
-        return self.url.rsplit("/", 1)[0] + "/" + database
-
-    def connect(self, database="postgres"):
-        import psycopg2  # Debian python3-psycopg2
-        conn = psycopg2.connect(self.database_url(database))
-        conn.autocommit = True
-        return conn
-
-    def query(self, sql, database="postgres"):
-        """Rows of sql on database (autocommit)."""
-        conn = self.connect(database)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
-    def new_database(self, prefix="je"):
-        """A new empty database on this server; returns its URL."""
-        name = "%s_%s" % (prefix, os.urandom(5).hex())
-        conn = self.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute("CREATE DATABASE %s" % name)
-        finally:
-            conn.close()
-        return self.database_url(name)
-
-    def ctl(self, *args):
-        """pg_ctl ARGS on this server (restart -m fast, stop -m immediate, start, ...)."""
-        p = subprocess.run(["bash", PG_TMP, "ctl", self.state] + list(args),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=120)
-        if p.returncode != 0:
-            raise AssertionError("pg_ctl %s failed: %s\n%s" % (" ".join(args), p.stdout,
-                                                               self.log_tail()))
-
-    def log_tail(self, n=40):
-        try:
-            with open(os.path.join(self.state, "dir")) as f:
-                d = f.read().strip()
-            with open(os.path.join(d, "server.log"), errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        subprocess.run(["bash", PG_TMP, "stop", self.state], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=120)
-        shutil.rmtree(self.state, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------------
