@@ -145,6 +145,11 @@ class NodeCrashTest(ServerTestCase):
             self.assertEqual((got["status"], got["leaseId"]), ("leased", doomed[jid]["leaseId"]))
         time.sleep(1.0)
         stop_submit.set()
+        # a submit in flight is answered (or retried on the next node) after this: wait for it,
+        # so that every acknowledged job is counted before the workers are told to stop
+        for t in threads[:6]:  # the submitters and the adjusters
+            t.join(30)
+            self.assertFalse(t.is_alive(), "a submitter or adjuster did not stop")
         # the survivor completes its lease (granted by B) through A
         st, _, j = a.api("POST", job_path(survivor["jobId"], "complete"), work,
                          body=complete_body(survivor["leaseId"]))
