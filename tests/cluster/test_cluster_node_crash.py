@@ -125,8 +125,10 @@ class NodeCrashTest(ServerTestCase):
             finally:
                 lb.close()
 
-        threads = [threading.Thread(target=f, args=(i,), daemon=True)
-                   for f, n in ((submitter, 4), (adjuster, 2), (worker, 4)) for i in range(n)]
+        producers = [threading.Thread(target=f, args=(i,), daemon=True)
+                     for f, n in ((submitter, 4), (adjuster, 2)) for i in range(n)]
+        threads = producers + [threading.Thread(target=worker, args=(i,), daemon=True)
+                               for i in range(4)]
         for t in threads:
             t.start()
         time.sleep(0.7)
@@ -147,7 +149,7 @@ class NodeCrashTest(ServerTestCase):
         stop_submit.set()
         # a submit in flight is answered (or retried on the next node) after this: wait for it,
         # so that every acknowledged job is counted before the workers are told to stop
-        for t in threads[:6]:  # the submitters and the adjusters
+        for t in producers:
             t.join(30)
             self.assertFalse(t.is_alive(), "a submitter or adjuster did not stop")
         # the survivor completes its lease (granted by B) through A
