@@ -105,7 +105,8 @@ void je_http_quiesce(je_http_server *s);
 int je_http_drain(je_http_server *s, long timeout_ms);
 /* Stops: connections still open are closed. */
 void je_http_stop(je_http_server *s);
-/* Called once per answered request, after it ends (metrics). */
+/* Called once per answered request, as its answer is queued, before any of it is sent
+ * (metrics): a client that has its answer finds it counted. */
 typedef void (*je_http_observer)(const je_req *r, double seconds);
 void je_http_set_observer(je_http_observer fn);
 

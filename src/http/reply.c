@@ -2,6 +2,7 @@
  * is always valid UTF-8 (a method or a name a client sent may be quoted in it). */
 #include "http/http.h"
 
+#include "base/clock.h"
 #include "core/jcs.h"
 #include "core/text.h"
 
@@ -16,15 +17,24 @@ void je_reply_header(je_req *r, const char *name, const char *value) {
     r->n_headers++;
 }
 
-/* Adds the headers every reply carries and queues it (one reply per request). */
+static je_http_observer observer;
+
+void je_http_set_observer(je_http_observer fn) {
+    observer = fn;
+}
+
+/* Adds the headers every reply carries and queues it (one reply per request). The request is
+ * observed (metrics) before its answer is queued, so a client holding the answer finds it
+ * counted; the completion callback would run after the answer had reached the client. */
 static void queue(je_req *r, int status, const char *content_type, struct MHD_Response *resp) {
     if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "X-Trace-Id", r->trace_id);
     for (size_t i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    r->status = status;
+    if (observer) observer(r, (double)(je_mono_ns() - r->started_ns) / 1e9);
     MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    r->status = status;
 }
 
 void je_http_send(je_req *r, int status, const char *content_type, const char *data, size_t len) {

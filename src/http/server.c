@@ -87,15 +87,9 @@ static void trace_id_init(je_req *r) {
     r->trace_id[32] = '\0';
 }
 
-static je_http_observer observer;
-
-void je_http_set_observer(je_http_observer fn) {
-    observer = fn;
-}
-
+/* The access-log line, once the answer is sent: its latency includes sending. */
 static void log_request(je_req *r) {
     double ms = (double)(je_mono_ns() - r->started_ns) / 1e6;
-    if (observer) observer(r, ms / 1000.0);
     je_log_request(r->trace_id, r->client, r->method, r->path, r->route ? r->route : "", r->status,
                    ms);
 }
