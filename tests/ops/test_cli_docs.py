@@ -120,6 +120,17 @@ class CliDocs(unittest.TestCase):
                                                          line):
                     self.fail("%s: unexpected request %r" % (page, line))
 
+    def test_every_page_names_the_version_of_the_binary(self):
+        version = run_cli(["--version"], check=True).stdout.split()[1]  # "jobengine 0.1.0"
+        self.assertRegex(version, r"^\d+\.\d+\.\d+$")
+        for page in sorted(os.listdir(self.man)):
+            with open(os.path.join(self.man, page)) as f:
+                th = [l for l in f.read().splitlines() if l.startswith(".TH ")]
+            self.assertEqual(len(th), 1, page)
+            self.assertIn('"JobEngine %s"' % version, th[0], page)
+        # and man shows it in the footer
+        self.assertIn("JobEngine %s" % version, render(os.path.join(self.man, "jobengine.1")))
+
     def test_man_renders_the_quota_page(self):
         text = render(os.path.join(self.man, "jobengine-quota.1"))
         for want in ("NAME", "jobengine-quota - list, change, pause quotas", "SYNOPSIS",
