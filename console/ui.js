@@ -179,9 +179,22 @@ export function cardForm(panel, {id, title, submit}, children, onSubmit) {
 export function pagedTable(slot, {path, limit, caption, columns, row, empty, tableClass = 'grid', onReset}) {
   let next = null;
   let query = {};
+  let latest = 0; /* the number of the last load asked for: only its answer may fill the table */
   return async function load(params, more = false) {
-    if (!more) query = params || {};
+    if (!more) {
+      /* New filters: the old page's "Load more" would continue the old query, so it goes now. */
+      query = params || {};
+      next = null;
+      const old = slot.querySelector('.more');
+      if (old) old.remove();
+    }
+    const mine = ++latest;
+    slot.setAttribute('aria-busy', 'true');
     const page = await attempt(() => get(`${path}${q({...query, limit, continuationToken: more ? next : null})}`));
+    /* A load asked for later owns the table: an earlier answer arriving after it (the first,
+     * unfiltered page answering after the filtered one) would show entries the filters exclude. */
+    if (mine !== latest) return;
+    slot.setAttribute('aria-busy', 'false');
     if (!page) return;
     next = page.continuationToken;
     let body = slot.querySelector('tbody');

@@ -159,21 +159,44 @@ describe('capacity pools', () => {
     await waitForText(page.locator('.pools'), 'No capacity pool');
     assert.equal((await poolOf(je, JT)).status, 404);
 
-    // Every change is in the platform's own chain with its reason.
+    // Every change is in the platform's own chain with its reason. The first, unfiltered page of
+    // the trail is held back until the filtered one is shown: its late answer must not replace
+    // the filtered list (it did, in CI, when the list was read before the filtered page came).
+    let seen;
+    let release;
+    const heldSeen = new Promise((resolve) => { seen = resolve; });
+    const held = new Promise((resolve) => { release = resolve; });
+    const unfiltered = (u) => u.pathname === '/jobengine/audit' && !u.searchParams.has('resourceType');
+    await page.route(unfiltered, async (route) => {
+      seen(route.request());
+      await held;
+      await route.continue();
+    });
     await page.getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+    const heldRequest = await heldSeen;
     await page.getByLabel('Resource type').selectOption('pool');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await page.locator('tr[data-event-type="pool.deleted"]').waitFor();
-    const events = await page.locator('tbody tr').evaluateAll((rows) => rows.map((tr) => [tr.dataset.eventType,
+    const list = page.locator('.table-wrap');
+    await list.and(page.locator('[aria-busy="false"]')).waitFor();
+    const shown = () => page.locator('tbody tr').evaluateAll((rows) => rows.map((tr) => [tr.dataset.eventType,
       tr.querySelector('.reason-cell').textContent, tr.querySelector('.ticket-cell').textContent]));
-    assert.deepEqual(events, [
+    const expected = [
       ['pool.created', REASON, TICKET],
       ['pool.updated', REASON, TICKET],
       ['pool.updated', 'a concurrent change', 'CAP-43'],
       ['pool.change.denied', REASON, TICKET],
       ['pool.deleted', REASON, TICKET],
-    ]);
+    ];
+    assert.deepEqual(await shown(), expected);
+    const finished = page.waitForEvent('requestfinished', (req) => req === heldRequest);
+    release();
+    await finished;
+    // The page handles an answer within milliseconds of its last byte; give it far longer.
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+    assert.deepEqual(await shown(), expected, 'the late unfiltered answer left the filtered list alone');
+    assert.equal(await list.getAttribute('aria-busy'), 'false');
+    await page.unroute(unfiltered);
     await waitForText(page.locator('.chain'), 'Chain valid');
   });
 
