@@ -329,7 +329,7 @@ describe('operator console flows', () => {
     await waitForText(page.locator('.chain'), 'Chain valid');
     await waitForText(page.locator('.chain'), `head #`);
     // Every entry shown after the first links to the one above it (once the list is drawn).
-    await page.locator('.table-wrap').and(page.locator('[aria-busy="false"]')).waitFor();
+    await page.locator('.table-wrap[aria-busy="false"]').waitFor();
     const links = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.textContent));
     assert.ok(links.length >= 2);
     assert.ok(links.slice(1, 20).every((t) => t.includes('linked') && !t.includes('NOT LINKED')), 'hash links shown as linked');

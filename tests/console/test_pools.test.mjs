@@ -177,8 +177,7 @@ describe('capacity pools', () => {
     const heldRequest = await heldSeen;
     await page.getByLabel('Resource type').selectOption('pool');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    const list = page.locator('.table-wrap');
-    await list.and(page.locator('[aria-busy="false"]')).waitFor();
+    await page.locator('.table-wrap[aria-busy="false"]').waitFor();
     const shown = () => page.locator('tbody tr').evaluateAll((rows) => rows.map((tr) => [tr.dataset.eventType,
       tr.querySelector('.reason-cell').textContent, tr.querySelector('.ticket-cell').textContent]));
     const expected = [
@@ -195,7 +194,7 @@ describe('capacity pools', () => {
     // The page handles an answer within milliseconds of its last byte; give it far longer.
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
     assert.deepEqual(await shown(), expected, 'the late unfiltered answer left the filtered list alone');
-    assert.equal(await list.getAttribute('aria-busy'), 'false');
+    assert.equal(await page.locator('.table-wrap').getAttribute('aria-busy'), 'false');
     await page.unroute(unfiltered);
     await waitForText(page.locator('.chain'), 'Chain valid');
   });
